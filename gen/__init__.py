@@ -1,0 +1,3 @@
+"""Configuration, elaboration and output writers of the cluster generator."""
+
+__version__ = "0.1.0"

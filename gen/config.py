@@ -1,0 +1,383 @@
+"""The one typed configuration of a cluster.
+
+Every parameter of the RTL, the models and the testbenches comes from a
+:class:`ClusterConfig`.  Defaults are the paper's cluster (system contract,
+last section).  A configuration is validated when it is built: an error names
+the dotted field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
+    "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow",
+]
+
+WORD_BYTES = 4  # TCDM words are 32 bit (system contract)
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed.  ``field`` is the dotted name."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field} = {value!r} is not allowed: {allowed}")
+
+
+def _doc(text: str, **kw):
+    return field(metadata={"doc": text}, **kw)
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def _check(cond: bool, name: str, value: Any, allowed: str):
+    if not cond:
+        raise ConfigError(name, value, allowed)
+
+
+def _int_in(name, value, lo, hi):
+    _check(isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi,
+           name, value, f"an integer from {lo} to {hi}")
+
+
+def _choice(name, value, choices):
+    _check(value in choices, name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def _positive(name, value):
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool)
+           and math.isfinite(value) and value > 0, name, value, "a positive number")
+
+
+@dataclass(frozen=True)
+class TcdmConfig:
+    base: int = _doc("byte address of the TCDM (L1) window", default=0x1000_0000)
+    size_kib: int = _doc("TCDM size in KiB", default=512)
+    banks: int = _doc("number of word-interleaved 32-bit banks (power of two)", default=32)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.size_kib * 1024
+
+    @property
+    def bank_words(self) -> int:
+        return self.size_bytes // (self.banks * WORD_BYTES)
+
+    def validate(self, p: str, root: "ClusterConfig"):
+        _int_in(f"{p}.banks", self.banks, 1, 1024)
+        _check(_power_of_two(self.banks), f"{p}.banks", self.banks, "a power of two from 1 to 1024")
+        _int_in(f"{p}.size_kib", self.size_kib, 1, 64 * 1024)
+        _check(self.size_bytes % (self.banks * WORD_BYTES) == 0, f"{p}.size_kib", self.size_kib,
+               f"a size that is a multiple of banks x 4 bytes ({self.banks * WORD_BYTES} bytes)")
+        _int_in(f"{p}.base", self.base, 0, 2**32 - 1)
+        _check(self.base % self.size_bytes == 0 if _power_of_two(self.size_bytes) else
+               self.base % 4096 == 0, f"{p}.base", hex(self.base),
+               "an address aligned to the TCDM size (or to 4 KiB for non-power-of-two sizes)")
+
+
+@dataclass(frozen=True)
+class InterconnectConfig:
+    arbitration: str = _doc("per-bank arbitration policy", default="round_robin")
+    periph_base: int = _doc("byte address of the peripheral window", default=0x1020_0000)
+    periph_window_kib: int = _doc("size of each peripheral's window in KiB", default=4)
+
+    def validate(self, p: str, root: "ClusterConfig"):
+        _choice(f"{p}.arbitration", self.arbitration, ("round_robin",))
+        _int_in(f"{p}.periph_window_kib", self.periph_window_kib, 1, 1024)
+        _check(_power_of_two(self.periph_window_kib), f"{p}.periph_window_kib",
+               self.periph_window_kib, "a power of two")
+        _int_in(f"{p}.periph_base", self.periph_base, 0, 2**32 - 1)
+        win = self.periph_window_kib * 1024
+        _check(self.periph_base % win == 0, f"{p}.periph_base", hex(self.periph_base),
+               f"an address aligned to the peripheral window ({win} bytes)")
+        t = root.tcdm
+        span = len(root.periph_slaves()) * win
+        overlap = self.periph_base < t.base + t.size_bytes and t.base < self.periph_base + span
+        _check(not overlap, f"{p}.periph_base", hex(self.periph_base),
+               f"a window that does not overlap the TCDM [{t.base:#x}, {t.base + t.size_bytes:#x})")
+        _check(self.periph_base + span <= 2**32, f"{p}.periph_base", hex(self.periph_base),
+               "a window that ends below 4 GiB")
+
+
+@dataclass(frozen=True)
+class CoresConfig:
+    count: int = _doc("number of RISC-V cores (TCDM masters core0..)", default=8)
+
+    def validate(self, p, root):
+        _int_in(f"{p}.count", self.count, 0, 16)
+
+
+@dataclass(frozen=True)
+class SocConfig:
+    data_width: int = _doc("AXI data width in bits; one TCDM master per 32-bit lane", default=64)
+    id_width: int = _doc("AXI ID width in bits", default=4)
+
+    @property
+    def lanes(self) -> int:
+        return self.data_width // 32
+
+    def validate(self, p, root):
+        _choice(f"{p}.data_width", self.data_width, (32, 64))
+        _int_in(f"{p}.id_width", self.id_width, 1, 16)
+
+
+@dataclass(frozen=True)
+class ImaConfig:
+    enabled: bool = _doc("instantiate the in-memory accelerator", default=True)
+    rows: int = _doc("crossbar rows (inputs)", default=256)
+    cols: int = _doc("crossbar columns (outputs)", default=256)
+    data_ports: int = _doc("number of 32-bit TCDM data ports of the streamer", default=4)
+    stream_ports: str = _doc("'shared': source and sink share the data ports round-robin "
+                             "(the paper); 'separate': the sink has its own ports",
+                             default="shared")
+    mode: str = _doc("'pipelined' or 'sequential' engine", default="pipelined")
+    mvm_ns: float = _doc("analog MVM time in ns", default=130.0)
+    prog_ns: float = _doc("PCM programming time per 32-bit write (8 weights) in ns",
+                          default=1000.0)
+    job_contexts: int = _doc("job contexts of the HWPE controller", default=2)
+
+    def validate(self, p, root):
+        for name in ("rows", "cols"):
+            v = getattr(self, name)
+            _check(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024 and v % 8 == 0,
+                   f"{p}.{name}", v, "a multiple of 8 from 8 to 1024")
+        _int_in(f"{p}.data_ports", self.data_ports, 1, 16)
+        _choice(f"{p}.stream_ports", self.stream_ports, ("shared", "separate"))
+        _choice(f"{p}.mode", self.mode, ("pipelined", "sequential"))
+        _positive(f"{p}.mvm_ns", self.mvm_ns)
+        _positive(f"{p}.prog_ns", self.prog_ns)
+        _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
+
+
+@dataclass(frozen=True)
+class DwConfig:
+    enabled: bool = _doc("instantiate the depthwise 3x3 accelerator", default=True)
+    channels: int = _doc("channels per block (weight-stationary)", default=16)
+    macs: int = _doc("multipliers", default=36)
+    ports: str = _doc("'shared': static mux on the IMA's data ports (the paper); "
+                      "'own': as many ports of its own", default="shared")
+    job_contexts: int = _doc("job contexts of the HWPE controller", default=2)
+
+    def validate(self, p, root):
+        _int_in(f"{p}.channels", self.channels, 1, 64)
+        _int_in(f"{p}.macs", self.macs, 9, 1024)
+        _check(self.macs % 9 == 0, f"{p}.macs", self.macs, "a multiple of 9 (3x3 taps)")
+        _choice(f"{p}.ports", self.ports, ("shared", "own"))
+        _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    freq_mhz: float = _doc("clock frequency used to convert analog times to cycles", default=500.0)
+
+    @property
+    def period_ns(self) -> float:
+        return 1000.0 / self.freq_mhz
+
+    def validate(self, p, root):
+        _positive(f"{p}.freq_mhz", self.freq_mhz)
+
+
+@dataclass(frozen=True)
+class AddressWindow:
+    name: str
+    base: int
+    size: int
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.size
+
+
+_SECTIONS = {
+    "tcdm": TcdmConfig, "interconnect": InterconnectConfig, "cores": CoresConfig,
+    "soc": SocConfig, "ima": ImaConfig, "dw": DwConfig, "clock": ClockConfig,
+}
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Resolved configuration of one cluster.  Build it with keyword sections,
+    :meth:`from_dict`, :meth:`from_toml` or :meth:`load`; it validates itself."""
+
+    tcdm: TcdmConfig = field(default_factory=TcdmConfig)
+    interconnect: InterconnectConfig = field(default_factory=InterconnectConfig)
+    cores: CoresConfig = field(default_factory=CoresConfig)
+    soc: SocConfig = field(default_factory=SocConfig)
+    ima: ImaConfig = field(default_factory=ImaConfig)
+    dw: DwConfig = field(default_factory=DwConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+
+    def __post_init__(self):
+        for name in _SECTIONS:
+            getattr(self, name).validate(name, self)
+        n = len(self.tcdm_masters())
+        _check(1 <= n <= 64, "cores.count", self.cores.count,
+               f"a value that keeps the TCDM masters between 1 and 64 (now {n})")
+
+    # -- derived structure ---------------------------------------------------------------
+    def tcdm_masters(self) -> list[str]:
+        """Names of the logarithmic interconnect's masters, in port order.
+
+        Cores first, then the accelerators' data ports (``hwpe*`` are the ports the
+        IMA shares with the DW accelerator), then the SoC port's 32-bit lanes."""
+        m = [f"core{i}" for i in range(self.cores.count)]
+        if self.ima.enabled or (self.dw.enabled and self.dw.ports == "shared"):
+            m += [f"hwpe{i}" for i in range(self.ima.data_ports)]
+        if self.ima.enabled and self.ima.stream_ports == "separate":
+            m += [f"ima_sink{i}" for i in range(self.ima.data_ports)]
+        if self.dw.enabled and self.dw.ports == "own":
+            m += [f"dw{i}" for i in range(self.ima.data_ports)]
+        m += [f"soc{i}" for i in range(self.soc.lanes)]
+        return m
+
+    def periph_slaves(self) -> list[str]:
+        """Control slaves of the peripheral window, in window order."""
+        s = ["ctrl"]
+        if self.ima.enabled:
+            s.append("ima")
+        if self.dw.enabled:
+            s.append("dw")
+        return s
+
+    def address_map(self) -> list[AddressWindow]:
+        win = self.interconnect.periph_window_kib * 1024
+        amap = [AddressWindow("tcdm", self.tcdm.base, self.tcdm.size_bytes)]
+        amap += [AddressWindow(s, self.interconnect.periph_base + i * win, win)
+                 for i, s in enumerate(self.periph_slaves())]
+        return amap
+
+    def ns_to_cycles(self, ns: float) -> int:
+        """Whole cycles an analog time of ``ns`` takes at the configured clock."""
+        return max(1, math.ceil(ns * self.clock.freq_mhz / 1000.0 - 1e-9))
+
+    # -- conversion ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClusterConfig":
+        if not isinstance(data, dict):
+            raise ConfigError("<config>", data, "a table of sections")
+        sections = {}
+        for name, value in data.items():
+            if name not in _SECTIONS:
+                raise ConfigError(name, value, "a known section: " + ", ".join(_SECTIONS))
+            if not isinstance(value, dict):
+                raise ConfigError(name, value, "a table of fields")
+            sec_cls = _SECTIONS[name]
+            known = {f.name: f for f in dataclasses.fields(sec_cls)}
+            kwargs = {}
+            for key, v in value.items():
+                if key not in known:
+                    raise ConfigError(f"{name}.{key}", v,
+                                      f"a known field of [{name}]: " + ", ".join(known))
+                kwargs[key] = _coerce(f"{name}.{key}", known[key], v)
+            sections[name] = sec_cls(**kwargs)
+        return cls(**sections)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "ClusterConfig":
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError("--config", str(path), f"a readable TOML file ({e.strerror})")
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError("--config", str(path), f"valid TOML ({e})")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: list[str] = ()) -> "ClusterConfig":
+        """The configuration of ``path`` (or the defaults) with ``KEY=VALUE`` overrides."""
+        data = {}
+        if path is not None:
+            data = cls.from_toml(path).to_dict()
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            key = key.strip()
+            if not sep:
+                raise ConfigError("--set", item, "KEY=VALUE, for instance ima.rows=128")
+            sec, dot, fld = key.partition(".")
+            if sec not in _SECTIONS or not dot:
+                raise ConfigError(key, raw, "a SECTION.FIELD name; sections: " + ", ".join(_SECTIONS))
+            known = {f.name: f for f in dataclasses.fields(_SECTIONS[sec])}
+            if fld not in known:
+                raise ConfigError(key, raw, f"a known field of [{sec}]: " + ", ".join(known))
+            data.setdefault(sec, {})[fld] = _parse(key, known[fld], raw.strip())
+        return cls.from_dict(data)
+
+    def replace(self, **sections) -> "ClusterConfig":
+        """A copy with some fields changed: ``cfg.replace(tcdm={"banks": 16})``."""
+        data = self.to_dict()
+        for sec, fields in sections.items():
+            data.setdefault(sec, {}).update(fields)
+        return ClusterConfig.from_dict(data)
+
+    def describe(self) -> str:
+        """The resolved configuration as TOML, with each field's meaning."""
+        lines = []
+        for name in _SECTIONS:
+            sec = getattr(self, name)
+            lines.append(f"[{name}]")
+            for f in dataclasses.fields(sec):
+                v = getattr(sec, f.name)
+                if isinstance(v, bool):
+                    text = "true" if v else "false"
+                elif isinstance(v, str):
+                    text = json.dumps(v)
+                elif isinstance(v, int) and f.name.endswith("base"):
+                    text = f"0x{v:08x}"
+                else:
+                    text = repr(v)
+                lines.append(f"{f.name} = {text}".ljust(32) + f"# {f.metadata.get('doc', '')}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _type_of(f: dataclasses.Field):
+    return {"int": int, "float": float, "bool": bool, "str": str}[f.type]
+
+
+def _coerce(name: str, f: dataclasses.Field, v: Any):
+    t = _type_of(f)
+    if t is float and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if t is int and isinstance(v, bool) or not isinstance(v, t):
+        raise ConfigError(name, v, f"a value of type {t.__name__}")
+    return v
+
+
+def _parse(name: str, f: dataclasses.Field, raw: str):
+    t = _type_of(f)
+    try:
+        if t is bool:
+            low = raw.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if t is int:
+            return int(raw, 0)
+        if t is float:
+            return float(raw)
+        return raw.strip('"\'')
+    except ValueError:
+        raise ConfigError(name, raw, f"a value of type {t.__name__}") from None

@@ -1,0 +1,149 @@
+"""Elaboration: configuration -> Verilog files, simulator file list, manifest
+and register-map outputs.
+
+``imcc gen`` and the testbench harness both go through :func:`generate`, so a
+simulated design is exactly what a user generates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from . import __version__
+from .config import ClusterConfig
+from . import regmap
+
+__all__ = ["TOPS", "Generated", "generate", "ports_of", "module_name"]
+
+
+def _cluster(cfg, **kw):
+    from imcc.rtl.cluster import Cluster
+    return Cluster(cfg, **kw)
+
+
+def _interconnect(cfg, **kw):
+    from imcc.rtl.interconnect import Interconnect
+    return Interconnect(cfg, **kw)
+
+
+def _bank(cfg, **kw):
+    from imcc.rtl.tcdm import TcdmBank
+    return TcdmBank(cfg.tcdm.bank_words, **kw)
+
+
+def _sram(cfg, **kw):
+    from imcc.rtl.tcdm import TcdmSram
+    return TcdmSram(cfg.tcdm.bank_words, **kw)
+
+
+# Components that `imcc gen --top NAME` can emit on their own.
+TOPS: dict[str, Callable] = {
+    "cluster": _cluster,
+    "interconnect": _interconnect,
+    "tcdm_bank": _bank,
+    "tcdm_sram": _sram,
+}
+
+
+def module_name(top: str) -> str:
+    return f"imcc_{top}"
+
+
+def ports_of(component: wiring.Component) -> list[dict]:
+    """Top-level ports as Verilog names the way Amaranth flattens them."""
+    ports = [{"name": "clk", "dir": "in", "width": 1}, {"name": "rst", "dir": "in", "width": 1}]
+    for path, flow, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        ports.append({"name": name, "dir": "in" if flow == wiring.In else "out",
+                      "width": len(value)})
+    return ports
+
+
+def _sram_modules(cfg: ClusterConfig, top: str) -> dict[str, Callable]:
+    """SRAM macros the top instantiates by name, emitted as their own files."""
+    from imcc.rtl.tcdm import TcdmSram
+    if top not in ("interconnect", "tcdm_sram"):  # everything else holds banks
+        words = cfg.tcdm.bank_words
+        return {TcdmSram.module_name(words): lambda: TcdmSram(words)}
+    return {}
+
+
+@dataclass
+class Generated:
+    out_dir: Path
+    top_module: str
+    sources: list[Path]                 # in compile order, top last
+    manifest: dict
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def filelist(self) -> Path:
+        return self.out_dir / "files.f"
+
+
+def _write(path: Path, text: str, written: list[Path]):
+    path.write_text(text)
+    written.append(path)
+
+
+def generate(cfg: ClusterConfig, out_dir: str | Path, top: str = "cluster", *,
+             component: wiring.Component | None = None, name: str | None = None,
+             extra_modules: dict[str, Callable] | None = None) -> Generated:
+    """Write the Verilog of ``top`` (a name of :data:`TOPS`, or ``component``
+    under ``name``, as testbench tops do) and its companions into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if component is None:
+        if top not in TOPS:
+            raise KeyError(top)
+        component = TOPS[top](cfg)
+    top_module = name or module_name(top)
+    written: list[Path] = []
+
+    sources: list[Path] = []
+    modules = {**_sram_modules(cfg, top), **(extra_modules or {})}
+    for mod_name, make in modules.items():
+        path = out / f"{mod_name}.v"
+        _write(path, verilog.convert(make(), name=mod_name, emit_src=False), written)
+        sources.append(path)
+    ports = ports_of(component)
+    top_path = out / f"{top_module}.v"
+    _write(top_path, verilog.convert(component, name=top_module), written)
+    sources.append(top_path)
+
+    # Verilator, Icarus and commercial tools read this with -F (paths relative
+    # to the list's own folder).  External sources (e.g. core RTL) join here.
+    lines = [f"// imcc {__version__}: sources of {top_module}, compile in this order",
+             *[p.name for p in sources]]
+    _write(out / "files.f", "\n".join(lines) + "\n", written)
+
+    digest = hashlib.sha256()
+    files = []
+    for p in sources:
+        h = hashlib.sha256(p.read_bytes()).hexdigest()
+        files.append({"file": p.name, "sha256": h})
+        digest.update(h.encode())
+    manifest = {
+        "generator": f"imcc {__version__}",
+        "top": top_module,
+        "component": top,
+        "config": cfg.to_dict(),
+        "config_digest": cfg.digest(),
+        "tcdm_masters": cfg.tcdm_masters(),
+        "ports": ports,
+        "address_map": [{"name": w.name, "base": f"0x{w.base:08x}", "size": w.size}
+                        for w in cfg.address_map()],
+        "sources": files,
+        "source_hash": digest.hexdigest(),
+    }
+    for fname, text in regmap.outputs(cfg).items():
+        _write(out / fname, text, written)
+    _write(out / "manifest.json", json.dumps(manifest, indent=2) + "\n", written)
+    return Generated(out, top_module, sources, manifest, written)

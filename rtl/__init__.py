@@ -1,0 +1,1 @@
+"""Amaranth components of the cluster: one concept per file."""

@@ -1,0 +1,5 @@
+from .protocol import TcdmSignature, TargetSignature
+from .arbiter import RoundRobinArbiter
+from .crossbar import Interconnect
+
+__all__ = ["TcdmSignature", "TargetSignature", "RoundRobinArbiter", "Interconnect"]

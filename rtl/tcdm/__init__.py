@@ -1,0 +1,4 @@
+from .bank import TcdmBank
+from .sram import TcdmSram
+
+__all__ = ["TcdmBank", "TcdmSram"]

@@ -1,0 +1,1 @@
+"""Testbenches: Verilator harness, cocotb bus models and monitors, tests."""

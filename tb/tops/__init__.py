@@ -1,0 +1,1 @@
+"""Testbench tops: Amaranth wrappers that give cocotb wide, packed ports."""
