@@ -1,12 +1,18 @@
-"""The cluster top: TCDM banks behind the logarithmic interconnect.
+"""The cluster top: TCDM banks behind the logarithmic interconnect, and the
+blocks that use them.
 
-Master ports (cores, accelerator data ports, SoC lanes) and the peripheral
-windows appear on the top level as their blocks are not yet inside; each
-later block moves its ports inside without touching the interconnect, since
-the master and slave lists come from the configuration.
+A *block* (the SoC port, the IMA, the DW accelerator, ...) is a component that
+follows :class:`ClusterBlock`: it names the interconnect masters it drives,
+the peripheral window it answers (if any), and the members the cluster lifts
+to its own top level (interrupts, the analog macro port, the AXI port).
+Masters and windows that no block claims stay on the top level, so the
+cluster is simulable at every stage, and adding a block touches neither the
+interconnect nor the other blocks.
 """
 
-from amaranth.hdl import Module, Signal, Cat
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,27 +20,62 @@ from imcc.gen.config import ClusterConfig
 from .interconnect import Interconnect, TcdmSignature, TargetSignature
 from .tcdm import TcdmBank
 
-__all__ = ["Cluster"]
+__all__ = ["Cluster", "ClusterBlock", "cluster_blocks"]
+
+
+class ClusterBlock:
+    """What a block tells the cluster (a mixin for a ``wiring.Component``).
+
+    * ``tcdm_masters()``: ``{master name: port}`` with ``Out(TcdmSignature())``
+      ports, names from ``cfg.tcdm_masters()``.
+    * ``ctrl_window``: the name of its peripheral window (``cfg.periph_slaves()``)
+      with the ``In(TargetSignature)`` member ``ctrl``; ``None`` if it has none.
+    * ``external``: member names lifted to the cluster top as ``<block>_<member>``.
+    """
+
+    ctrl_window: str | None = None
+    external: tuple[str, ...] = ()
+
+    def tcdm_masters(self) -> dict:
+        return {}
+
+
+def cluster_blocks(cfg: ClusterConfig) -> dict[str, ClusterBlock]:
+    """The blocks present in ``cfg``, by name.  Each block that lands adds one
+    line here."""
+    blocks: dict[str, ClusterBlock] = {}
+    return blocks
 
 
 class Cluster(wiring.Component):
     """``port_checker``: optional factory ``f(name) -> checker`` (testbenches pass
-    the protocol checker of tb/monitors); each master port then gets one, and
-    the top level gains a sticky report of the first violation: ``chk_fail``
-    rises, ``chk_who`` has one bit per failing master and ``chk_kind`` the
-    rule code, so a testbench waits on one edge instead of sampling every cycle.
+    the protocol checker of tb/monitors); every master port of the
+    interconnect, driven from inside or outside, then gets one, and the top
+    level gains a sticky report of the first violation: ``chk_fail`` rises,
+    ``chk_who`` has one bit per failing master and ``chk_kind`` the rule code,
+    so a testbench waits on one edge instead of sampling every cycle.
 
     ``sram_macros=False`` inlines the bank SRAMs (for amaranth.sim)."""
 
-    def __init__(self, cfg: ClusterConfig, *, port_checker=None, sram_macros: bool = True):
+    def __init__(self, cfg: ClusterConfig, *, port_checker=None, sram_macros: bool = True,
+                 blocks: dict[str, ClusterBlock] | None = None):
         self.cfg = cfg
-        self.sram_macros = sram_macros
         self.port_checker = port_checker
+        self.sram_macros = sram_macros
+        self.blocks = cluster_blocks(cfg) if blocks is None else blocks
         self.master_names = cfg.tcdm_masters()
-        members = {name: In(TcdmSignature()) for name in self.master_names}
+        claimed_m = {n for b in self.blocks.values() for n in b.tcdm_masters()}
+        claimed_s = {b.ctrl_window for b in self.blocks.values() if b.ctrl_window}
+        self.external_masters = [n for n in self.master_names if n not in claimed_m]
+        self.external_slaves = [s for s in cfg.periph_slaves() if s not in claimed_s]
+
+        members = {name: In(TcdmSignature()) for name in self.external_masters}
         window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
-        for s in cfg.periph_slaves():
+        for s in self.external_slaves:
             members[f"periph_{s}"] = Out(TargetSignature(window_bits))
+        for bname, block in self.blocks.items():
+            for mname in block.external:
+                members[f"{bname}_{mname}"] = block.signature.members[mname]
         if port_checker is not None:
             members["chk_fail"] = Out(1)
             members["chk_who"] = Out(len(self.master_names))
@@ -49,24 +90,57 @@ class Cluster(wiring.Component):
             bank = TcdmBank(cfg.tcdm.bank_words, macro=self.sram_macros)
             m.submodules[f"bank{k}"] = bank
             wiring.connect(m, ic.banks[k], bank.port)
-        for name in self.master_names:
+
+        for name in self.external_masters:
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(ic, name))
-        for s in cfg.periph_slaves():
-            wiring.connect(m, getattr(ic, f"periph_{s}"),
-                           wiring.flipped(getattr(self, f"periph_{s}")))
+        for s in self.external_slaves:
+            wiring.connect(m, getattr(ic, f"periph_{s}"), wiring.flipped(getattr(self, f"periph_{s}")))
+
+        for bname, block in self.blocks.items():
+            m.submodules[bname] = block
+            for name, port in block.tcdm_masters().items():
+                wiring.connect(m, port, getattr(ic, name))
+            if block.ctrl_window:
+                wiring.connect(m, getattr(ic, f"periph_{block.ctrl_window}"), block.ctrl)
+            for mname in block.external:
+                _lift(m, block, mname, getattr(self, f"{bname}_{mname}"))
+
         if self.port_checker is not None:
-            errors, kinds = [], []
-            for name in self.master_names:
-                chk = self.port_checker(name)
-                m.submodules[f"chk_{name}"] = chk
-                chk.observe(m, getattr(self, name))
-                errors.append(chk.error)
-                kinds.append(chk.kind)
-            kind = Signal.like(self.chk_kind, name="chk_kind_now")
-            for err, k in reversed(list(zip(errors, kinds))):
-                with m.If(err):
-                    m.d.comb += kind.eq(k)   # the lowest failing master's rule
-            with m.If(~self.chk_fail & Cat(errors).any()):
-                m.d.sync += [self.chk_fail.eq(1), self.chk_who.eq(Cat(errors)),
-                             self.chk_kind.eq(kind)]
+            self._attach_checkers(m, ic)
         return m
+
+    def _attach_checkers(self, m, ic):
+        errors, kinds = [], []
+        for name in self.master_names:
+            chk = self.port_checker(name)
+            m.submodules[f"chk_{name}"] = chk
+            chk.observe(m, getattr(ic, name))
+            errors.append(chk.error)
+            kinds.append(chk.kind)
+        kind = Signal.like(self.chk_kind, name="chk_kind_now")
+        for err, k in reversed(list(zip(errors, kinds))):
+            with m.If(err):
+                m.d.comb += kind.eq(k)   # the lowest failing master's rule
+        with m.If(~self.chk_fail & Cat(errors).any()):
+            m.d.sync += [self.chk_fail.eq(1), self.chk_who.eq(Cat(errors)),
+                         self.chk_kind.eq(kind)]
+
+
+def _lift(m, block, mname, outer):
+    """Connect a block's member to the cluster's copy of it on the top level."""
+    inner = getattr(block, mname)
+    member = block.signature.members[mname]
+    if member.dimensions:
+        for i in range(member.dimensions[0]):
+            _lift_one(m, member, inner[i], outer[i])
+    else:
+        _lift_one(m, member, inner, outer)
+
+
+def _lift_one(m, member, inner, outer):
+    if member.is_signature:
+        wiring.connect(m, inner, wiring.flipped(outer))
+    elif member.flow == Out:
+        m.d.comb += outer.eq(inner)
+    else:
+        m.d.comb += inner.eq(outer)

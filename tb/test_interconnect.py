@@ -4,7 +4,7 @@ import pytest
 
 from imcc.gen.config import ClusterConfig
 from imcc.tb import harness
-from imcc.tb.tops.packed_cluster import PackedCluster
+from imcc.tb.tops.packed_tcdm import PackedTcdm
 
 DEFAULT = ClusterConfig()
 SMALL = ClusterConfig().replace(tcdm={"banks": 8, "size_kib": 64}, cores={"count": 4},
@@ -12,7 +12,7 @@ SMALL = ClusterConfig().replace(tcdm={"banks": 8, "size_kib": 64}, cores={"count
 
 
 def _run(cfg, testcase, **env):
-    b = harness.build(cfg, "packed_cluster", component=PackedCluster)
+    b = harness.build(cfg, "packed_tcdm", component=PackedTcdm)
     harness.run(b, "imcc.tb.benches.tcdm_traffic", testcase=testcase,
                 extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
 

@@ -1,5 +1,5 @@
 """Random traffic from every master at once through the interconnect, checked
-by a scoreboard against a Python memory model (design: tb/tops/packed_cluster).
+by a scoreboard against a Python memory model (design: tb/tops/packed_tcdm).
 
 Environment (set by tb/test_interconnect.py): IMCC_CONFIG (configuration
 JSON), IMCC_TRANSACTIONS, IMCC_PATTERN.

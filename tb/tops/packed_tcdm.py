@@ -1,4 +1,8 @@
-"""The cluster with its TCDM master ports packed into wide vectors.
+"""TCDM and interconnect with every master port packed into wide vectors.
+
+The cluster's memory system alone (``Cluster`` with no blocks), so every
+master of the configuration is driven by the testbench, whatever blocks the
+full cluster puts inside later.
 
 A cocotb testbench driving 14 masters then touches 9 handles per cycle
 instead of 126: ``m_req`` has bit i for master i, ``m_addr`` bits
@@ -17,16 +21,16 @@ from imcc.rtl.cluster import Cluster
 from imcc.rtl.tcdm import TcdmSram
 from imcc.tb.monitors.tcdm import TcdmPortChecker
 
-__all__ = ["PackedCluster"]
+__all__ = ["PackedTcdm"]
 
 _MASTER_IN = ("req", "addr", "we", "be", "wdata")
 _MASTER_OUT = ("gnt", "r_valid", "r_err", "rdata")
 
 
-class PackedCluster(wiring.Component):
+class PackedTcdm(wiring.Component):
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg
-        self._cluster = Cluster(cfg, port_checker=TcdmPortChecker)
+        self._cluster = Cluster(cfg, port_checker=TcdmPortChecker, blocks={})
         n = len(cfg.tcdm_masters())
         proto = getattr(self._cluster, cfg.tcdm_masters()[0])
         members = {f"m_{k}": In(len(getattr(proto, k)) * n) for k in _MASTER_IN}

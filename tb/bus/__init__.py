@@ -1,0 +1,1 @@
+"""Bus models: plain Python calls that hide a protocol (TCDM backdoor, later AXI)."""
