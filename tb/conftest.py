@@ -1,13 +1,13 @@
-"""pytest options shared by every testbench: --waves, and a build/run time summary."""
+"""pytest options shared by every testbench: --waves, and a summary of the
+Verilator builds, simulation runs and waveform files of the session."""
 
+import json
 import os
-
-import pytest
 
 
 def pytest_addoption(parser):
     parser.addoption("--waves", action="store_true",
-                     help="dump FST waveforms (same as WAVES=1); each test prints its file")
+                     help="dump FST waveforms (same as WAVES=1); the summary lists the files")
 
 
 def pytest_configure(config):
@@ -15,24 +15,25 @@ def pytest_configure(config):
         os.environ["WAVES"] = "1"
 
 
-def pytest_terminal_summary(terminalreporter):
-    import json
+def _log():
     from imcc.tb.harness import build_dir
-    log = build_dir() / "timings.jsonl"
+    return build_dir() / "timings.jsonl"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):   # the controller, not an xdist worker
+        _log().unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    log = _log()
     if not log.exists():
         return
-    start = terminalreporter._sessionstarttime if hasattr(terminalreporter, "_sessionstarttime") else 0
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("t", start) >= start] if rows and "t" in rows[0] else rows
-    if not rows:
-        return
     tr = terminalreporter
-    tr.section("Verilator builds and simulation runs")
+    tr.section("Verilator builds, simulation runs, waveforms")
     for r in rows:
-        tr.write_line(f"{r['kind']:<6} {r['seconds']:8.1f} s  {r['name']}")
-    log.unlink()
-
-
-@pytest.fixture(autouse=True)
-def _no_stale_waves_env(monkeypatch):
-    yield
+        if r["kind"] == "waves":
+            tr.write_line(f"waves  {r['name']}")
+        else:
+            tr.write_line(f"{r['kind']:<6} {r['seconds']:7.1f} s  {r['name']}")

@@ -1,0 +1,74 @@
+"""ClusterConfig: defaults, validation messages, TOML and --set overrides."""
+
+import pytest
+
+from imcc.gen.config import ClusterConfig, ConfigError
+
+
+def test_defaults_are_the_papers_cluster():
+    c = ClusterConfig()
+    assert (c.cores.count, c.tcdm.size_kib, c.tcdm.banks) == (8, 512, 32)
+    assert (c.ima.rows, c.ima.cols, c.ima.data_ports, c.ima.mode) == (256, 256, 4, "pipelined")
+    assert c.dw.ports == "shared" and c.clock.freq_mhz == 500.0 and c.ima.mvm_ns == 130.0
+    assert c.ns_to_cycles(c.ima.mvm_ns) == 65
+    assert c.tcdm.bank_words == 4096
+    assert c.tcdm_masters()[:9] == [f"core{i}" for i in range(8)] + ["hwpe0"]
+    assert [w.name for w in c.address_map()] == ["tcdm", "ctrl", "ima", "dw"]
+    assert c.address_map()[1].base == 0x1020_0000 and c.address_map()[2].base == 0x1020_1000
+
+
+@pytest.mark.parametrize("override, field", [
+    ("tcdm.banks=3", "tcdm.banks"),
+    ("tcdm.banks=0", "tcdm.banks"),
+    ("tcdm.size_kib=0", "tcdm.size_kib"),
+    ("ima.rows=100", "ima.rows"),
+    ("ima.cols=2048", "ima.cols"),
+    ("ima.data_ports=17", "ima.data_ports"),
+    ("ima.data_ports=0", "ima.data_ports"),
+    ("ima.mode=fast", "ima.mode"),
+    ("ima.mvm_ns=0", "ima.mvm_ns"),
+    ("ima.mvm_ns=-3", "ima.mvm_ns"),
+    ("clock.freq_mhz=0", "clock.freq_mhz"),
+    ("clock.freq_mhz=nan", "clock.freq_mhz"),
+    ("soc.data_width=48", "soc.data_width"),
+    ("cores.count=17", "cores.count"),
+    ("dw.macs=35", "dw.macs"),
+    ("ima.rows=abc", "ima.rows"),
+    ("ima.rowz=8", "ima.rowz"),
+    ("imx.rows=8", "imx.rows"),
+    ("tcdm.size_kib=4096", "interconnect.periph_base"),   # TCDM would cover the peripherals
+])
+def test_bad_values_name_the_field(override, field):
+    with pytest.raises(ConfigError) as e:
+        ClusterConfig.load(None, [override])
+    assert e.value.field == field
+    assert str(e.value).startswith(field)
+
+
+def test_toml_and_overrides(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[tcdm]\nbanks = 16\nsize_kib = 256\n[ima]\nrows = 128\nmode = "sequential"\n')
+    c = ClusterConfig.load(f, ["ima.rows=64", "clock.freq_mhz=250"])
+    assert (c.tcdm.banks, c.tcdm.size_kib, c.ima.rows, c.ima.mode) == (16, 256, 64, "sequential")
+    assert c.clock.freq_mhz == 250.0 and c.ns_to_cycles(130) == 33
+    assert ClusterConfig.from_dict(c.to_dict()) == c
+
+
+def test_toml_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[tcdm\nbanks=")
+    with pytest.raises(ConfigError, match="valid TOML"):
+        ClusterConfig.load(bad)
+    typed = tmp_path / "typed.toml"
+    typed.write_text('[tcdm]\nbanks = "many"\n')
+    with pytest.raises(ConfigError) as e:
+        ClusterConfig.load(typed)
+    assert e.value.field == "tcdm.banks"
+    with pytest.raises(ConfigError, match="readable"):
+        ClusterConfig.load(tmp_path / "missing.toml")
+
+
+def test_tcdm_size_multiple_of_banks():
+    with pytest.raises(ConfigError) as e:
+        ClusterConfig.load(None, ["tcdm.banks=1024", "tcdm.size_kib=6"])   # 6 KiB vs 4 KiB rows
+    assert e.value.field == "tcdm.size_kib" and "multiple of banks x 4 bytes" in str(e.value)
