@@ -19,10 +19,13 @@ from typing import Any
 
 __all__ = [
     "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
-    "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow",
+    "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow", "CrossbarConfig",
+    "parse_duration",
 ]
 
 WORD_BYTES = 4  # TCDM words are 32 bit (system contract)
+IMA_WEIGHT_BITS = 4  # IMA weights: 4-bit signed, levels -7..7 (system contract)
+IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pair
 
 
 class ConfigError(ValueError):
@@ -189,6 +192,108 @@ class ClockConfig:
         _positive(f"{p}.freq_mhz", self.freq_mhz)
 
 
+# Units of CrossbarConfig.t_inference; a month is a twelfth of a 365-day year.
+_TIME_UNITS = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0,
+               "mo": 365 * 86400.0 / 12, "y": 365 * 86400.0}
+
+
+def parse_duration(name: str, text: str) -> float:
+    """Seconds of ``text``: plain seconds ("3600") or a number with a unit
+    (s, min, h, d, w, mo, y), e.g. "25s", "1h", "1mo", "10y".  Errors name ``name``."""
+    allowed = "seconds >= 0, or a number with unit " + ", ".join(_TIME_UNITS) + " (e.g. '1d', '10y')"
+    if not isinstance(text, str):
+        raise ConfigError(name, text, allowed)
+    raw = text.strip().lower()
+    num, unit = raw, "s"
+    for u in sorted(_TIME_UNITS, key=len, reverse=True):
+        if raw.endswith(u):
+            num, unit = raw[: -len(u)].strip(), u
+            break
+    try:
+        value = float(num) * _TIME_UNITS[unit]
+    except ValueError:
+        raise ConfigError(name, text, allowed) from None
+    _check(math.isfinite(value) and value >= 0, name, text, allowed)
+    return value
+
+
+def _nonneg(name, value):
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool)
+           and math.isfinite(value) and value >= 0, name, value, "a number >= 0")
+
+
+@dataclass(frozen=True)
+class CrossbarConfig:
+    """Behavioural model of the IMA's analog crossbar (docs/models.md)."""
+
+    model: str = _doc("'ideal': bit-exact integer crossbar; 'pcm': statistical PCM model",
+                      default="ideal")
+    t_inference: str = _doc("PCM: time since programming, seconds or with unit s/min/h/d/w/mo/y",
+                            default="1d")
+    seed: int = _doc("seed of the crossbar's random generator", default=0)
+    gmax_us: float = _doc("PCM: largest target conductance in uS", default=25.0)
+    gmin_us: float = _doc("PCM: conductance of a device at level 0 in uS", default=0.0)
+    prog_noise_scale: float = _doc("PCM: factor on the programming noise", default=1.0)
+    read_noise_scale: float = _doc("PCM: factor on the 1/f read noise", default=1.0)
+    drift_scale: float = _doc("PCM: factor on the drift exponents", default=1.0)
+    adc_noise_lsb: float = _doc("ADC output noise (Gaussian std) in output LSB", default=0.0)
+    adc_offset_lsb: float = _doc("std of each column ADC's fixed offset in output LSB",
+                                 default=0.0)
+    drift_compensation: str = _doc("'none', 'global' (one alpha per array) or 'column'",
+                                   default="global")
+    read_noise_sampling: str = _doc("'device': per device and MVM; 'column': per column, "
+                                    "same mean and variance (fast)",
+                                    default="device")
+    representation: str = _doc("'differential' or 'hybrid' (binary MSB + multi-level LSB pairs)",
+                               default="differential")
+    devices_per_weight: int = _doc("PCM devices per weight (2 per differential pair)", default=2)
+    hybrid_binary_pairs: int = _doc("hybrid: pairs of binary devices (most significant)",
+                                    default=1)
+    hybrid_levels: int = _doc("hybrid: levels of each multi-level device, 0 included", default=4)
+    hybrid_significance: int = _doc("hybrid: weight value of one binary pair", default=4)
+
+    @property
+    def t_inference_s(self) -> float:
+        return parse_duration("crossbar.t_inference", self.t_inference)
+
+    @property
+    def pairs(self) -> int:
+        return self.devices_per_weight // 2
+
+    def validate(self, p, root):
+        _choice(f"{p}.model", self.model, ("ideal", "pcm"))
+        parse_duration(f"{p}.t_inference", self.t_inference)
+        _int_in(f"{p}.seed", self.seed, 0, 2**63 - 1)
+        _positive(f"{p}.gmax_us", self.gmax_us)
+        _nonneg(f"{p}.gmin_us", self.gmin_us)
+        _check(self.gmin_us < self.gmax_us, f"{p}.gmin_us", self.gmin_us,
+               f"a value below gmax_us ({self.gmax_us})")
+        for name in ("prog_noise_scale", "read_noise_scale", "drift_scale", "adc_noise_lsb",
+                     "adc_offset_lsb"):
+            _nonneg(f"{p}.{name}", getattr(self, name))
+        _choice(f"{p}.drift_compensation", self.drift_compensation, ("none", "global", "column"))
+        _choice(f"{p}.read_noise_sampling", self.read_noise_sampling, ("device", "column"))
+        _choice(f"{p}.representation", self.representation, ("differential", "hybrid"))
+        _int_in(f"{p}.devices_per_weight", self.devices_per_weight, 2, 16)
+        _check(self.devices_per_weight % 2 == 0, f"{p}.devices_per_weight",
+               self.devices_per_weight, "an even number (devices come in differential pairs)")
+        _int_in(f"{p}.hybrid_binary_pairs", self.hybrid_binary_pairs, 0, 8)
+        _int_in(f"{p}.hybrid_levels", self.hybrid_levels, 2, 64)
+        _int_in(f"{p}.hybrid_significance", self.hybrid_significance, 1, IMA_WEIGHT_MAX)
+        if self.representation == "hybrid":
+            _check(self.hybrid_binary_pairs <= self.pairs, f"{p}.hybrid_binary_pairs",
+                   self.hybrid_binary_pairs,
+                   f"at most devices_per_weight / 2 = {self.pairs} pairs")
+            # MSB first: as many binary pairs as fit, the rest on the multi-level pairs.
+            nb, nm = self.hybrid_binary_pairs, self.pairs - self.hybrid_binary_pairs
+            s, d = self.hybrid_significance, self.hybrid_levels - 1
+            missing = [m for m in range(IMA_WEIGHT_MAX + 1) if m - min(nb, m // s) * s > nm * d]
+            _check(not missing, f"{p}.devices_per_weight", self.devices_per_weight,
+                   f"enough devices for the hybrid split ({nb} binary pair(s) of significance {s} "
+                   f"+ {nm} pair(s) of {self.hybrid_levels}-level devices cannot hold "
+                   f"|w| = {', '.join(map(str, missing))})")
+
+
 @dataclass(frozen=True)
 class AddressWindow:
     name: str
@@ -202,6 +307,7 @@ class AddressWindow:
 _SECTIONS = {
     "tcdm": TcdmConfig, "interconnect": InterconnectConfig, "cores": CoresConfig,
     "soc": SocConfig, "ima": ImaConfig, "dw": DwConfig, "clock": ClockConfig,
+    "crossbar": CrossbarConfig,
 }
 
 
@@ -217,6 +323,7 @@ class ClusterConfig:
     ima: ImaConfig = field(default_factory=ImaConfig)
     dw: DwConfig = field(default_factory=DwConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
+    crossbar: CrossbarConfig = field(default_factory=CrossbarConfig)
 
     def __post_init__(self):
         for name in _SECTIONS:

@@ -40,10 +40,14 @@ def _ints(name: str, a, lo: int | None = None, hi: int | None = None) -> np.ndar
     if arr.dtype.kind not in "iub":
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     arr = arr.astype(np.int64)
-    if arr.size and ((lo is not None and arr.min() < lo) or (hi is not None and arr.max() > hi)):
-        bad = arr[(arr < lo) if lo is not None else np.zeros_like(arr, bool)]
-        bad = bad if bad.size else arr[arr > hi]
-        raise ValueError(f"{name} must lie in [{lo}, {hi}], found {int(bad.flat[0])}")
+    if arr.size:
+        out = np.zeros(arr.shape, bool)
+        if lo is not None:
+            out |= arr < lo
+        if hi is not None:
+            out |= arr > hi
+        if out.any():
+            raise ValueError(f"{name} must lie in [{lo}, {hi}], found {int(arr[out].flat[0])}")
     return arr
 
 
@@ -119,8 +123,6 @@ def dw_output_size(h: int, w: int, stride: int = 1, pad=1, k: int = 3) -> tuple[
 
 def _windows(x: np.ndarray, k: int, stride: int, pad):
     """Zero-padded input and the output size of a k x k window sweep over HWC ``x``."""
-    if stride not in (1, 2) and k == 3:
-        pass
     if not isinstance(stride, (int, np.integer)) or stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride!r}")
     if x.ndim != 3:
@@ -195,27 +197,23 @@ def ima_conv(x, w, gain, shift, lo=INT8[0], hi=INT8[1], stride: int = 1, pad=0) 
 
 
 def gain_shift(ratio, gain_bits: int = 8, max_shift: int = 31, common_shift: bool = False):
-    """Unsigned ``gain`` < 2^gain_bits and ``shift`` <= max_shift with gain / 2^shift
-    closest to ``ratio`` (> 0): the largest shift that keeps the gain in range.
+    """Unsigned ``gain`` <= 2^gain_bits - 1 and ``shift`` <= max_shift with gain / 2^shift
+    closest to ``ratio`` (>= 0): the largest shift that keeps the gain in range.
 
     ``common_shift`` uses one shift for all channels (the depthwise layer shift),
-    chosen for the largest ratio.  Returns int64 arrays (scalars for scalar input)."""
+    the one of the largest ratio.  Returns int64 arrays (numpy scalars for scalar input)."""
     r = np.asarray(ratio, dtype=np.float64)
     if np.any(~np.isfinite(r)) or np.any(r < 0):
         raise ValueError("scale ratios must be finite and >= 0")
     gmax = (1 << gain_bits) - 1
     if np.any(np.round(r) > gmax):
         raise ValueError(f"scale ratio {r.max():g} exceeds the largest gain {gmax} at shift 0")
+    basis = np.max(r) if common_shift and r.size else r
     with np.errstate(divide="ignore"):
-        basis = r.max(initial=0.0) if common_shift else r
-        s = np.floor(np.log2((gmax + 0.5) / np.where(basis > 0, basis, 1.0)))
-        s = np.where(np.asarray(basis) > 0, s, max_shift)
-    shift = np.clip(s, 0, max_shift).astype(np.int64)
+        s = np.where(basis > 0, np.floor(np.log2((gmax + 0.5) / np.where(basis > 0, basis, 1))),
+                     max_shift)
+    s = np.clip(s, 0, max_shift).astype(np.int64)
+    s = np.where(np.round(basis * np.exp2(s)) > gmax, s - 1, s)   # round-half-even edge
+    shift = np.broadcast_to(s, r.shape).astype(np.int64)
     gain = np.round(r * np.exp2(shift)).astype(np.int64)
-    over = gain > gmax                       # rounding pushed it over: one step less
-    shift = np.where(over, shift - 1, shift)
-    gain = np.where(over, np.round(r * np.exp2(shift)).astype(np.int64), gain)
-    if common_shift:
-        shift = np.broadcast_to(shift.max(initial=0) if shift.ndim else shift, r.shape)
-        gain = np.round(r * np.exp2(shift)).astype(np.int64)
-    return (gain[()], shift[()]) if r.ndim == 0 else (gain, np.asarray(shift, np.int64))
+    return gain[()], shift[()]
