@@ -16,6 +16,8 @@ def register(sub):
                    help="component to synthesize (default: cluster; see `imcc gen --top`)")
     p.add_argument("--flat", action="store_true",
                    help="report the whole top as one flattened block")
+    p.add_argument("--verilog", metavar="FILE", action="append", default=[],
+                   help="extra Verilog source the design instantiates (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-o", "--out", metavar="DIR",
                    help="keep the Verilog, Yosys script, log and JSON netlist in DIR")
@@ -33,8 +35,12 @@ def run(args) -> int:
             Path(args.out).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UsageError(f"--out {args.out!r}: {e.strerror}") from None
+    for f in args.verilog:
+        if not Path(f).is_file():
+            raise UsageError(f"--verilog {f!r}: no such file")
     try:
-        report = synthesize(cfg, args.top, flat=args.flat, out_dir=args.out)
+        report = synthesize(cfg, args.top, flat=args.flat, out_dir=args.out,
+                            extra_sources=args.verilog)
     except SynthError as e:
         print(f"imcc: synth failed: {e}", file=sys.stderr)
         return 1

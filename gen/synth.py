@@ -141,23 +141,18 @@ def _workdir(out_dir):
 
 
 def synthesize(cfg, top: str = "cluster", *, component=None, name: str | None = None,
-               extra_verilog: dict[str, str] | None = None, flat: bool = False,
-               out_dir=None, timeout: float = TIMEOUT_S) -> Report:
+               extra_sources=(), flat: bool = False, out_dir=None,
+               timeout: float = TIMEOUT_S) -> Report:
     """Generate ``top`` (see :func:`imcc.gen.elaborate.generate`) and synthesize it.
 
-    ``extra_verilog`` maps module names to Verilog text that the design
-    instantiates (external sources); ``flat`` reports the whole top as one
-    flattened block; ``out_dir`` keeps the Verilog, script, log and netlist."""
+    ``extra_sources``: Verilog files the design instantiates (external RTL);
+    ``flat`` reports the whole top as one flattened block; ``out_dir`` keeps
+    the Verilog, Yosys script, log and JSON netlist."""
     from .elaborate import generate
     with _workdir(out_dir) as wd:
         g = generate(cfg, wd, top, component=component, name=name)
-        extra = []
-        for mod, text in (extra_verilog or {}).items():
-            path = wd / f"{mod}.v"
-            path.write_text(text)
-            extra.append(path)
-        return synthesize_verilog(wd, extra + list(g.sources), g.top_module,
-                                  flat=flat, timeout=timeout)
+        return synthesize_verilog(wd, [Path(p) for p in extra_sources] + list(g.sources),
+                                  g.top_module, flat=flat, timeout=timeout)
 
 
 def run_yosys(script: str, cwd: Path, timeout: float = TIMEOUT_S) -> None:
