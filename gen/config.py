@@ -125,6 +125,7 @@ class CoresConfig:
 class SocConfig:
     data_width: int = _doc("AXI data width in bits; one TCDM master per 32-bit lane", default=64)
     id_width: int = _doc("AXI ID width in bits", default=4)
+    cluster_id: int = _doc("cluster id readable in the cluster control block", default=0)
 
     @property
     def lanes(self) -> int:
@@ -133,6 +134,7 @@ class SocConfig:
     def validate(self, p, root):
         _choice(f"{p}.data_width", self.data_width, (32, 64))
         _int_in(f"{p}.id_width", self.id_width, 1, 16)
+        _int_in(f"{p}.cluster_id", self.cluster_id, 0, 0xFFFF)
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ _TIME_UNITS = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.
 def parse_duration(name: str, text: str) -> float:
     """Seconds of ``text``: plain seconds ("3600") or a number with a unit
     (s, min, h, d, w, mo, y), e.g. "25s", "1h", "1mo", "10y".  Errors name ``name``."""
-    allowed = "seconds >= 0, or a number with unit " + ", ".join(_TIME_UNITS) + " (e.g. '1d', '10y')"
+    allowed = ("seconds >= 0, or a number with unit " + ", ".join(_TIME_UNITS)
+               + " (e.g. '1d', '10y')")
     if not isinstance(text, str):
         raise ConfigError(name, text, allowed)
     raw = text.strip().lower()
@@ -356,6 +359,12 @@ class ClusterConfig:
         if self.dw.enabled:
             s.append("dw")
         return s
+
+    def event_names(self) -> list[str]:
+        """Accelerator events in the bit order of the cluster control block's
+        EVT_PENDING / IRQ_MASK registers and of the ``ctrl_irq`` lines."""
+        return [f"{acc}_{e}" for acc in ("ima", "dw") if getattr(self, acc).enabled
+                for e in ("done", "error")]
 
     def address_map(self) -> list[AddressWindow]:
         win = self.interconnect.periph_window_kib * 1024

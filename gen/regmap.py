@@ -38,5 +38,18 @@ def markdown(cfg: ClusterConfig) -> str:
     return "\n".join(lines)
 
 
+def register_maps(cfg: ClusterConfig) -> list:
+    """``(RegisterMap, base address)`` of every register-mapped block present."""
+    from imcc.rtl.ctrl import cluster_ctrl_regmap
+    bases = {w.name: w.base for w in cfg.address_map()}
+    maps = [(cluster_ctrl_regmap(cfg), bases["ctrl"])]
+    return maps
+
+
 def outputs(cfg: ClusterConfig) -> dict[str, str]:
-    return {"imcc_cluster.h": c_header(cfg), "address_map.md": markdown(cfg)}
+    out = {"imcc_cluster.h": c_header(cfg), "address_map.md": markdown(cfg)}
+    for rm, base in register_maps(cfg):
+        out[f"imcc_{rm.name}.h"] = rm.c_header(base, digest=cfg.digest())
+        out[f"imcc_{rm.name}_regs.py"] = rm.python_source(base, digest=cfg.digest())
+        out[f"{rm.name}-registers.md"] = rm.markdown(base)
+    return out

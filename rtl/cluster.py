@@ -31,6 +31,7 @@ class ClusterBlock:
     * ``ctrl_window``: the name of its peripheral window (``cfg.periph_slaves()``)
       with the ``In(TargetSignature)`` member ``ctrl``; ``None`` if it has none.
     * ``external``: member names lifted to the cluster top as ``<block>_<member>``.
+    * ``events()``: end-of-job / error pulses for the cluster control block.
     """
 
     ctrl_window: str | None = None
@@ -39,11 +40,18 @@ class ClusterBlock:
     def tcdm_masters(self) -> dict:
         return {}
 
+    def events(self) -> dict:
+        """``{event name: 1-bit pulse}`` with names from ``cfg.event_names()``;
+        the cluster control block turns them into interrupt lines."""
+        return {}
+
 
 def cluster_blocks(cfg: ClusterConfig) -> dict[str, ClusterBlock]:
     """The blocks present in ``cfg``, by name.  Each block that lands adds one
     line here."""
-    blocks: dict[str, ClusterBlock] = {}
+    from .ctrl import ClusterCtrl
+    from .soc import SocPort
+    blocks: dict[str, ClusterBlock] = {"soc": SocPort(cfg), "ctrl": ClusterCtrl(cfg)}
     return blocks
 
 
@@ -104,6 +112,11 @@ class Cluster(wiring.Component):
                 wiring.connect(m, getattr(ic, f"periph_{block.ctrl_window}"), block.ctrl)
             for mname in block.external:
                 _lift(m, block, mname, getattr(self, f"{bname}_{mname}"))
+
+        ctrl = self.blocks.get("ctrl")
+        if ctrl is not None and cfg.event_names():
+            sources = {k: v for b in self.blocks.values() for k, v in b.events().items()}
+            m.d.comb += ctrl.evt_in.eq(Cat(sources.get(n, 0) for n in cfg.event_names()))
 
         if self.port_checker is not None:
             self._attach_checkers(m, ic)

@@ -144,7 +144,8 @@ _TARGET_STD = 40.0   # wanted std of the pre-clip outputs in LSB: uses int8, rar
 
 def _ima_weights(rng, shape):
     """Bell-shaped 4-bit weights (most small, some at +-7), like quantised trained weights."""
-    return np.clip(np.round(rng.normal(0, 3.0, shape)), -IMA_WEIGHT_MAX, IMA_WEIGHT_MAX).astype(np.int8)
+    w = np.clip(np.round(rng.normal(0, 3.0, shape)), -IMA_WEIGHT_MAX, IMA_WEIGHT_MAX)
+    return w.astype(np.int8)
 
 
 def _scale_for(acc, gain_bits=8, per_channel=False):

@@ -195,6 +195,7 @@ class Crossbar:
             raise ValueError(f"shift must be an integer from 0 to 31, got {shift!r}")
         if not (INT8[0] <= lo <= hi <= INT8[1]):
             raise ValueError(f"ADC clip range needs -128 <= lo <= hi <= 127, got lo={lo}, hi={hi}")
+        alpha = self.alpha   # calibrate first, so a batch draws like the same MVMs one by one
         acc = self.analog_acc(x, row_off, n_rows, col_off, n_cols)
         n = acc.shape[0]
         self.stats["mvms"] += n
@@ -202,7 +203,7 @@ class Crossbar:
         if self.pcm is None:
             return requant(acc, gain, shift, lo, hi).astype(np.int8)
         cols = slice(col_off, col_off + n_cols)
-        v = acc * (gain * self.alpha[cols]) * 2.0 ** -int(shift) + self.adc_offset[cols]
+        v = acc * (gain * alpha[cols]) * 2.0 ** -int(shift) + self.adc_offset[cols]
         if self.adc_noise_lsb > 0:
             v += self.adc_noise_lsb * self.rng.standard_normal(v.shape)
         return np.clip(np.floor(v + 0.5), lo, hi).astype(np.int8)

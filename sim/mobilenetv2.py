@@ -123,7 +123,8 @@ def quantize(a, bits: int, scale=None, axis: int | None = None):
     return q, (np.squeeze(scale) if axis is not None else float(scale))
 
 
-def quantize_layer(w, x_scale: float, y_scale: float, weight_bits: int = IMA_WEIGHT_BITS, gain_bits: int = 8,
+def quantize_layer(w, x_scale: float, y_scale: float, weight_bits: int = IMA_WEIGHT_BITS,
+                   gain_bits: int = 8,
                    per_channel: bool = False):
     """Float weights (..., Cout) of a layer with input scale ``x_scale`` and wanted output
     scale ``y_scale`` -> integer weights and the requant gain/shift.

@@ -75,7 +75,7 @@ def drift_exponent(g_target, z, p: PcmParams) -> np.ndarray:
 
 def drift_factor(nu, t_inference: float, p: PcmParams) -> np.ndarray:
     """g(t) / g_prog = (t / t0)^-nu with t = t_inference + t0."""
-    return ((t_inference + p.t0) / p.t0) ** (-np.asarray(nu, np.float64))
+    return np.exp(-np.asarray(nu, np.float64) * math.log((t_inference + p.t0) / p.t0))
 
 
 def read_q(g_prog, p: PcmParams) -> np.ndarray:
@@ -84,11 +84,13 @@ def read_q(g_prog, p: PcmParams) -> np.ndarray:
     return np.minimum(c / np.maximum((np.asarray(g_prog, np.float64) / p.gmax) ** e, floor), cap)
 
 
-def read_sigma(g_drift, g_prog, t_inference: float, p: PcmParams) -> np.ndarray:
-    """Std of the 1/f read noise: |g(t)| Q_s sqrt(ln((t + t_read) / (2 t_read))), t = t_inf + t0."""
+def read_sigma(g_drift, g_prog, t_inference: float, p: PcmParams, q=None) -> np.ndarray:
+    """Std of the 1/f read noise: |g(t)| Q_s sqrt(ln((t + t_read) / (2 t_read))), t = t_inf + t0.
+    ``q`` passes a precomputed :func:`read_q` of ``g_prog``."""
     t = t_inference + p.t0
-    return (np.abs(g_drift) * read_q(g_prog, p) * math.sqrt(math.log((t + p.t_read) / (2 * p.t_read)))
-            * p.read_noise_scale)
+    q = read_q(g_prog, p) if q is None else q
+    return np.abs(g_drift) * q * (math.sqrt(math.log((t + p.t_read) / (2 * p.t_read)))
+                                  * p.read_noise_scale)
 
 
 def read(g_drift, sigma, z) -> np.ndarray:
@@ -96,7 +98,18 @@ def read(g_drift, sigma, z) -> np.ndarray:
     return np.maximum(g_drift + sigma * z, 0.0)
 
 
-_erfc = np.frompyfunc(math.erfc, 1, 1)
+_ERFC_C = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807,
+           -1.13520398, 1.48851587, -0.82215223, 0.17087277)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """erfc for x >= 0, Chebyshev fit with relative error < 1.2e-7 (Numerical Recipes'
+    erfcc): vectorised, as numpy has no erfc."""
+    t = 1.0 / (1.0 + 0.5 * x)
+    poly = np.full_like(t, _ERFC_C[-1])
+    for c in _ERFC_C[-2::-1]:
+        poly = poly * t + c
+    return t * np.exp(-x * x + poly)
 
 
 def censored_moments(g, sigma):
@@ -106,11 +119,11 @@ def censored_moments(g, sigma):
     E d^2 = sigma^2 (a^2 Phi(-a) - a phi(a) + Phi(a)).  Exact moments of the
     per-device read deviation, used by the per-column sampling."""
     g, sigma = np.broadcast_arrays(np.asarray(g, np.float64), np.asarray(sigma, np.float64))
-    mean, var = np.zeros(g.shape), sigma ** 2
+    mean, var = np.zeros(g.shape), np.array(sigma * sigma)
     near = (sigma > 0) & (g < 8.0 * sigma)          # beyond 8 sigma the clip is below 1e-15
     if near.any():
         s, a = sigma[near], g[near] / sigma[near]
-        tail = 0.5 * _erfc(a / math.sqrt(2.0)).astype(np.float64)   # Phi(-a)
+        tail = 0.5 * _erfc(a / math.sqrt(2.0))                     # Phi(-a)
         pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
         m1 = pdf - a * tail
         m2 = a * a * tail - a * pdf + (1.0 - tail)
@@ -212,6 +225,7 @@ class PcmArray:
         self._z_prog = rng.standard_normal(shape)
         self._z_nu = rng.standard_normal(shape)
         self._fresh = np.ones((rows, cols), bool)
+        self._q = None                                   # read_q(g_prog), per programming
 
     def _combine(self, dev: np.ndarray) -> np.ndarray:
         """sum_k coef_k (dev+_k - dev-_k): device deviations (.., pairs, 2, r, c) in uS ->
@@ -235,10 +249,13 @@ class PcmArray:
         self.g_prog[cells] = program(g_t, zp, self.p)
         self.nu[cells] = drift_exponent(g_t, zn, self.p)
         self.programmed[win] = True
+        self._q = None
 
     def state(self, t_inference: float) -> DriftState:
         g = self.g_prog * drift_factor(self.nu, t_inference, self.p)
-        sigma = read_sigma(g, self.g_prog, t_inference, self.p) * self.programmed
+        if self._q is None:
+            self._q = read_q(self.g_prog, self.p) * self.programmed   # unprogrammed: no noise
+        sigma = read_sigma(g, self.g_prog, t_inference, self.p, self._q)
         return DriftState(t_inference, g, sigma, self._combine(g - self.g_target))
 
     def read_cells(self, st: DriftState, r0: int, nr: int, c0: int, nc: int) -> np.ndarray:

@@ -71,7 +71,8 @@ def ref_conv(x, w, gain, shift, lo, hi, stride, pad):
                     for kx in range(k):
                         iy, ix = oy * stride + ky - pad, ox * stride + kx - pad
                         if 0 <= iy < h and 0 <= ix < wd:
-                            acc += sum(int(x[iy, ix, ci]) * int(w[ky, kx, ci, co]) for ci in range(cin))
+                            acc += sum(int(x[iy, ix, ci]) * int(w[ky, kx, ci, co])
+                                       for ci in range(cin))
                 out[oy, ox, co] = ref_requant(acc, gain, shift, lo, hi)
     return out
 
@@ -113,7 +114,8 @@ def test_requant_clipping_and_per_channel_broadcast():
     assert g.requant(acc, 1, 0, 0, 6)[0].tolist() == [0, 0, 0, 3, 6]          # ReLU6-style cap
     gain, shift = np.array([1, 2, 3, 4, 5]), np.array([0, 1, 2, 3, 4])
     got = g.requant(acc, gain, shift, -128, 127)
-    assert got[1].tolist() == [ref_requant(a, gg, s, -128, 127) for a, gg, s in zip(acc[1], gain, shift)]
+    want = [ref_requant(a, gg, s, -128, 127) for a, gg, s in zip(acc[1], gain, shift)]
+    assert got[1].tolist() == want
 
 
 def test_requant_rejects_bad_arguments():
@@ -219,7 +221,8 @@ def test_bottleneck_matches_loop_composition(shape):
         assert np.array_equal(r.y_expand, a)
     else:
         assert r.y_expand is None and p.w_expand is None
-    d = ref_depthwise(a, p.w_dw, p.dw_bias, p.dw_scale, p.dw_shift, p.dw_lo, p.dw_hi, stride, (1,) * 4)
+    d = ref_depthwise(a, p.w_dw, p.dw_bias, p.dw_scale, p.dw_shift, p.dw_lo, p.dw_hi, stride,
+                      (1,) * 4)
     assert np.array_equal(r.y_dw, d)
     pr = ref_pointwise(d, p.w_project, p.project_gain, p.project_shift, p.project_lo, p.project_hi)
     assert np.array_equal(r.y_project, pr)
@@ -296,8 +299,8 @@ def test_gain_shift_best_approximation():
     assert np.all(np.abs(approx - ratios) <= ratios / 256 + 1e-12)
     # and no other (gain, shift) pair in range is closer: check exhaustively on a few ratios
     for r in ratios[:20]:
-        best = min(abs(gg / 2**s - r) for s in range(32) for gg in [math.floor(r * 2**s), math.ceil(r * 2**s)]
-                   if gg <= 255)
+        best = min(abs(gg / 2**s - r) for s in range(32)
+                   for gg in (math.floor(r * 2**s), math.ceil(r * 2**s)) if gg <= 255)
         gg, s = g.gain_shift(r)
         assert abs(gg / 2**s - r) <= best * (1 + 1e-12)
     gc, sc = g.gain_shift(ratios[:8], common_shift=True)

@@ -103,8 +103,7 @@ class Interconnect(wiring.Component):
             m.d.comb += tgrant.eq(arb.grant)
             for i in range(n_m):
                 grant[i][k] = tgrant[i]
-                with m.If(tgrant[i]):
-                    m.d.comb += winner.eq(i)
+            m.d.comb += winner.eq(_encode_onehot(tgrant))
             local = local_bank if k < n_banks else local_periph
             m.d.comb += [
                 tgt.req.eq(tgrant.any()),
@@ -124,9 +123,8 @@ class Interconnect(wiring.Component):
             resp_hole = Signal(name=f"{name}_resp_unmapped")
             resp_target = Signal(idx_width, name=f"{name}_resp_target")
             m.d.sync += [resp_valid.eq(g.any() | hole[i]), resp_hole.eq(hole[i])]
-            for k in range(n_t):
-                with m.If(grant[i][k]):
-                    m.d.sync += resp_target.eq(k)
+            with m.If(g.any()):
+                m.d.sync += resp_target.eq(_encode_onehot(g))
             m.d.comb += [
                 p.r_valid.eq(resp_valid),
                 p.r_err.eq(resp_valid & (resp_hole | (~resp_hole & _select([tg.r_err for tg in targets], resp_target)))),
@@ -142,3 +140,12 @@ def _select(values, index):
     values = list(values)
     values += [values[-1]] * ((1 << len(index)) - len(values))
     return Array(values)[index]
+
+
+def _encode_onehot(onehot):
+    """Index of the set bit of a one-hot vector as an OR tree per index bit
+    (logarithmic depth, unlike a priority chain)."""
+    n = len(onehot)
+    width = max(1, ceil_log2(n))
+    return Cat(Cat(onehot[i] for i in range(n) if i >> b & 1).any() if any(i >> b & 1 for i in range(n))
+               else Const(0, 1) for b in range(width))

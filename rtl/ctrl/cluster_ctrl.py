@@ -1,0 +1,145 @@
+"""Cluster control block (peripheral window ``ctrl``): identity, the
+configuration readout software and testbenches discover the cluster by, a
+free-running cycle counter, and the accelerators' events as interrupt lines.
+
+The register description (:func:`cluster_ctrl_regmap`) is the single source of
+this decode, ``imcc_ctrl.h``, the Python constants and docs/ctrl-registers.md.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from imcc.gen.config import ClusterConfig
+from ..cluster import ClusterBlock
+from ..hwpe.regs import Field, Register, RegisterMap
+from ..interconnect.protocol import TargetSignature
+
+__all__ = ["ClusterCtrl", "cluster_ctrl_regmap", "VERSION"]
+
+VERSION = (0, 1)
+
+
+def cluster_ctrl_regmap(cfg: ClusterConfig) -> RegisterMap:
+    events = cfg.event_names()
+    ev = ", ".join(f"bit {i}: {n}" for i, n in enumerate(events)) or "none"
+    R = Register
+    return RegisterMap("ctrl", "Cluster control", (
+        R("CLUSTER_ID", 0x00, "ro", "cluster id (configuration soc.cluster_id)", kind="io"),
+        R("VERSION", 0x04, "ro", "generator version", kind="io", fields=(
+            Field("MINOR", 0, 16, "minor version"), Field("MAJOR", 16, 16, "major version"))),
+        R("TCDM_CFG", 0x08, "ro", "TCDM geometry", kind="io", fields=(
+            Field("SIZE_KIB", 0, 16, "TCDM size in KiB"), Field("BANKS", 16, 11, "number of banks"))),
+        R("IMA_CFG", 0x0C, "ro", "IMA geometry", kind="io", fields=(
+            Field("ROWS", 0, 11, "crossbar rows"), Field("COLS", 11, 11, "crossbar columns"),
+            Field("PORTS", 22, 5, "streamer data ports"),
+            Field("PIPELINED", 27, 1, "1: pipelined engine"),
+            Field("PRESENT", 31, 1, "the IMA is instantiated"))),
+        R("CLUSTER_CFG", 0x10, "ro", "cluster composition", kind="io", fields=(
+            Field("CORES", 0, 5, "number of cores"), Field("MASTERS", 5, 7, "TCDM masters"),
+            Field("SOC_LANES", 12, 3, "32-bit lanes of the SoC port"),
+            Field("DW_CHANNELS", 15, 7, "DW channels per block"),
+            Field("DW_OWN_PORTS", 22, 1, "1: the DW has its own data ports"),
+            Field("DW_PRESENT", 31, 1, "the DW accelerator is instantiated"))),
+        R("CLOCK_MHZ", 0x14, "ro", "configured clock in MHz (for analog-time conversions)", kind="io"),
+        R("CYCLE_LO", 0x18, "ro", "cycle counter, low word; reading it latches the high word",
+          kind="io"),
+        R("CYCLE_HI", 0x1C, "ro", "cycle counter, high word as latched by the last CYCLE_LO read",
+          kind="io"),
+        R("EVT_PENDING", 0x20, "ro", f"sticky accelerator events ({ev})", kind="io"),
+        R("EVT_CLEAR", 0x24, "wo", "write ones to clear EVT_PENDING bits", kind="io"),
+        R("IRQ_MASK", 0x28, "rw", "interrupt enables: irq = EVT_PENDING & IRQ_MASK", kind="io"),
+    ), constants={"EVENT": [(n.upper(), i, f"bit {i} of EVT_PENDING / IRQ_MASK / irq")
+                            for i, n in enumerate(events)]},
+        notes="An unmapped offset or a write to a read-only register answers a bus error "
+              "(SLVERR on the SoC port).")
+
+
+class ClusterCtrl(wiring.Component, ClusterBlock):
+    """``evt_in``: one pulse input per ``cfg.event_names()``; ``irq``: level
+    interrupt lines (pending and enabled), lifted to the top as ``ctrl_irq``."""
+
+    ctrl_window = "ctrl"
+    external = ("irq",)
+
+    def __init__(self, cfg: ClusterConfig):
+        self.cfg = cfg
+        self.regmap = cluster_ctrl_regmap(cfg)
+        n_ev = max(1, len(cfg.event_names()))
+        window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
+        super().__init__({"ctrl": In(TargetSignature(window_bits)),
+                          "evt_in": In(n_ev), "irq": Out(n_ev)})
+
+    def _constants(self) -> dict[str, int]:
+        cfg, rm = self.cfg, self.regmap
+        return {
+            "CLUSTER_ID": cfg.soc.cluster_id,
+            "VERSION": rm["VERSION"].pack(MAJOR=VERSION[0], MINOR=VERSION[1]),
+            "TCDM_CFG": rm["TCDM_CFG"].pack(SIZE_KIB=cfg.tcdm.size_kib, BANKS=cfg.tcdm.banks),
+            "IMA_CFG": rm["IMA_CFG"].pack(ROWS=cfg.ima.rows, COLS=cfg.ima.cols,
+                                          PORTS=cfg.ima.data_ports,
+                                          PIPELINED=int(cfg.ima.mode == "pipelined"),
+                                          PRESENT=int(cfg.ima.enabled)),
+            "CLUSTER_CFG": rm["CLUSTER_CFG"].pack(
+                CORES=cfg.cores.count, MASTERS=len(cfg.tcdm_masters()), SOC_LANES=cfg.soc.lanes,
+                DW_CHANNELS=cfg.dw.channels, DW_OWN_PORTS=int(cfg.dw.ports == "own"),
+                DW_PRESENT=int(cfg.dw.enabled)),
+            "CLOCK_MHZ": int(round(cfg.clock.freq_mhz)),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        c, rm = self.ctrl, self.regmap
+        cycles = Signal(64, name="cycles")
+        m.d.sync += cycles.eq(cycles + 1)
+        cycle_hi = Signal(32, name="cycle_hi_latched")
+        pending = Signal.like(self.evt_in, name="evt_pending")
+        mask = Signal.like(self.evt_in, name="irq_mask")
+        m.d.comb += self.irq.eq(pending & mask)
+
+        rdata = Signal(32, name="rdata_next")
+        err = Signal(name="err_next")
+        clear = Signal.like(self.evt_in, name="evt_clear")
+        offset = Signal(len(c.addr) - 2, name="word_offset")
+        m.d.comb += offset.eq(c.addr[2:])
+        be_mask = Cat(c.be[i].replicate(8) for i in range(4))
+        const = self._constants()
+        with m.Switch(offset):
+            for r in rm.registers:
+                with m.Case(r.offset // 4):
+                    if r.access == "ro":
+                        m.d.comb += err.eq(c.we)
+                    if r.access == "wo":
+                        m.d.comb += err.eq(~c.we)
+                    if r.name in const:
+                        m.d.comb += rdata.eq(const[r.name])
+                    elif r.name == "CYCLE_LO":
+                        m.d.comb += rdata.eq(cycles[:32])
+                        with m.If(c.req & ~c.we):
+                            m.d.sync += cycle_hi.eq(cycles[32:])
+                    elif r.name == "CYCLE_HI":
+                        m.d.comb += rdata.eq(cycle_hi)
+                    elif r.name == "EVT_PENDING":
+                        m.d.comb += rdata.eq(pending)
+                    elif r.name == "EVT_CLEAR":
+                        with m.If(c.req & c.we):
+                            m.d.comb += clear.eq(c.wdata & be_mask)
+                    elif r.name == "IRQ_MASK":
+                        m.d.comb += rdata.eq(mask)
+                        with m.If(c.req & c.we):
+                            m.d.sync += mask.eq((mask & ~be_mask) | (c.wdata & be_mask))
+            with m.Default():
+                m.d.comb += err.eq(1)
+        # New events win over a clear in the same cycle: nothing is lost.
+        m.d.sync += pending.eq((pending & ~clear) | self.evt_in)
+
+        resp_data = Signal(32, name="resp_rdata")
+        resp_err = Signal(name="resp_err")
+        with m.If(c.req):
+            m.d.sync += [resp_data.eq(rdata), resp_err.eq(err)]
+        with m.Else():
+            m.d.sync += [resp_data.eq(0), resp_err.eq(0)]
+        m.d.comb += [c.rdata.eq(resp_data), c.r_err.eq(resp_err)]
+        return m

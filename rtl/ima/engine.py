@@ -1,0 +1,214 @@
+"""IMA engine: runs the controller's jobs on the streamer and the macro.
+
+A job is checked first (:class:`JobCheck`); a bad job ends at once with its
+error code.  An MVM job then starts one MVM whenever an input slot is READY
+(its DAC vector drives ``macro.x`` until ``done``), an output slot is free
+and the macro is idle; ``done`` captures the ADC vector and frees the input
+slot.  The job ends when the sink has written every step's outputs.  With
+the pipelined slot counts (3 input, 2 output) stream-in of the next steps
+and stream-out of the previous one overlap the analog MVM, so a stream of
+MVMs runs at one per (macro latency + 1) cycles when the ports keep up.
+
+A PROGRAM job streams packed weights the same way; each input vector is one
+window row, written group by group through the macro's programming port.
+
+SOFT_CLEAR stops the address generators, lets requests already in the
+ports finish (the TCDM protocol forbids withdrawing them), waits for an MVM
+or programming write in flight, and returns to idle without an end event.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from imcc.gen.config import ClusterConfig
+from ..hwpe.controller import ERROR_BITS, IoSignature, JobSignature
+from ..interconnect.protocol import TcdmSignature
+from .check import E, OPS, JobCheck
+from .macro import WEIGHTS_PER_WORD, MacroSignature
+from .progregs import ProgRegs
+from .regs import IMA_REGS
+from .streamer import Streamer
+
+__all__ = ["Engine", "slot_counts", "buffer_bytes"]
+
+
+def slot_counts(cfg: ClusterConfig) -> tuple[int, int]:
+    """(input, output) vector slots: double buffering plus one input slot of
+    run-ahead when pipelined, one each when sequential."""
+    return (3, 2) if cfg.ima.mode == "pipelined" else (1, 1)
+
+
+def buffer_bytes(cfg: ClusterConfig) -> tuple[int, int]:
+    """Bytes of one input slot (a DAC vector, or one row of packed weights) and
+    one output slot (an ADC vector)."""
+    rows, cols = cfg.ima.rows, cfg.ima.cols
+    return max(rows, cols // 2), cols
+
+
+def field(job, reg: str, name: str):
+    f = IMA_REGS[reg].field(name)
+    v = getattr(job, reg.lower())[f.lsb:f.lsb + f.width]
+    return v.as_signed() if f.signed else v
+
+
+class Engine(wiring.Component):
+    def __init__(self, cfg: ClusterConfig):
+        self.cfg = cfg
+        ima = cfg.ima
+        members = {
+            "job": In(JobSignature(IMA_REGS)),
+            "io": In(IoSignature(IMA_REGS)),
+            "macro": Out(MacroSignature(ima.rows, ima.cols)),
+            "ports": Out(TcdmSignature()).array(ima.data_ports),
+        }
+        if ima.stream_ports == "separate":
+            members["sink_ports"] = Out(TcdmSignature()).array(ima.data_ports)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, job, mac = self.cfg, self.job, self.macro
+        ima = cfg.ima
+        in_slots, out_slots = slot_counts(cfg)
+        in_bytes, out_bytes = buffer_bytes(cfg)
+        shared = ima.stream_ports == "shared"
+        m.submodules.check = chk = JobCheck(ima.rows, ima.cols, cfg.tcdm.base, cfg.tcdm.size_bytes)
+        m.submodules.streamer = st = Streamer(
+            ports=ima.data_ports, shared=shared, sequential=ima.mode == "sequential",
+            in_slots=in_slots, out_slots=out_slots, in_bytes=in_bytes, out_bytes=out_bytes)
+        m.submodules.progregs = pr = ProgRegs(ima.rows, ima.cols)
+        wiring.connect(m, wiring.flipped(self.io), pr.io)
+        for i in range(ima.data_ports):
+            wiring.connect(m, st.ports[i], wiring.flipped(self.ports[i]))
+            if not shared:
+                wiring.connect(m, st.sink_ports[i], wiring.flipped(self.sink_ports[i]))
+
+        # -- job registers -> check and streams ------------------------------------------------
+        op = field(job, "MODE", "OP")
+        is_mvm = op == OPS["MVM"]
+        regs = {
+            "row_off": field(job, "ROWS", "OFFSET"), "n_rows": field(job, "ROWS", "COUNT"),
+            "col_off": field(job, "COLS", "OFFSET"), "n_cols": field(job, "COLS", "COUNT"),
+            "lo": field(job, "ADC", "LO"), "hi": field(job, "ADC", "HI"),
+            "inner": field(job, "STEPS", "INNER"), "outer": field(job, "STEPS", "OUTER"),
+        }
+        m.d.comb += [getattr(chk, k).eq(v) for k, v in regs.items()]
+        m.d.comb += chk.op.eq(op)
+        for p, cfg_in, chk_in in (("SRC", st.src_cfg, chk.src), ("DST", st.dst_cfg, chk.dst)):
+            vals = {
+                "base": getattr(job, f"{p.lower()}_addr"),
+                "length": field(job, f"{p}_LEN", "LEN"),
+                "c1": field(job, f"{p}_COUNT", "C1"), "c2": field(job, f"{p}_COUNT", "C2"),
+                "stride1": getattr(job, f"{p.lower()}_stride1"),
+                "stride2": getattr(job, f"{p.lower()}_stride2"),
+                "step0": getattr(job, f"{p.lower()}_step0"),
+                "step1": getattr(job, f"{p.lower()}_step1"),
+                "inner": regs["inner"], "outer": regs["outer"],
+            }
+            for k, v in vals.items():
+                m.d.comb += [getattr(cfg_in, k).eq(v), getattr(chk_in, k).eq(v)]
+
+        # -- macro settings, latched for the whole job --------------------------------------------
+        settings = {"row_off": regs["row_off"], "n_rows": regs["n_rows"],
+                    "col_off": regs["col_off"], "n_cols": regs["n_cols"],
+                    "gain": job.gain, "shift": field(job, "ADC", "SHIFT"),
+                    "lo": regs["lo"], "hi": regs["hi"]}
+        latch = Signal()
+        for k, v in settings.items():
+            with m.If(latch):
+                m.d.sync += getattr(mac, k).eq(v)
+        m.d.comb += mac.x.eq(st.in_vec[:8 * ima.rows])
+
+        steps = Signal(32)
+        issued = Signal(32)         # MVMs started / rows programmed
+        sunk = Signal(32)           # output vectors written
+        mvm_busy = Signal()
+        prog_mode = Signal()
+        done = Signal()
+        done_err = Signal(ERROR_BITS)
+        m.d.sync += [job.done.eq(done), job.error.eq(done_err)]
+
+        # -- programming port: the register unit when idle, the PROGRAM job otherwise -----------
+        n_groups = Signal(16)
+        g = Signal(16)
+        pv_active = Signal()        # a weight row is being written
+        pv_hold = Signal()          # prog_valid shown and not yet accepted
+        words = [st.in_vec[32 * i:32 * (i + 1)] for i in range(in_bytes // 4)]
+        eng_valid = Signal()
+        accept = mac.prog_valid & mac.prog_ready
+        m.d.sync += pv_hold.eq(mac.prog_valid & ~mac.prog_ready)
+        m.d.comb += [pr.op_ready.eq(mac.prog_ready), pr.op_rvalid.eq(mac.prog_rvalid),
+                     pr.op_rdata.eq(mac.prog_rdata)]
+        with m.If(pr.grant):
+            m.d.comb += [mac.prog_valid.eq(pr.op_valid), mac.prog_we.eq(pr.op.we),
+                         mac.prog_row.eq(pr.op.row), mac.prog_group.eq(pr.op.group),
+                         mac.prog_wdata.eq(pr.op.data)]
+        with m.Else():
+            m.d.comb += [mac.prog_valid.eq(eng_valid), mac.prog_we.eq(1),
+                         mac.prog_row.eq(mac.row_off + issued),
+                         mac.prog_group.eq((mac.col_off >> 3) + g),
+                         mac.prog_wdata.eq(Array(words)[g])]
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                m.d.comb += [pr.grant.eq(1), job.idle.eq(~pr.busy)]
+                with m.If(job.start):
+                    m.d.comb += chk.start.eq(1)
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                with m.If(job.clear):
+                    m.next = "FLUSH"
+                with m.Elif(chk.done & (chk.error != E["OK"])):
+                    m.d.comb += [done.eq(1), done_err.eq(chk.error)]
+                    m.next = "IDLE"
+                with m.Elif(chk.done):
+                    m.d.comb += [latch.eq(1), st.start.eq(1), st.use_sink.eq(is_mvm)]
+                    m.d.sync += [steps.eq(chk.steps), issued.eq(0), sunk.eq(0),
+                                 n_groups.eq(regs["n_cols"] >> 3), g.eq(0), pv_active.eq(0),
+                                 prog_mode.eq(~is_mvm)]
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(job.clear):
+                    m.next = "FLUSH"
+                with m.Elif(~prog_mode):
+                    # MVM: start when an input is ready and its output has a slot
+                    go = (st.in_ready & st.out_free & ~mvm_busy & (issued != steps)
+                          & mac.prog_ready)
+                    m.d.comb += mac.start.eq(go)
+                    with m.If(go):
+                        m.d.sync += [mvm_busy.eq(1), issued.eq(issued + 1)]
+                    with m.If(sunk == steps):
+                        m.d.comb += [done.eq(1), done_err.eq(Mux(st.bus_err, E["BUS"], E["OK"]))]
+                        m.next = "IDLE"
+                with m.Else():
+                    with m.If(~pv_active & st.in_ready & (issued != steps)):
+                        m.d.sync += [pv_active.eq(1), g.eq(0)]
+                    m.d.comb += eng_valid.eq(pv_active)
+                    with m.If(accept):
+                        with m.If(g + 1 == n_groups):
+                            m.d.comb += st.in_release.eq(1)
+                            m.d.sync += [pv_active.eq(0), issued.eq(issued + 1)]
+                        with m.Else():
+                            m.d.sync += g.eq(g + 1)
+                    with m.If((issued == steps) & ~pv_active):
+                        m.next = "SETTLE"
+            with m.State("SETTLE"):     # after the last write: until the macro is idle
+                with m.If(job.clear):
+                    m.next = "FLUSH"
+                with m.Elif(mac.prog_ready & ~accept):
+                    m.d.comb += [done.eq(1), done_err.eq(Mux(st.bus_err, E["BUS"], E["OK"]))]
+                    m.next = "IDLE"
+            with m.State("FLUSH"):
+                m.d.comb += [st.stop.eq(1), eng_valid.eq(pv_hold)]
+                with m.If(st.idle & ~mvm_busy & ~pv_hold & ~eng_valid & mac.prog_ready):
+                    m.next = "IDLE"
+
+        # ADC results: capture, free the DAC slot (also while flushing: then discarded).
+        with m.If(mac.done & mvm_busy):
+            m.d.sync += mvm_busy.eq(0)
+            with m.If(fsm.ongoing("RUN")):
+                m.d.comb += [st.out_push.eq(1), st.in_release.eq(1)]
+        m.d.comb += st.out_data.eq(mac.y)
+        m.d.sync += sunk.eq(sunk + st.out_done)
+        return m

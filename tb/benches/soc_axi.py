@@ -1,0 +1,226 @@
+"""The SoC port under cocotbext-axi, on the whole cluster (design: Cluster
+with protocol checkers, tb/test_soc_port.py).  Environment: IMCC_CONFIG,
+IMCC_SEED, IMCC_OPS (random operations), IMCC_BENCH_RESULT (throughput run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import AxiBurstType, AxiBus, AxiMaster, AxiResp
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.regmap import register_maps
+from imcc.rtl.cluster import Cluster
+from imcc.tb.monitors.tcdm import watch
+
+
+def _config() -> ClusterConfig:
+    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
+
+
+async def setup(dut, cfg: ClusterConfig) -> AxiMaster:
+    """Clock, idle the ports no block drives yet, reset, attach the monitor."""
+    cocotb.start_soon(Clock(dut.clk, 2, unit="ns").start())
+    shell = Cluster(cfg, port_checker=None)
+    for name in shell.external_masters:
+        getattr(dut, f"{name}__req").value = 0
+    for s in shell.external_slaves:
+        getattr(dut, f"periph_{s}__rdata").value = 0
+        getattr(dut, f"periph_{s}__r_err").value = 0
+    axi = AxiMaster(AxiBus.from_prefix(dut, "soc_axi_"), dut.clk, dut.rst)
+    axi.write_if.log.setLevel("WARNING")
+    axi.read_if.log.setLevel("WARNING")
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    watch(dut, cfg.tcdm_masters())
+    return axi
+
+
+def _pauses(rng: random.Random, p: float):
+    while True:
+        yield rng.random() < p
+
+
+def backpressure(axi: AxiMaster, rng: random.Random, p: float = 0.3):
+    """Random stalls on all five channels (the manager's and the subordinate's side)."""
+    for ch in (axi.write_if.aw_channel, axi.write_if.w_channel, axi.write_if.b_channel,
+               axi.read_if.ar_channel, axi.read_if.r_channel):
+        ch.set_pause_generator(_pauses(random.Random(rng.random()), p))
+
+
+@cocotb.test()
+async def random_bursts(dut):
+    """Random lengths, sizes, alignments and strobes from concurrent workers
+    (reads and writes in flight together), random stalls on every channel,
+    checked against a byte model."""
+    cfg = _config()
+    rng = random.Random(int(os.environ.get("IMCC_SEED", "1")))
+    axi = await setup(dut, cfg)
+    backpressure(axi, rng)
+    t = cfg.tcdm
+    ops = int(os.environ.get("IMCC_OPS", "300"))
+    bus = cfg.soc.data_width // 8
+    workers = 4
+    region = t.size_bytes // workers
+    done = {"bytes": 0, "ops": 0}
+
+    async def worker(k):
+        wrng = random.Random(rng.random())
+        base = t.base + k * region
+        model = {}
+        for _ in range(ops // workers):
+            length = wrng.choice([1, 2, 3, 4, 7, 8, 9, 16, 63, 64, 100, 257, 1024, 2100])
+            off = wrng.randrange(0, region - length)
+            size = wrng.randrange(0, bus.bit_length())          # narrow transfers too
+            addr = base + off
+            if wrng.random() < 0.55:
+                data = bytes(wrng.getrandbits(8) for _ in range(length))
+                resp = await axi.write(addr, data, size=size)
+                assert resp.resp == AxiResp.OKAY, f"write {addr:#x}+{length}: {resp.resp}"
+                for i, b in enumerate(data):
+                    model[off + i] = b
+            else:
+                resp = await axi.read(addr, length, size=size)
+                assert resp.resp == AxiResp.OKAY, f"read {addr:#x}+{length}: {resp.resp}"
+                for i, b in enumerate(resp.data):
+                    if off + i in model:
+                        assert b == model[off + i], (
+                            f"read {addr + i:#010x} (burst {addr:#x}+{length}, size {size}): "
+                            f"got {b:#04x}, last written {model[off + i]:#04x}")
+            done["bytes"] += length
+            done["ops"] += 1
+
+    tasks = [cocotb.start_soon(worker(k)) for k in range(workers)]
+    for task in tasks:
+        await task
+    dut._log.info("%d AXI operations, %d bytes, all checked", done["ops"], done["bytes"])
+
+
+@cocotb.test()
+async def fixed_bursts(dut):
+    """FIXED bursts of full-width beats: every beat hits the same word."""
+    cfg = _config()
+    axi = await setup(dut, cfg)
+    bus = cfg.soc.data_width // 8
+    addr = cfg.tcdm.base + 0x400
+    beats = [bytes(random.Random(i).getrandbits(8) for _ in range(bus)) for i in range(8)]
+    resp = await axi.write(addr, b"".join(beats), burst=AxiBurstType.FIXED)
+    assert resp.resp == AxiResp.OKAY
+    back = await axi.read(addr, bus)
+    assert back.data == beats[-1], "a FIXED burst must leave the last beat in the word"
+    rd = await axi.read(addr, 4 * bus, burst=AxiBurstType.FIXED)
+    assert rd.data == beats[-1] * 4
+
+
+@cocotb.test()
+async def error_responses(dut):
+    """DECERR for holes, SLVERR for a refused control access; nothing hangs and
+    the port keeps working afterwards."""
+    cfg = _config()
+    axi = await setup(dut, cfg)
+    t, ic = cfg.tcdm, cfg.interconnect
+    end = ic.periph_base + len(cfg.periph_slaves()) * ic.periph_window_kib * 1024
+    holes = [0x0, t.base - 8, t.base + t.size_bytes, end, 0xFFFF_FF00]
+    for a in holes:
+        w = await axi.write(a, b"\x11" * 8)
+        assert w.resp == AxiResp.DECERR, f"write {a:#x}: {w.resp}"
+        r = await axi.read(a, 8)
+        assert r.resp == AxiResp.DECERR, f"read {a:#x}: {r.resp}"
+    ctrl = cfg.address_map()[1].base
+    w = await axi.write(ctrl + 0x00, b"\x01\x00\x00\x00", size=2)     # CLUSTER_ID is read-only
+    assert w.resp == AxiResp.SLVERR, w.resp
+    r = await axi.read(ctrl + 0xFF0, 4, size=2)                        # no register there
+    assert r.resp == AxiResp.SLVERR, r.resp
+    # A burst across the TCDM's end: the beats inside are written, the rest DECERR.
+    w = await axi.write(t.base + t.size_bytes - 8, bytes(range(16)))
+    assert w.resp == AxiResp.DECERR
+    r = await axi.read(t.base + t.size_bytes - 8, 8)
+    assert r.resp == AxiResp.OKAY and r.data == bytes(range(8))
+
+
+@cocotb.test()
+async def control_registers(dut):
+    """Every cluster-control register reads what the configuration says."""
+    cfg = _config()
+    axi = await setup(dut, cfg)
+    rm, base = next((rm, b) for rm, b in register_maps(cfg) if rm.name == "ctrl")
+    regs = rm.namespace(base)
+
+    async def rd(name):
+        r = await axi.read(base + getattr(regs, name), 4, size=2)
+        assert r.resp == AxiResp.OKAY, f"{name}: {r.resp}"
+        return int.from_bytes(r.data, "little")
+
+    assert await rd("CLUSTER_ID") == cfg.soc.cluster_id
+    assert rm["VERSION"].unpack(await rd("VERSION"))["MAJOR"] == 0
+    assert rm["TCDM_CFG"].unpack(await rd("TCDM_CFG")) == {"SIZE_KIB": cfg.tcdm.size_kib,
+                                                          "BANKS": cfg.tcdm.banks}
+    ima = rm["IMA_CFG"].unpack(await rd("IMA_CFG"))
+    assert (ima["ROWS"], ima["COLS"], ima["PORTS"]) == (cfg.ima.rows, cfg.ima.cols, cfg.ima.data_ports)
+    cl = rm["CLUSTER_CFG"].unpack(await rd("CLUSTER_CFG"))
+    assert (cl["CORES"], cl["MASTERS"], cl["SOC_LANES"]) == (
+        cfg.cores.count, len(cfg.tcdm_masters()), cfg.soc.lanes)
+    assert await rd("CLOCK_MHZ") == round(cfg.clock.freq_mhz)
+    c0 = await rd("CYCLE_LO")
+    await ClockCycles(dut.clk, 100)
+    c1 = await rd("CYCLE_LO")
+    assert 100 <= (c1 - c0) % 2**32 < 200, (c0, c1)
+    assert await rd("CYCLE_HI") == 0
+    assert await rd("EVT_PENDING") == 0
+    mask = (1 << len(cfg.event_names())) - 1
+    w = await axi.write(base + regs.IRQ_MASK, mask.to_bytes(4, "little"), size=2)
+    assert w.resp == AxiResp.OKAY
+    assert await rd("IRQ_MASK") == mask
+    w = await axi.write(base + regs.EVT_CLEAR, mask.to_bytes(4, "little"), size=2)
+    assert w.resp == AxiResp.OKAY
+    r = await axi.read(base + regs.EVT_CLEAR, 4, size=2)                # write-only
+    assert r.resp == AxiResp.SLVERR
+    assert int(dut.ctrl_irq.value) == 0
+
+
+@cocotb.test()
+async def throughput(dut):
+    """Beats per cycle of long write and read bursts into an idle TCDM (no
+    stalls); the load time of ``IMCC_LOAD_BYTES``.  Results go to
+    IMCC_BENCH_RESULT when set (scripts/bench_soc_port.py)."""
+    cfg = _config()
+    axi = await setup(dut, cfg)
+    bus = cfg.soc.data_width // 8
+    nbytes = int(os.environ.get("IMCC_LOAD_BYTES", str(64 * 1024)))
+    data = bytes(random.Random(5).getrandbits(8) for _ in range(nbytes))
+    addr = cfg.tcdm.base
+    out = {}
+    for kind in ("write", "read"):
+        await RisingEdge(dut.clk)
+        c0 = await _cycle(dut)
+        w0 = time.monotonic()
+        if kind == "write":
+            resp = await axi.write(addr, data)
+            assert resp.resp == AxiResp.OKAY
+        else:
+            resp = await axi.read(addr, nbytes)
+            assert resp.resp == AxiResp.OKAY and resp.data == data
+        wall = time.monotonic() - w0
+        cycles = await _cycle(dut) - c0
+        beats = nbytes // bus
+        out[kind] = {"bytes": nbytes, "beats": beats, "cycles": cycles,
+                     "beats_per_cycle": beats / cycles, "wall_s": wall}
+        dut._log.info("%s %d bytes: %d beats in %d cycles = %.3f beats/cycle (%.2f s wall)",
+                      kind, nbytes, beats, cycles, beats / cycles, wall)
+    if os.environ.get("IMCC_BENCH_RESULT"):
+        with open(os.environ["IMCC_BENCH_RESULT"], "w") as f:
+            json.dump(out, f)
+
+
+async def _cycle(dut) -> int:
+    """Current cycle from the cluster's own counter (a free-running register)."""
+    return int(dut.ctrl.cycles.value)

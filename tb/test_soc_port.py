@@ -1,0 +1,49 @@
+"""The SoC port (AXI4 subordinate) and the cluster control block, on the
+generated cluster under cocotbext-axi."""
+
+import pytest
+
+from imcc.gen.config import ClusterConfig
+from imcc.rtl.cluster import Cluster
+from imcc.tb import harness
+from imcc.tb.monitors.tcdm import TcdmPortChecker
+
+DEFAULT = ClusterConfig()
+NARROW = ClusterConfig().replace(soc={"data_width": 32, "id_width": 2, "cluster_id": 5},
+                                 tcdm={"banks": 8, "size_kib": 64}, cores={"count": 2})
+
+
+def cluster_tb(cfg):
+    return Cluster(cfg, port_checker=TcdmPortChecker)
+
+
+def _run(cfg, testcase, **env):
+    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
+    harness.run(b, "imcc.tb.benches.soc_axi", testcase=testcase,
+                extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
+
+
+@pytest.mark.parametrize("cfg", [DEFAULT, NARROW], ids=["axi64", "axi32"])
+@pytest.mark.parametrize("testcase", ["random_bursts", "fixed_bursts", "error_responses",
+                                      "control_registers"])
+def test_soc_port(cfg, testcase):
+    _run(cfg, testcase)
+
+
+def test_soc_port_full_speed():
+    """Long bursts without stalls move at least 0.95 beats per cycle."""
+    import json
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "r.json"
+        _run(DEFAULT, "throughput", IMCC_BENCH_RESULT=out, IMCC_LOAD_BYTES=32 * 1024)
+        r = json.loads(out.read_text())
+    for kind in ("write", "read"):
+        assert r[kind]["beats_per_cycle"] >= 0.95, r
+
+
+@pytest.mark.long
+def test_soc_port_soak():
+    """Opt-in soak: pytest -m long tb/test_soc_port.py"""
+    _run(DEFAULT, "random_bursts", IMCC_OPS=20000, IMCC_SEED=3)
