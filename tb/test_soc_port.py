@@ -4,17 +4,12 @@ generated cluster under cocotbext-axi."""
 import pytest
 
 from imcc.gen.config import ClusterConfig
-from imcc.rtl.cluster import Cluster
 from imcc.tb import harness
-from imcc.tb.monitors.tcdm import TcdmPortChecker
+from imcc.tb.tops.cluster_tb import cluster_tb
 
 DEFAULT = ClusterConfig()
 NARROW = ClusterConfig().replace(soc={"data_width": 32, "id_width": 2, "cluster_id": 5},
                                  tcdm={"banks": 8, "size_kib": 64}, cores={"count": 2})
-
-
-def cluster_tb(cfg):
-    return Cluster(cfg, port_checker=TcdmPortChecker)
 
 
 def _run(cfg, testcase, **env):

@@ -1,0 +1,12 @@
+"""The generated cluster as testbenches simulate it: exactly ``imcc gen``'s
+top plus the TCDM protocol checker on every master port."""
+
+from imcc.gen.config import ClusterConfig
+from imcc.rtl.cluster import Cluster
+from imcc.tb.monitors.tcdm import TcdmPortChecker
+
+__all__ = ["cluster_tb"]
+
+
+def cluster_tb(cfg: ClusterConfig) -> Cluster:
+    return Cluster(cfg, port_checker=TcdmPortChecker)
