@@ -18,7 +18,8 @@ from .config import ClusterConfig, ConfigError
 __all__ = ["main", "UsageError", "add_config_args", "load_config", "COMMANDS"]
 
 # Modules under imcc.gen (or full dotted paths) that register sub-commands.
-COMMANDS = ["imcc.gen.cmd_gen", "imcc.gen.cmd_config", "imcc.gen.cmd_synth", "imcc.gen.cmd_study"]
+COMMANDS = ["imcc.gen.cmd_gen", "imcc.gen.cmd_config", "imcc.gen.cmd_synth", "imcc.gen.cmd_study",
+            "imcc.gen.cmd_run", "imcc.gen.cmd_sw"]
 
 
 class UsageError(Exception):

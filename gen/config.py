@@ -116,9 +116,28 @@ class InterconnectConfig:
 @dataclass(frozen=True)
 class CoresConfig:
     count: int = _doc("number of RISC-V cores (TCDM masters core0..)", default=8)
+    imem_base: int = _doc("byte address of the cores' instruction memory (ideal I-cache)",
+                          default=0x1C00_0000)
+    imem_kib: int = _doc("instruction memory size in KiB (power of two)", default=32)
+
+    @property
+    def imem_bytes(self) -> int:
+        return self.imem_kib * 1024
 
     def validate(self, p, root):
         _int_in(f"{p}.count", self.count, 0, 16)
+        _int_in(f"{p}.imem_kib", self.imem_kib, 1, 16 * 1024)
+        _check(_power_of_two(self.imem_kib), f"{p}.imem_kib", self.imem_kib, "a power of two")
+        _int_in(f"{p}.imem_base", self.imem_base, 0, 2**32 - self.imem_bytes)
+        _check(self.imem_base % self.imem_bytes == 0, f"{p}.imem_base", hex(self.imem_base),
+               f"an address aligned to the instruction memory size ({self.imem_bytes} bytes)")
+        win = root.interconnect.periph_window_kib * 1024
+        others = [("TCDM", root.tcdm.base, root.tcdm.size_bytes),
+                  ("peripherals", root.interconnect.periph_base, len(root.periph_slaves()) * win)]
+        for what, base, size in others:
+            _check(not (self.imem_base < base + size and base < self.imem_base + self.imem_bytes),
+                   f"{p}.imem_base", hex(self.imem_base),
+                   f"a window that does not overlap the {what} [{base:#x}, {base + size:#x})")
 
 
 @dataclass(frozen=True)
@@ -358,7 +377,16 @@ class ClusterConfig:
             s.append("ima")
         if self.dw.enabled:
             s.append("dw")
+        if self.cores.count:
+            s.append("eu")      # event unit and core control (docs/cores.md)
         return s
+
+    def memory_windows(self) -> list[AddressWindow]:
+        """Memories outside the TCDM that the interconnect decodes (after the
+        peripherals): the cores' instruction memory."""
+        if not self.cores.count:
+            return []
+        return [AddressWindow("imem", self.cores.imem_base, self.cores.imem_bytes)]
 
     def event_names(self) -> list[str]:
         """Accelerator events in the bit order of the cluster control block's
@@ -371,7 +399,7 @@ class ClusterConfig:
         amap = [AddressWindow("tcdm", self.tcdm.base, self.tcdm.size_bytes)]
         amap += [AddressWindow(s, self.interconnect.periph_base + i * win, win)
                  for i, s in enumerate(self.periph_slaves())]
-        return amap
+        return amap + self.memory_windows()
 
     def ns_to_cycles(self, ns: float) -> int:
         """Whole cycles an analog time of ``ns`` takes at the configured clock."""

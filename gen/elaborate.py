@@ -79,9 +79,15 @@ def _sram_modules(cfg: ClusterConfig, top: str) -> dict[str, Callable]:
 class Generated:
     out_dir: Path
     top_module: str
-    sources: list[Path]                 # in compile order, top last
+    sources: list[Path]                 # generated Verilog in compile order, top last
     manifest: dict
     outputs: list[Path] = field(default_factory=list)
+    external: list[Path] = field(default_factory=list)  # non-Amaranth RTL (core SV), first
+
+    @property
+    def all_sources(self) -> list[Path]:
+        """What a simulator reads: external RTL first, then :attr:`sources`."""
+        return self.external + self.sources
 
     @property
     def filelist(self) -> Path:
@@ -108,7 +114,16 @@ def generate(cfg: ClusterConfig, out_dir: str | Path, top: str = "cluster", *,
     written: list[Path] = []
 
     sources: list[Path] = []
-    modules = {**_sram_modules(cfg, top), **(extra_modules or {})}
+    # External RTL (e.g. the cores' SystemVerilog and its lint waivers) is
+    # copied next to the generated files, so the output folder stands alone.
+    external: list[Path] = []
+    for rel, src in getattr(component, "external_sources", dict)().items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, src if isinstance(src, str) else Path(src).read_text(), written)
+        external.append(path)
+    modules = {**_sram_modules(cfg, top), **getattr(component, "macro_modules", dict)(),
+               **(extra_modules or {})}
     for mod_name, make in modules.items():
         path = out / f"{mod_name}.v"
         _write(path, verilog.convert(make(), name=mod_name, emit_src=False), written)
@@ -121,14 +136,14 @@ def generate(cfg: ClusterConfig, out_dir: str | Path, top: str = "cluster", *,
     # Verilator, Icarus and commercial tools read this with -F (paths relative
     # to the list's own folder).  External sources (e.g. core RTL) join here.
     lines = [f"// imcc {__version__}: sources of {top_module}, compile in this order",
-             *[p.name for p in sources]]
+             *[p.relative_to(out).as_posix() for p in external + sources]]
     _write(out / "files.f", "\n".join(lines) + "\n", written)
 
     digest = hashlib.sha256()
     files = []
-    for p in sources:
+    for p in external + sources:
         h = hashlib.sha256(p.read_bytes()).hexdigest()
-        files.append({"file": p.name, "sha256": h})
+        files.append({"file": p.relative_to(out).as_posix(), "sha256": h})
         digest.update(h.encode())
     manifest = {
         "generator": f"imcc {__version__}",
@@ -146,4 +161,4 @@ def generate(cfg: ClusterConfig, out_dir: str | Path, top: str = "cluster", *,
     for fname, text in regmap.outputs(cfg).items():
         _write(out / fname, text, written)
     _write(out / "manifest.json", json.dumps(manifest, indent=2) + "\n", written)
-    return Generated(out, top_module, sources, manifest, written)
+    return Generated(out, top_module, sources, manifest, written, external)

@@ -35,7 +35,10 @@ __all__ = ["BLACK_BOXES", "SynthError", "Problem", "Cost", "Report", "synth_tops
 # Hard macros kept as black boxes: Verilog module-name pattern -> the entry of
 # elaborate.TOPS that emits such a macro on its own (None if none does).  A
 # black box is a sequential boundary: logic depth stops at its ports.
-BLACK_BOXES: dict[str, str | None] = {"imcc_tcdm_sram_*": "tcdm_sram"}
+BLACK_BOXES: dict[str, str | None] = {"imcc_tcdm_sram_*": "tcdm_sram",
+                                      # the cores (third-party SystemVerilog, a port
+                                      # stub here) and their ideal instruction memory
+                                      "cv32e40p_core": None, "imcc_imem_*": None}
 
 TIMEOUT_S = 3600  # the default cluster takes ~30 s; a hang must still end
 
@@ -153,10 +156,18 @@ def synthesize(cfg, top: str = "cluster", *, component=None, name: str | None = 
     ``extra_sources``: Verilog files the design instantiates (external RTL);
     ``flat`` reports the whole top as one flattened block; ``out_dir`` keeps
     the Verilog, Yosys script, log and JSON netlist."""
-    from .elaborate import generate
+    from .elaborate import TOPS, generate
     with _workdir(out_dir) as wd:
+        if component is None and top in TOPS:
+            component = TOPS[top](cfg)
         g = generate(cfg, wd, top, component=component, name=name)
-        return synthesize_verilog(wd, [Path(p) for p in extra_sources] + list(g.sources),
+        # External RTL (the cores' SystemVerilog) is not read: port stubs stand in
+        # for it as black boxes.
+        stubs = []
+        for fname, text in getattr(component, "synth_stubs", dict)().items():
+            (wd / fname).write_text(text)
+            stubs.append(wd / fname)
+        return synthesize_verilog(wd, [Path(p) for p in extra_sources] + stubs + list(g.sources),
                                   g.top_module, flat=flat, timeout=timeout)
 
 

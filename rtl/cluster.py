@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
 from .interconnect import Interconnect, TcdmSignature, TargetSignature
+from .hwpe.port_mux import connect_masters
 from .tcdm import TcdmBank
 
 __all__ = ["Cluster", "ClusterBlock", "cluster_blocks"]
@@ -32,13 +33,27 @@ class ClusterBlock:
       with the ``In(TargetSignature)`` member ``ctrl``; ``None`` if it has none.
     * ``external``: member names lifted to the cluster top as ``<block>_<member>``.
     * ``events()``: end-of-job / error pulses for the cluster control block.
+    * ``port_busy()``: a 1-bit signal, high while the block must keep the masters
+      it shares with other blocks (a running job), or ``None``.  A master
+      claimed by several blocks (the IMA's and the DW's ``hwpe*`` ports) goes
+      through a :class:`~imcc.rtl.hwpe.port_mux.PortMux` that hands the ports
+      over only when the holder has no request and is not busy.
+    * ``mem_window``: the name of a memory window (``cfg.memory_windows()``) it
+      answers with the ``In(TargetSignature)`` member ``mem``; ``None`` if none.
+    * ``wants_events``: the block has an ``evt_in`` input that receives the
+      events of all blocks in ``cfg.event_names()`` order (as the control block).
     """
 
     ctrl_window: str | None = None
+    mem_window: str | None = None
+    wants_events: bool = False
     external: tuple[str, ...] = ()
 
     def tcdm_masters(self) -> dict:
         return {}
+
+    def port_busy(self):
+        return None
 
     def events(self) -> dict:
         """``{event name: 1-bit pulse}`` with names from ``cfg.event_names()``;
@@ -52,6 +67,15 @@ def cluster_blocks(cfg: ClusterConfig) -> dict[str, ClusterBlock]:
     from .ctrl import ClusterCtrl
     from .soc import SocPort
     blocks: dict[str, ClusterBlock] = {"soc": SocPort(cfg), "ctrl": ClusterCtrl(cfg)}
+    if cfg.cores.count:
+        from .cores import Cores
+        blocks["cores"] = Cores(cfg)
+    if cfg.ima.enabled:
+        from .ima import Ima
+        blocks["ima"] = Ima(cfg)
+    if cfg.dw.enabled:
+        from .dw import Dw
+        blocks["dw"] = Dw(cfg)
     return blocks
 
 
@@ -76,11 +100,15 @@ class Cluster(wiring.Component):
         claimed_s = {b.ctrl_window for b in self.blocks.values() if b.ctrl_window}
         self.external_masters = [n for n in self.master_names if n not in claimed_m]
         self.external_slaves = [s for s in cfg.periph_slaves() if s not in claimed_s]
+        claimed_w = {b.mem_window for b in self.blocks.values() if b.mem_window}
+        self.external_mems = [w for w in cfg.memory_windows() if w.name not in claimed_w]
 
         members = {name: In(TcdmSignature()) for name in self.external_masters}
         window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
         for s in self.external_slaves:
             members[f"periph_{s}"] = Out(TargetSignature(window_bits))
+        for w in self.external_mems:
+            members[f"mem_{w.name}"] = Out(TargetSignature(w.size.bit_length() - 1))
         for bname, block in self.blocks.items():
             for mname in block.external:
                 members[f"{bname}_{mname}"] = block.signature.members[mname]
@@ -89,6 +117,28 @@ class Cluster(wiring.Component):
             members["chk_who"] = Out(len(self.master_names))
             members["chk_kind"] = Out(port_checker.KIND_WIDTH)
         super().__init__(members)
+
+    def external_sources(self) -> dict:
+        """``{file name: path or text}`` of non-Amaranth RTL the blocks instantiate
+        (e.g. the cores' SystemVerilog), in compile order."""
+        out = {}
+        for block in self.blocks.values():
+            out.update(getattr(block, "external_sources", dict)())
+        return out
+
+    def synth_stubs(self) -> dict:
+        """``{file name: Verilog}`` port-only stand-ins for external RTL (synthesis)."""
+        out = {}
+        for block in self.blocks.values():
+            out.update(getattr(block, "synth_stubs", dict)())
+        return out
+
+    def macro_modules(self) -> dict:
+        """``{module name: factory}`` of macros the blocks instantiate by name."""
+        out = {}
+        for block in self.blocks.values():
+            out.update(getattr(block, "macro_modules", dict)())
+        return out
 
     def elaborate(self, platform):
         m = Module()
@@ -103,24 +153,54 @@ class Cluster(wiring.Component):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(ic, name))
         for s in self.external_slaves:
             wiring.connect(m, getattr(ic, f"periph_{s}"), wiring.flipped(getattr(self, f"periph_{s}")))
+        for w in self.external_mems:
+            wiring.connect(m, getattr(ic, f"mem_{w.name}"), wiring.flipped(getattr(self, f"mem_{w.name}")))
 
         for bname, block in self.blocks.items():
             m.submodules[bname] = block
-            for name, port in block.tcdm_masters().items():
-                wiring.connect(m, port, getattr(ic, name))
             if block.ctrl_window:
                 wiring.connect(m, getattr(ic, f"periph_{block.ctrl_window}"), block.ctrl)
+            if block.mem_window:
+                wiring.connect(m, getattr(ic, f"mem_{block.mem_window}"), block.mem)
             for mname in block.external:
                 _lift(m, block, mname, getattr(self, f"{bname}_{mname}"))
 
+        connect_masters(m, self.blocks, ic)   # shared masters through a PortMux
+
         ctrl = self.blocks.get("ctrl")
-        if ctrl is not None and cfg.event_names():
+        if cfg.event_names():
             sources = {k: v for b in self.blocks.values() for k, v in b.events().items()}
-            m.d.comb += ctrl.evt_in.eq(Cat(sources.get(n, 0) for n in cfg.event_names()))
+            for block in self.blocks.values():
+                if block is ctrl or block.wants_events:
+                    m.d.comb += block.evt_in.eq(Cat(sources.get(n, 0) for n in cfg.event_names()))
 
         if self.port_checker is not None:
             self._attach_checkers(m, ic)
         return m
+
+    def wave_groups(self, scope: str) -> dict[str, list[tuple[str, int]]]:
+        """Signals worth a first look in a waveform, grouped per block:
+        ``{group: [(hierarchical name under scope, width)]}`` (tb/waves.py)."""
+        groups: dict[str, list[tuple[str, int]]] = {}
+        if "soc" in self.blocks:
+            groups["SoC port"] = [(f"{scope}.soc_axi__{n}", len(v)) for n, v in
+                                  _flat(self.blocks["soc"].axi) if "valid" in n or "ready" in n
+                                  or n in ("awaddr", "araddr", "wdata", "rdata", "bresp", "rresp",
+                                           "awlen", "arlen")]
+        for name in self.master_names:
+            groups[f"interconnect/{name}"] = [
+                (f"{scope}.interconnect.{name}__{k}", w) for k, w in
+                (("req", 1), ("gnt", 1), ("addr", 32), ("we", 1), ("be", 4), ("wdata", 32),
+                 ("r_valid", 1), ("r_err", 1), ("rdata", 32))]
+        for bname, block in self.blocks.items():
+            if bname != "soc":
+                groups[f"blocks/{bname}"] = [(f"{scope}.{bname}.{n}", len(v))
+                                             for n, v in _flat(block)]
+        if self.port_checker is not None:
+            groups["protocol checkers"] = [(f"{scope}.chk_fail", 1),
+                                           (f"{scope}.chk_who", len(self.master_names)),
+                                           (f"{scope}.chk_kind", 2)]
+        return groups
 
     def _attach_checkers(self, m, ic):
         errors, kinds = [], []
@@ -157,3 +237,10 @@ def _lift_one(m, member, inner, outer):
         m.d.comb += outer.eq(inner)
     else:
         m.d.comb += inner.eq(outer)
+
+
+def _flat(iface):
+    """(Verilog port name, signal) of every member of an interface, as Amaranth
+    names the ports of the module that owns it."""
+    return [("__".join(str(p) for p in path), v)
+            for path, _flow, v in iface.signature.flatten(iface)]

@@ -20,8 +20,8 @@ def test_gen_writes_outputs_and_lints_clean(tmp_path):
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["top"] == "imcc_cluster"
     assert man["config"]["tcdm"]["banks"] == 32
-    assert {p["name"] for p in man["ports"]} >= {"clk", "rst", "core0__req", "core0__rdata"}
-    assert [w["name"] for w in man["address_map"]] == ["tcdm", "ctrl", "ima", "dw"]
+    assert {p["name"] for p in man["ports"]} >= {"clk", "rst", "cores_eoc", "cores_putc_data"}
+    assert [w["name"] for w in man["address_map"]] == ["tcdm", "ctrl", "ima", "dw", "eu", "imem"]
     listed = [ln for ln in (tmp_path / "files.f").read_text().splitlines()
               if ln and not ln.startswith("//")]
     assert listed[-1] == "imcc_cluster.v" and [s["file"] for s in man["sources"]] == listed

@@ -13,7 +13,7 @@ def test_defaults_are_the_papers_cluster():
     assert c.ns_to_cycles(c.ima.mvm_ns) == 65
     assert c.tcdm.bank_words == 4096
     assert c.tcdm_masters()[:9] == [f"core{i}" for i in range(8)] + ["hwpe0"]
-    assert [w.name for w in c.address_map()] == ["tcdm", "ctrl", "ima", "dw"]
+    assert [w.name for w in c.address_map()] == ["tcdm", "ctrl", "ima", "dw", "eu", "imem"]
     assert c.address_map()[1].base == 0x1020_0000 and c.address_map()[2].base == 0x1020_1000
 
 

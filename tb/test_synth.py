@@ -21,6 +21,7 @@ from imcc.gen import cli, elaborate
 from imcc.gen.config import ClusterConfig
 from imcc.gen.synth import run_yosys
 from imcc.rtl.cluster import cluster_blocks
+from imcc.rtl.cores.imem import InstrMem
 from imcc.rtl.interconnect import Interconnect
 from imcc.rtl.tcdm import TcdmBank, TcdmSram
 
@@ -50,7 +51,11 @@ def _check_clean_cluster(cfg: ClusterConfig, rep: dict):
         b._MustUse__silence = True     # built for their names only
     assert set(comps) == {"interconnect", "bank"} | {re.sub(r"\d+$", "", b) for b in blocks}
     assert comps["bank"]["instances"] == [f"bank{k}" for k in range(cfg.tcdm.banks)]
-    assert rep["black_boxes"] == {TcdmSram.module_name(cfg.tcdm.bank_words): cfg.tcdm.banks}
+    boxes = {TcdmSram.module_name(cfg.tcdm.bank_words): cfg.tcdm.banks}
+    if cfg.cores.count:     # the cores (port stubs) and their instruction memory
+        boxes.update({"cv32e40p_core": cfg.cores.count,
+                      InstrMem.module_name(cfg.cores.imem_bytes // 4, cfg.cores.count): 1})
+    assert rep["black_boxes"] == boxes
     # Synthesis keeps every register the RTL declares, and adds none.
     assert comps["interconnect"]["ffs"] == _rtl_ff_bits(Interconnect(cfg))
     assert comps["bank"]["ffs"] == cfg.tcdm.banks * _rtl_ff_bits(TcdmBank(cfg.tcdm.bank_words))

@@ -13,7 +13,9 @@ The accelerator sees the running context through ``job`` (:class:`JobSignature`)
 ``start`` (one cycle; the job registers of ``job`` stay stable until it
 answers ``done`` with an ``error`` code), ``clear`` (SOFT_CLEAR: drop the job,
 drain, then raise ``idle`` again) and ``idle`` (no job is started unless it is
-high).  Registers of kind ``io`` are forwarded through ``io``
+high).  ``start`` and ``clear`` are registered (one cycle after the decision
+and after the SOFT_CLEAR write), so no combinational path runs from the bus
+into the accelerator.  Registers of kind ``io`` are forwarded through ``io``
 (:class:`IoSignature`) with a write and a read strobe each.
 
 Bus side: ``ctrl`` takes every request in the cycle it comes (the
@@ -223,10 +225,14 @@ class HwpeController(wiring.Component):
         m.d.comb += rd_state.eq(at(state, rd))
         clear = Signal()
         m.d.comb += clear.eq(hits["SOFT_CLEAR"] & wr_req)
-        m.d.comb += job.clear.eq(clear)
-        m.d.comb += job.start.eq((rd_state == QUEUED) & ~running & job.idle & ~clear)
+        # start and clear reach the accelerator one cycle later, registered: no
+        # combinational path from the bus into the accelerator's control logic.
+        m.d.sync += job.clear.eq(clear)
+        can_start = Signal()
+        m.d.comb += can_start.eq((rd_state == QUEUED) & ~running & job.idle & ~clear)
+        m.d.sync += job.start.eq(can_start)
         m.d.sync += [self.evt_done.eq(0), self.evt_error.eq(0)]
-        with m.If(job.start):
+        with m.If(can_start):
             m.d.sync += [running.eq(1), running_id.eq(at(ids, rd))]
             for k in range(n):
                 with m.If(rd == k):

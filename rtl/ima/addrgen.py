@@ -80,7 +80,7 @@ class AddrGen(wiring.Component):
         ]
         for i in range(P):
             is_last = seg_end & (left == i)
-            en = cur_valid & (~seg_end | (left >= i))
+            en = cur_valid & (~seg_end | (left >= i)) if i else cur_valid
             mask = Const(0xF, 4)
             if i == 0:
                 mask = first_mask

@@ -3,12 +3,19 @@ streamer, ADC output slots drained by the sink streamer.
 
 The streamer moves whole 32-bit words with a byte mask and the position of
 the word's byte 0 in the step vector, so unaligned streams need no separate
-re-aligner: each word is rotated into place as it lands (input) or is
-gathered from two neighbouring buffer words as it leaves (output).
+re-aligner: each word is rotated into place as it lands (input) or gathered
+from two neighbouring buffer words as it leaves (output).
+
+Both buffers are word memories (slot s, word j at s * words + j) with
+byte-granular write ports: a landing word writes the low half of its
+rotation into word idx and the high half into idx + 1, so two lanes may fill
+different bytes of one word in the same cycle.  A write whose bytes are all
+masked off is a no-op, whatever its address.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -17,13 +24,14 @@ from .addrgen import POS_BITS
 __all__ = ["InBuffer", "OutBuffer"]
 
 
-def _words_of(vec, n):
-    return [vec[32 * j:32 * (j + 1)] for j in range(n)]
+def _addr_bits(slots, words):
+    return ceil_log2(slots * words + 2)
 
 
 class InBuffer(wiring.Component):
     """``slots`` x ``nbytes``.  ``lanes`` scatter writes per cycle (one per data
-    port response); ``vec`` is the slot ``rd`` in full (the DAC vector)."""
+    port response); ``vec`` is slot ``rd`` in full (the DAC vector) and
+    ``word`` its word ``word_sel`` (a row of packed weights)."""
 
     def __init__(self, slots: int, nbytes: int, lanes: int):
         self.slots, self.nbytes, self.lanes = slots, nbytes, lanes
@@ -36,68 +44,40 @@ class InBuffer(wiring.Component):
             "w_data": In(32).array(lanes),
             "rd": In(2),
             "vec": Out(8 * nbytes),
+            "word_sel": In(range(self.words)),
+            "word": Out(32),
         })
 
     def elaborate(self, platform):
         m = Module()
-        nb = self.nbytes
         W = self.words
-        # Whole-slot vector operations instead of per-byte logic: each lane's word,
-        # rotated by its position, covers buffer word idx (low half) and idx + 1
-        # (high half).  Its byte enables are the mask shifted to that word; its
-        # data, replicated over all words, is selected by those enables.
-        news = [[] for _ in range(self.slots)]
-        wes = [[] for _ in range(self.slots)]
+        ab = _addr_bits(self.slots, W)
+        m.submodules.mem = mem = Memory(shape=32, depth=self.slots * W + 1, init=[])
         for q in range(self.lanes):
             pos = self.w_pos[q]
             rot = pos[:2]
-            word1 = Signal(POS_BITS - 1, name=f"lane{q}_word1")   # idx + 1 >= 0
-            m.d.comb += word1.eq((pos >> 2) + 1)
+            base = Signal(ab, name=f"lane{q}_addr")      # word idx of the slot (may be -1)
+            m.d.comb += base.eq(self.w_slot[q] * W + (pos >> 2))
             d64 = Signal(64, name=f"lane{q}_d64")
             k8 = Signal(8, name=f"lane{q}_m8")
             m.d.comb += [d64.eq(Cat(self.w_data[q], Const(0, 32)) << (rot * 8)),
                          k8.eq(Cat(self.w_mask[q], Const(0, 4)) << rot)]
-            # byte enables over words -1 .. W of the slot, then cut to 0 .. W-1
-            en = Signal(nb + 8, name=f"lane{q}_en")
-            m.d.comb += en.eq(k8 << (word1 * 4))
-            en_lo = Signal(nb, name=f"lane{q}_en_lo")
-            en_hi = Signal(nb, name=f"lane{q}_en_hi")
-            lo_mask = Cat(Const(0xF, 4) if i % 2 == 0 else Const(0, 4) for i in range(2 * W + 2))
-            sel_lo = Signal(nb + 8, name=f"lane{q}_sel_lo")
-            m.d.comb += sel_lo.eq(lo_mask << ((word1 & 1) * 4))   # bytes of the idx word
-            m.d.comb += [en_lo.eq((en & sel_lo)[4:4 + nb]), en_hi.eq((en & ~sel_lo)[4:4 + nb])]
-            rep_lo = Cat([d64[:32]] * W)
-            rep_hi = Cat([d64[32:]] * W)
-            for s in range(self.slots):
-                hit = Signal(name=f"lane{q}_slot{s}")
-                m.d.comb += hit.eq(self.w_valid[q] & (self.w_slot[q] == s))
-                e_lo = Signal(nb, name=f"lane{q}_s{s}_lo")
-                e_hi = Signal(nb, name=f"lane{q}_s{s}_hi")
-                m.d.comb += [e_lo.eq(en_lo & hit.replicate(nb)), e_hi.eq(en_hi & hit.replicate(nb))]
-                news[s].append((rep_lo & _bits(e_lo)) | (rep_hi & _bits(e_hi)))
-                wes[s].append(e_lo | e_hi)
-        vecs = []
-        for s in range(self.slots):
-            mem = Signal(8 * nb, name=f"slot{s}")
-            new = Signal(8 * nb, name=f"slot{s}_new")
-            we = Signal(nb, name=f"slot{s}_we")
-            m.d.comb += [new.eq(_or(news[s])), we.eq(_or(wes[s]))]
-            m.d.sync += mem.eq((mem & ~_bits(we)) | new)
-            vecs.append(mem)
-        m.d.comb += self.vec.eq(Array(vecs + [vecs[-1]] * (4 - self.slots))[self.rd])
+            lo = mem.write_port(granularity=8)
+            hi = mem.write_port(granularity=8)
+            m.d.comb += [
+                lo.addr.eq(base), lo.data.eq(d64[:32]), lo.en.eq(k8[:4] & self.w_valid[q].replicate(4)),
+                hi.addr.eq(base + 1), hi.data.eq(d64[32:]),
+                hi.en.eq(k8[4:] & self.w_valid[q].replicate(4)),
+            ]
+        words = []
+        for j in range(W):
+            rp = mem.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(self.rd * W + j)
+            words.append(rp.data)
+        m.d.comb += self.vec.eq(Cat(words))
+        rp = mem.read_port(domain="comb")
+        m.d.comb += [rp.addr.eq(self.rd * W + self.word_sel), self.word.eq(rp.data)]
         return m
-
-
-def _bits(byte_en):
-    """Byte enables -> bit mask."""
-    return Cat(byte_en[i].replicate(8) for i in range(len(byte_en)))
-
-
-def _or(values):
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
 
 
 class OutBuffer(wiring.Component):
@@ -119,22 +99,18 @@ class OutBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self.words
-        mem = [Signal(8 * self.nbytes, name=f"slot{s}") for s in range(self.slots)]
-        for s in range(self.slots):
-            with m.If(self.capture & (self.wr == s)):
-                m.d.sync += mem[s].eq(self.data)
-        cur = Signal(8 * self.nbytes)
-        m.d.comb += cur.eq(Array(mem + [mem[-1]] * (4 - self.slots))[self.rd])
-        ib = max(1, ceil_log2(W + 2))
-        words = _words_of(cur, W)
-        words += [Const(0, 32)] * ((1 << ib) - W)   # idx -1 wraps to the top: zeros (masked anyway)
-        table = Array(words)
+        ab = _addr_bits(self.slots, W)
+        m.submodules.mem = mem = Memory(shape=32, depth=self.slots * W + 1, init=[])
+        for j in range(W):
+            wp = mem.write_port()
+            m.d.comb += [wp.addr.eq(self.wr * W + j), wp.data.eq(self.data[32 * j:32 * (j + 1)]),
+                         wp.en.eq(self.capture)]
         for q in range(self.lanes):
             pos = self.r_pos[q]
-            idx = Signal(signed(POS_BITS - 2), name=f"lane{q}_idx")
-            m.d.comb += idx.eq(pos >> 2)
-            lo = Signal(32, name=f"lane{q}_lo")
-            hi = Signal(32, name=f"lane{q}_hi")
-            m.d.comb += [lo.eq(table[idx[:ib]]), hi.eq(table[(idx + 1)[:ib]])]
-            m.d.comb += self.r_data[q].eq((Cat(lo, hi) >> (pos[:2] * 8))[:32])
+            base = Signal(ab, name=f"lane{q}_addr")
+            m.d.comb += base.eq(self.rd * W + (pos >> 2))
+            lo, hi = mem.read_port(domain="comb"), mem.read_port(domain="comb")
+            m.d.comb += [lo.addr.eq(base), hi.addr.eq(base + 1)]
+            # bytes outside the vector are masked off by the sink's byte enables
+            m.d.comb += self.r_data[q].eq((Cat(lo.data, hi.data) >> (pos[:2] * 8))[:32])
         return m

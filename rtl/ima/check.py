@@ -21,7 +21,7 @@ __all__ = ["JobCheck"]
 
 E = {n: v for n, v, _ in IMA_REGS.constants["ERR"]}
 OPS = {n: v for n, v, _ in IMA_REGS.constants["OP"]}
-_SUM = signed(56)
+_SUM = signed(52)      # base + four terms of |(2^16 - 1) x 2^31|: fits 64-bit simulator words
 
 
 class JobCheck(wiring.Component):
@@ -66,9 +66,9 @@ class JobCheck(wiring.Component):
             m.d.comb += quick.eq(E["CLIP"])
 
         # -- one product per cycle --------------------------------------------------------------
-        a = Signal(32)
-        b = Signal(signed(33))
-        p = Signal(signed(66))
+        a = Signal(signed(33))      # a product, or a stride
+        b = Signal(signed(17))      # a 16-bit count (minus one)
+        p = Signal(signed(50))
         m.d.comb += p.eq(a * b)
         tmp = Signal(32)
         lo_s, hi_s, lo_d, hi_d = (Signal(_SUM, name=n) for n in ("lo_s", "hi_s", "lo_d", "hi_d"))
@@ -86,10 +86,10 @@ class JobCheck(wiring.Component):
             out += [(self.inner, self.outer, "steps_eq" if prog_mode else "steps", self.n_rows)]
             dirs = [("src", src)] + ([] if prog_mode else [("dst", dst)])
             for name, s in dirs:
-                out += [(s.c1 - 1, as_signed(s.stride1), name, None),
-                        (s.c2 - 1, as_signed(s.stride2), name, None),
-                        (self.inner - 1, as_signed(s.step0), name, None),
-                        (self.outer - 1, as_signed(s.step1), name, None)]
+                out += [(as_signed(s.stride1), s.c1 - 1, name, None),
+                        (as_signed(s.stride2), s.c2 - 1, name, None),
+                        (as_signed(s.step0), self.inner - 1, name, None),
+                        (as_signed(s.step1), self.outer - 1, name, None)]
             return out
 
         seqs = {False: seq(False), True: seq(True)}

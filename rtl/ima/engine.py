@@ -61,6 +61,7 @@ class Engine(wiring.Component):
             "io": In(IoSignature(IMA_REGS)),
             "macro": Out(MacroSignature(ima.rows, ima.cols)),
             "ports": Out(TcdmSignature()).array(ima.data_ports),
+            "busy": Out(1),         # a job is being checked, run or flushed
         }
         if ima.stream_ports == "separate":
             members["sink_ports"] = Out(TcdmSignature()).array(ima.data_ports)
@@ -132,9 +133,9 @@ class Engine(wiring.Component):
         # -- programming port: the register unit when idle, the PROGRAM job otherwise -----------
         n_groups = Signal(16)
         g = Signal(16)
+        m.d.comb += st.in_word_sel.eq(g)
         pv_active = Signal()        # a weight row is being written
         pv_hold = Signal()          # prog_valid shown and not yet accepted
-        words = [st.in_vec[32 * i:32 * (i + 1)] for i in range(in_bytes // 4)]
         eng_valid = Signal()
         accept = mac.prog_valid & mac.prog_ready
         m.d.sync += pv_hold.eq(mac.prog_valid & ~mac.prog_ready)
@@ -148,8 +149,9 @@ class Engine(wiring.Component):
             m.d.comb += [mac.prog_valid.eq(eng_valid), mac.prog_we.eq(1),
                          mac.prog_row.eq(mac.row_off + issued),
                          mac.prog_group.eq((mac.col_off >> 3) + g),
-                         mac.prog_wdata.eq(Array(words)[g])]
+                         mac.prog_wdata.eq(st.in_word)]
 
+        m.d.sync += sunk.eq(sunk + st.out_done)     # (the job start below resets it)
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += [pr.grant.eq(1), job.idle.eq(~pr.busy)]
@@ -204,11 +206,12 @@ class Engine(wiring.Component):
                 with m.If(st.idle & ~mvm_busy & ~pv_hold & ~eng_valid & mac.prog_ready):
                     m.next = "IDLE"
 
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+
         # ADC results: capture, free the DAC slot (also while flushing: then discarded).
         with m.If(mac.done & mvm_busy):
             m.d.sync += mvm_busy.eq(0)
             with m.If(fsm.ongoing("RUN")):
                 m.d.comb += [st.out_push.eq(1), st.in_release.eq(1)]
         m.d.comb += st.out_data.eq(mac.y)
-        m.d.sync += sunk.eq(sunk + st.out_done)
         return m

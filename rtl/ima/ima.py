@@ -6,7 +6,7 @@ docs/ima.md describes the architecture and the job programming model;
 docs/ima-registers.md (generated from :data:`IMA_REGS`) the registers.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -38,9 +38,18 @@ class Ima(wiring.Component, ClusterBlock):
                        evt_error=Out(1))
         self.window_bits = window_bits
         super().__init__(members)
+        self._busy = Signal(name="ima_busy")
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names + self.sink_names}
+
+    def port_busy(self):
+        """High while a job runs: a port mux in front of the data ports must not
+        hand them to another block then."""
+        return self._busy
+
+    def events(self) -> dict:
+        return {"ima_done": self.evt_done, "ima_error": self.evt_error}
 
     def elaborate(self, platform):
         m = Module()
@@ -55,5 +64,6 @@ class Ima(wiring.Component, ClusterBlock):
             wiring.connect(m, eng.ports[i], wiring.flipped(getattr(self, n)))
         for i, n in enumerate(self.sink_names):
             wiring.connect(m, eng.sink_ports[i], wiring.flipped(getattr(self, n)))
-        m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error)]
+        m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error),
+                     self._busy.eq(eng.busy)]
         return m

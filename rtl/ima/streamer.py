@@ -57,6 +57,8 @@ class Streamer(wiring.Component):
             "in_ready": Out(1),
             "in_release": In(1),
             "in_vec": Out(8 * in_bytes),
+            "in_word_sel": In(range(in_bytes // 4)),
+            "in_word": Out(32),     # word in_word_sel of the slot in_vec shows
             # output slots, filled in order by the engine
             "out_free": Out(1),
             "out_push": In(1),
@@ -176,7 +178,8 @@ class Streamer(wiring.Component):
             m.d.sync += out_fly[s].eq(out_fly[s] + add - ret)
 
         # -- input slots --------------------------------------------------------------------
-        m.d.comb += [ib.rd.eq(in_rp), self.in_vec.eq(ib.vec),
+        m.d.comb += [ib.rd.eq(in_rp), self.in_vec.eq(ib.vec), ib.word_sel.eq(self.in_word_sel),
+                     self.in_word.eq(ib.word),
                      self.in_ready.eq(at(in_st, in_rp) == IN_READY)]
         for s in range(self.in_slots):
             with m.If(src_go & (in_wp == s)):

@@ -25,13 +25,15 @@ __all__ = ["Interconnect"]
 
 class Interconnect(wiring.Component):
     """Members: one ``In(TcdmSignature())`` per master name (``core0``, ``hwpe0``,
-    ``soc0``, ...), ``banks`` (``Out(TargetSignature)`` array) and one
-    ``periph_<name>`` target per peripheral slave."""
+    ``soc0``, ...), ``banks`` (``Out(TargetSignature)`` array), one
+    ``periph_<name>`` target per peripheral slave and one ``mem_<name>`` target
+    per memory window (``cfg.memory_windows()``, e.g. the instruction memory)."""
 
     def __init__(self, cfg: ClusterConfig, masters: list[str] | None = None):
         self.cfg = cfg
         self.master_names = list(cfg.tcdm_masters() if masters is None else masters)
         self.slave_names = cfg.periph_slaves()
+        self.mem_windows = cfg.memory_windows()
         t, ic = cfg.tcdm, cfg.interconnect
         self.bank_bits = exact_log2(t.banks)
         self.bank_addr_width = max(1, ceil_log2(t.bank_words))
@@ -40,11 +42,14 @@ class Interconnect(wiring.Component):
         members["banks"] = Out(TargetSignature(self.bank_addr_width)).array(t.banks)
         for s in self.slave_names:
             members[f"periph_{s}"] = Out(TargetSignature(exact_log2(self.window_bytes)))
+        for w in self.mem_windows:
+            members[f"mem_{w.name}"] = Out(TargetSignature(exact_log2(w.size)))
         super().__init__(members)
 
     @property
     def targets(self):
-        return list(self.banks) + [getattr(self, f"periph_{s}") for s in self.slave_names]
+        return (list(self.banks) + [getattr(self, f"periph_{s}") for s in self.slave_names]
+                + [getattr(self, f"mem_{w.name}") for w in self.mem_windows])
 
     def elaborate(self, platform):
         m = Module()
@@ -60,6 +65,8 @@ class Interconnect(wiring.Component):
         hole = []         # master i requests an unmapped address
         local_bank = []   # bank-local word index of master i's address
         local_periph = []
+        local_mem = [[] for _ in self.mem_windows]
+        n_periph = len(self.slave_names)
         for i, (name, p) in enumerate(zip(self.master_names, masters)):
             in_tcdm = Signal(name=f"{name}_in_tcdm")
             m.d.comb += in_tcdm.eq((p.addr >= t.base) & (p.addr < t.base + t.size_bytes))
@@ -79,14 +86,24 @@ class Interconnect(wiring.Component):
             slave = poff[win_bits:]
             local_periph.append(poff[:win_bits])
 
+            in_mem = []
+            for j, w in enumerate(self.mem_windows):
+                moff = Signal(32, name=f"{name}_{w.name}_offset")
+                hit = Signal(name=f"{name}_in_{w.name}")
+                m.d.comb += [moff.eq(p.addr - w.base), hit.eq((p.addr >= w.base) & (moff < w.size))]
+                local_mem[j].append(moff[:exact_log2(w.size)])
+                in_mem.append(hit)
+
             row = Signal(n_t, name=f"{name}_target")
             for k in range(n_t):
                 if k < n_banks:
                     m.d.comb += row[k].eq(p.req & in_tcdm & (bank == k))
-                else:
+                elif k < n_banks + n_periph:
                     m.d.comb += row[k].eq(p.req & in_periph & (slave == k - n_banks))
+                else:
+                    m.d.comb += row[k].eq(p.req & in_mem[k - n_banks - n_periph])
             h = Signal(name=f"{name}_unmapped")
-            m.d.comb += h.eq(p.req & ~in_tcdm & ~in_periph)
+            m.d.comb += h.eq(p.req & ~in_tcdm & ~in_periph & ~Cat(*in_mem).any())
             sel.append(row)
             hole.append(h)
 
@@ -94,7 +111,9 @@ class Interconnect(wiring.Component):
         m_idx = max(1, ceil_log2(n_m))
         grant = [[None] * n_t for _ in range(n_m)]
         for k, tgt in enumerate(targets):
-            tname = f"bank{k}" if k < n_banks else f"periph_{self.slave_names[k - n_banks]}"
+            tname = (f"bank{k}" if k < n_banks else f"periph_{self.slave_names[k - n_banks]}"
+                     if k < n_banks + n_periph
+                     else f"mem_{self.mem_windows[k - n_banks - n_periph].name}")
             arb = RoundRobinArbiter(n_m)
             m.submodules[f"arb_{tname}"] = arb
             m.d.comb += arb.requests.eq(Cat(sel[i][k] for i in range(n_m)))
@@ -104,7 +123,8 @@ class Interconnect(wiring.Component):
             for i in range(n_m):
                 grant[i][k] = tgrant[i]
             m.d.comb += winner.eq(_encode_onehot(tgrant))
-            local = local_bank if k < n_banks else local_periph
+            local = (local_bank if k < n_banks else local_periph if k < n_banks + n_periph
+                     else local_mem[k - n_banks - n_periph])
             m.d.comb += [
                 tgt.req.eq(tgrant.any()),
                 tgt.addr.eq(_select(local, winner)),

@@ -38,6 +38,9 @@ class PackedTcdm(wiring.Component):
         members.update(chk_fail=Out(1), chk_who=Out(n), chk_kind=Out(TcdmPortChecker.KIND_WIDTH))
         super().__init__(members)
 
+    def wave_groups(self, scope: str):
+        return self._cluster.wave_groups(f"{scope}.cluster")
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.cluster = c = self._cluster
@@ -51,9 +54,11 @@ class PackedTcdm(wiring.Component):
         m.d.comb += [self.chk_fail.eq(c.chk_fail), self.chk_who.eq(c.chk_who),
                      self.chk_kind.eq(c.chk_kind)]
         words = self.cfg.interconnect.periph_window_kib * 1024 // 4
-        for s in self.cfg.periph_slaves():
-            tgt = getattr(c, f"periph_{s}")
-            m.submodules[f"scratch_{s}"] = ram = TcdmSram(words)
+        windows = [(f"periph_{s}", words) for s in self.cfg.periph_slaves()]
+        windows += [(f"mem_{w.name}", w.size // 4) for w in self.cfg.memory_windows()]
+        for name, words in windows:
+            tgt = getattr(c, name)
+            m.submodules[f"scratch_{name}"] = ram = TcdmSram(words)
             m.d.comb += [ram.req.eq(tgt.req), ram.we.eq(tgt.we), ram.addr.eq(tgt.addr[2:]),
                          ram.be.eq(tgt.be), ram.wdata.eq(tgt.wdata),
                          tgt.rdata.eq(ram.rdata), tgt.r_err.eq(0)]

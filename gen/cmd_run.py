@@ -1,0 +1,139 @@
+"""``imcc run bottleneck`` and ``imcc demo``: a MobileNetV2 bottleneck on the
+generated cluster in RTL simulation, driven through the SoC port, checked
+bit-exactly against the golden model, with the cycle counts next to the
+paper's."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .cli import UsageError, add_config_args, load_config
+
+# The paper's end-to-end latency of the reference block (Fig. 12, 0.35 ms at
+# 500 MHz; ../shared/reference/paper-numbers.md).
+PAPER_CYCLES = 177_000
+PAPER_MHZ = 500
+REFERENCE = dict(h=28, w=28, cin=32, t=6, cout=32, stride=1)
+
+
+def register(sub):
+    r = sub.add_parser("run", help="run a workload on the generated cluster (RTL simulation)")
+    rsub = r.add_subparsers(dest="workload", metavar="WORKLOAD")
+    rsub.required = True
+    b = rsub.add_parser("bottleneck", help="one MobileNetV2 bottleneck block")
+    for k, v in REFERENCE.items():
+        b.add_argument(f"--{k}", type=int, default=v, help=f"(default {v})")
+    b.add_argument("--seed", type=int, default=0, help="random input and weights (default 0)")
+    _common(b)
+    b.set_defaults(run=run_bottleneck)
+
+    d = sub.add_parser("demo", help="the reference bottleneck on the configured cluster, "
+                                    "with the paper's figures beside it")
+    d.add_argument("--seed", type=int, default=0)
+    _common(d)
+    d.set_defaults(run=run_demo, **REFERENCE)
+
+
+def _common(p):
+    add_config_args(p)
+    p.add_argument("--dump", metavar="FILE.npz", help="save inputs, parameters, intermediate "
+                   "tensors and the cluster's output for an independent check")
+    p.add_argument("--waves", action="store_true", help="dump FST waveforms and a GTKWave layout")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run_demo(args) -> int:
+    return run_bottleneck(args)
+
+
+def _say(args, text):
+    if not args.json or sys.stderr.isatty():
+        print(f"imcc: {text}", file=sys.stderr, flush=True)
+
+
+def run_bottleneck(args) -> int:
+    from .mapping import BottleneckShape, MappingError, plan_bottleneck
+    cfg = load_config(args)
+    blk = {k: getattr(args, k) for k in REFERENCE}
+    try:
+        shape = BottleneckShape(**blk)
+        plan = plan_bottleneck(cfg, shape)
+    except MappingError as e:
+        raise UsageError(str(e)) from None
+    if args.dump and not args.dump.endswith(".npz"):
+        raise UsageError(f"--dump {args.dump}: the file name must end in .npz")
+    if args.waves:
+        os.environ["WAVES"] = "1"
+
+    from imcc.tb import harness
+    from imcc.tb.tops.cluster_tb import cluster_tb
+    t0 = time.monotonic()
+    _say(args, "building the Verilator model of the cluster (cached after the first run)...")
+    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
+    build_s = time.monotonic() - t0
+    _say(args, f"model {'reused' if b.reused else 'built'} in {build_s:.1f} s; simulating")
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "result.json"
+        env = {"IMCC_CONFIG": cfg.to_json(), "IMCC_BLOCK": json.dumps({**blk, "seed": args.seed}),
+               "IMCC_RESULT": str(out), "IMCC_NO_ASSERT": "1"}
+        if args.dump:
+            env["IMCC_DUMP"] = str(Path(args.dump).resolve())
+        t1 = time.monotonic()
+        try:
+            run_dir = harness.run(b, "imcc.tb.benches.bottleneck", name="imcc_run_bottleneck",
+                                  extra_env=env, progress=lambda s: _say(args, s))
+        except AssertionError as e:
+            print(f"imcc: the simulation failed:\n{e}", file=sys.stderr)
+            return 1
+        sim_s = time.monotonic() - t1
+        r = json.loads(out.read_text())
+    r.update(paper_cycles=PAPER_CYCLES, ratio_to_paper=r["total_cycles"] / PAPER_CYCLES,
+             clock_mhz=cfg.clock.freq_mhz, build_s=round(build_s, 1), build_reused=b.reused,
+             sim_wall_s=round(sim_s, 1), sim_cycles_per_s=round(r["sim_cycles"] / sim_s),
+             tcdm_kib=round(plan.tcdm_bytes / 1024, 1), run_dir=str(run_dir))
+    if b.waves:
+        r["waves"] = str(run_dir / "dump.fst")
+        r["gtkw"] = str(run_dir / "dump.gtkw")
+    if args.json:
+        print(json.dumps(r, indent=1))
+    else:
+        _table(r, cfg, shape)
+    return 0 if r["bit_exact"] else 1
+
+
+def _table(r, cfg, shape):
+    us = 1.0 / cfg.clock.freq_mhz
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns)
+    print(f"MobileNetV2 bottleneck {shape.h}x{shape.w}x{shape.cin}, t={shape.t} -> {shape.cout}, "
+          f"stride {shape.stride}{', residual' if shape.residual else ''}; "
+          f"cluster {cfg.digest()} at {cfg.clock.freq_mhz:g} MHz")
+    print(f"{'layer':<15} {'unit':<4} {'cycles':>9} {'us':>8}  figure")
+    for L in r["layers"]:
+        if "mvms" in L:
+            fig = f"{L['cycles'] / L['mvms']:.1f} cycles/MVM (analog bound {mvm})"
+        elif "macs" in L:
+            fig = f"{L['macs'] / L['cycles']:.1f} MAC/cycle (peak {cfg.dw.macs})"
+        else:
+            fig = f"{L['elements'] / L['cycles']:.2f} elements/cycle"
+        print(f"{L['name']:<15} {L['unit']:<4} {L['cycles']:>9,} {L['cycles'] * us:>8.1f}  {fig}")
+    tot = r["total_cycles"]
+    print(f"{'total':<20} {tot:>9,} {tot * us:>8.1f}  layers one after another")
+    print(f"{'paper (Fig. 12)':<20} {r['paper_cycles']:>9,} {r['paper_cycles'] / PAPER_MHZ:>8.1f}  "
+          f"ratio {r['ratio_to_paper']:.2f}")
+    print(f"bit-exact check against the golden model (every intermediate tensor): "
+          f"{'PASS' if r['bit_exact'] else 'FAIL'}")
+    for m in r["mismatches"]:
+        print(f"  {m}")
+    print(f"before inference: loading {r['load_kib']:.1f} KiB of input and weights "
+          f"{r['load_cycles']:,} cycles, programming the crossbar {r['program_cycles']:,} cycles; "
+          f"TCDM in use {r['tcdm_kib']} KiB")
+    print(f"simulation: {r['sim_cycles']:,} cycles in {r['sim_wall_s']} s "
+          f"({r['sim_cycles_per_s']:,} cycles/s); Verilator model "
+          f"{'reused' if r['build_reused'] else 'built'} ({r['build_s']} s)")
+    if "waves" in r:
+        print(f"waves: gtkwave {r['waves']} {r['gtkw']}")

@@ -1,0 +1,148 @@
+"""The CV32E40P core (OpenHW Group, RV32IMC + XpulpV2 with COREV_PULP=1 and the
+PULP cluster interface with COREV_CLUSTER=1) as an Amaranth component.
+
+The SystemVerilog comes from the ``pythondata-cpu-cv32e40p`` wheel; it is not
+translated, only instantiated by name.  :func:`sources` lists the files the
+simulator must read (they are copied next to the generated Verilog and named
+in ``files.f`` and the manifest) together with a Verilator control file that
+waives lint on those third-party files only: the project's ``-Wall`` keeps
+applying to everything generated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..interconnect.protocol import TcdmSignature
+
+__all__ = ["Cv32e40p", "FetchSignature", "sources", "MODULE", "SOURCE_DIR"]
+
+MODULE = "cv32e40p_core"
+SOURCE_DIR = "cv32e40p"     # sub-folder of the generated output holding the core's files
+
+# Compile order of the wheel's manifest (cv32e40p_manifest.flist): packages
+# first; no FPU (FPU = 0), the flip-flop register file, the behavioural clock
+# gate (a technology cell in a real flow).
+_RTL = [
+    "include/cv32e40p_apu_core_pkg.sv", "include/cv32e40p_fpu_pkg.sv", "include/cv32e40p_pkg.sv",
+    "cv32e40p_if_stage.sv", "cv32e40p_cs_registers.sv", "cv32e40p_register_file_ff.sv",
+    "cv32e40p_load_store_unit.sv", "cv32e40p_id_stage.sv", "cv32e40p_aligner.sv",
+    "cv32e40p_decoder.sv", "cv32e40p_compressed_decoder.sv", "cv32e40p_fifo.sv",
+    "cv32e40p_prefetch_buffer.sv", "cv32e40p_hwloop_regs.sv", "cv32e40p_mult.sv",
+    "cv32e40p_int_controller.sv", "cv32e40p_ex_stage.sv", "cv32e40p_alu_div.sv",
+    "cv32e40p_alu.sv", "cv32e40p_ff_one.sv", "cv32e40p_popcnt.sv", "cv32e40p_apu_disp.sv",
+    "cv32e40p_controller.sv", "cv32e40p_obi_interface.sv", "cv32e40p_prefetch_controller.sv",
+    "cv32e40p_sleep_unit.sv", "cv32e40p_core.sv",
+]
+_BHV = ["cv32e40p_sim_clock_gate.sv"]
+
+# Third-party RTL: lint is waived for these files only (by file pattern), and
+# the behavioural clock gate's latch is intended.
+VLT = f"""`verilator_config
+// imcc: lint waivers for the CV32E40P sources (third-party RTL, not ours to fix).
+lint_off -file "*/{SOURCE_DIR}/*"
+// Not in the lint group: combinational loops Verilator cannot order statically
+// (the core's ID/controller handshake) and the clock gate's latch.
+lint_off -rule UNOPTFLAT -file "*/{SOURCE_DIR}/*"
+lint_off -rule COMBDLY -file "*/{SOURCE_DIR}/cv32e40p_sim_clock_gate.sv"
+"""
+
+
+def _root() -> Path:
+    import pythondata_cpu_cv32e40p as p
+    return Path(p.data_location)
+
+
+def sources() -> dict[str, Path | str]:
+    """``{relative file name: source path or text}`` in compile order; the
+    control file comes first so its waivers apply to everything after it."""
+    root = _root()
+    out: dict[str, Path | str] = {f"{SOURCE_DIR}/cv32e40p_waivers.vlt": VLT}
+    for f in _RTL:
+        out[f"{SOURCE_DIR}/{Path(f).name}"] = root / "rtl" / f
+    for f in _BHV:
+        out[f"{SOURCE_DIR}/{f}"] = root / "bhv" / f
+    return out
+
+
+_PORTS = [  # (direction, width, name) of cv32e40p_core
+    ("input", 1, "clk_i"), ("input", 1, "rst_ni"), ("input", 1, "pulp_clock_en_i"),
+    ("input", 1, "scan_cg_en_i"), ("input", 32, "boot_addr_i"), ("input", 32, "mtvec_addr_i"),
+    ("input", 32, "dm_halt_addr_i"), ("input", 32, "hart_id_i"),
+    ("input", 32, "dm_exception_addr_i"), ("output", 1, "instr_req_o"),
+    ("input", 1, "instr_gnt_i"), ("input", 1, "instr_rvalid_i"), ("output", 32, "instr_addr_o"),
+    ("input", 32, "instr_rdata_i"), ("output", 1, "data_req_o"), ("input", 1, "data_gnt_i"),
+    ("input", 1, "data_rvalid_i"), ("output", 1, "data_we_o"), ("output", 4, "data_be_o"),
+    ("output", 32, "data_addr_o"), ("output", 32, "data_wdata_o"), ("input", 32, "data_rdata_i"),
+    ("output", 1, "apu_busy_o"), ("output", 1, "apu_req_o"), ("input", 1, "apu_gnt_i"),
+    ("output", 96, "apu_operands_o"), ("output", 6, "apu_op_o"), ("output", 15, "apu_flags_o"),
+    ("input", 1, "apu_rvalid_i"), ("input", 32, "apu_result_i"), ("input", 5, "apu_flags_i"),
+    ("input", 32, "irq_i"), ("output", 1, "irq_ack_o"), ("output", 5, "irq_id_o"),
+    ("input", 1, "debug_req_i"), ("output", 1, "debug_havereset_o"),
+    ("output", 1, "debug_running_o"), ("output", 1, "debug_halted_o"),
+    ("input", 1, "fetch_enable_i"), ("output", 1, "core_sleep_o"),
+]
+_PARAMS = ("COREV_PULP", "COREV_CLUSTER", "FPU", "ZFINX", "NUM_MHPMCOUNTERS")
+
+
+def stub() -> str:
+    """A port-only Verilog ``cv32e40p_core`` for tools that keep it a black box
+    (synthesis with Yosys, which does not read the core's SystemVerilog)."""
+    params = ", ".join(f"parameter {p} = 0" for p in _PARAMS)
+    ports = ",\n".join(f"  {d} wire [{w - 1}:0] {n}" for d, w, n in _PORTS)
+    return (f"// Port stub of the CV32E40P core (black box); generated by imcc.\n"
+            f"(* blackbox *)\nmodule {MODULE} #({params}) (\n{ports}\n);\nendmodule\n")
+
+
+class FetchSignature(wiring.Signature):
+    """The core's OBI instruction port (read-only): ``gnt`` may come in the
+    request's cycle, ``rvalid`` with ``rdata`` in a later one."""
+
+    def __init__(self):
+        super().__init__({"req": Out(1), "addr": Out(32), "gnt": In(1), "rvalid": In(1),
+                          "rdata": In(32)})
+
+
+class Cv32e40p(wiring.Component):
+    """One core.  ``data`` is its OBI data port, which already follows the TCDM
+    protocol (hold until granted, one response per grant); ``data.r_err`` is not
+    used (the core has no bus-error input).  ``clock_en`` is the PULP cluster's
+    clock enable (``pulp_clock_en_i``): it may be 0 only while ``sleep`` is 1."""
+
+    def __init__(self, hart_id: int):
+        self.hart_id = hart_id
+        super().__init__({
+            "instr": Out(FetchSignature()), "data": Out(TcdmSignature()),
+            "boot_addr": In(32), "fetch_enable": In(1), "clock_en": In(1), "sleep": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        i, d = self.instr, self.data
+        unused = {n: Signal(w, name=f"unused_{n}") for n, w in (
+            ("apu_busy_o", 1), ("apu_req_o", 1), ("apu_operands_o", 96), ("apu_op_o", 6),
+            ("apu_flags_o", 15), ("irq_ack_o", 1), ("irq_id_o", 5), ("debug_havereset_o", 1),
+            ("debug_running_o", 1), ("debug_halted_o", 1))}
+        m.submodules.core = Instance(
+            MODULE,
+            p_COREV_PULP=1, p_COREV_CLUSTER=1, p_FPU=0, p_ZFINX=0, p_NUM_MHPMCOUNTERS=1,
+            i_clk_i=ClockSignal(), i_rst_ni=~ResetSignal(),
+            i_pulp_clock_en_i=self.clock_en, i_scan_cg_en_i=Const(0, 1),
+            i_boot_addr_i=self.boot_addr, i_mtvec_addr_i=self.boot_addr,
+            i_dm_halt_addr_i=Const(0, 32), i_hart_id_i=Const(self.hart_id, 32), i_dm_exception_addr_i=Const(0, 32),
+            o_instr_req_o=i.req, i_instr_gnt_i=i.gnt, i_instr_rvalid_i=i.rvalid,
+            o_instr_addr_o=i.addr, i_instr_rdata_i=i.rdata,
+            o_data_req_o=d.req, i_data_gnt_i=d.gnt, i_data_rvalid_i=d.r_valid,
+            o_data_we_o=d.we, o_data_be_o=d.be, o_data_addr_o=d.addr, o_data_wdata_o=d.wdata,
+            i_data_rdata_i=d.rdata,
+            i_apu_gnt_i=Const(0, 1), i_apu_rvalid_i=Const(0, 1),
+            i_apu_result_i=Const(0, 32), i_apu_flags_i=Const(0, 5),
+            i_irq_i=Const(0, 32), i_debug_req_i=Const(0, 1),
+            i_fetch_enable_i=self.fetch_enable, o_core_sleep_o=self.sleep,
+            **{f"o_{n}": s for n, s in unused.items()},
+        )
+        return m

@@ -1,0 +1,64 @@
+"""The depthwise 3x3 / element-wise add accelerator (DW) as a cluster block:
+the HWPE controller (shared with the IMA, built from :data:`DW_REGS`) and the
+engine.
+
+Data ports: with ``cfg.dw.ports == "shared"`` the DW claims the same
+``hwpe*`` masters as the IMA and the cluster puts a
+:class:`~imcc.rtl.hwpe.port_mux.PortMux` in front of them (the paper's static
+mux; :meth:`port_busy` tells it when the DW holds them); with ``"own"`` it
+drives ``dw0..`` of its own and runs concurrently with the IMA.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from imcc.gen.config import ClusterConfig
+from ..cluster import ClusterBlock
+from ..hwpe.controller import HwpeController
+from ..interconnect.protocol import TargetSignature, TcdmSignature
+from .engine import Engine
+from .regs import DW_REGS
+
+__all__ = ["Dw", "dw_master_names"]
+
+
+def dw_master_names(cfg: ClusterConfig) -> list[str]:
+    prefix = "hwpe" if cfg.dw.ports == "shared" else "dw"
+    return [f"{prefix}{i}" for i in range(cfg.ima.data_ports)]
+
+
+class Dw(wiring.Component, ClusterBlock):
+    ctrl_window = "dw"
+
+    def __init__(self, cfg: ClusterConfig):
+        self.cfg = cfg
+        self.window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
+        self.master_names = dw_master_names(cfg)
+        members = {"ctrl": In(TargetSignature(self.window_bits))}
+        members.update({n: Out(TcdmSignature()) for n in self.master_names})
+        members.update(busy=Out(1), evt_done=Out(1), evt_error=Out(1))
+        super().__init__(members)
+
+    def tcdm_masters(self) -> dict:
+        return {n: getattr(self, n) for n in self.master_names}
+
+    def events(self) -> dict:
+        return {"dw_done": self.evt_done, "dw_error": self.evt_error}
+
+    def port_busy(self):
+        return self.busy
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.ctrl = ctl = HwpeController(DW_REGS, self.cfg.dw.job_contexts,
+                                                 self.window_bits)
+        m.submodules.engine = eng = Engine(self.cfg)
+        wiring.connect(m, wiring.flipped(self.ctrl), ctl.ctrl)
+        wiring.connect(m, ctl.job, eng.job)
+        wiring.connect(m, ctl.io, eng.io)
+        for i, n in enumerate(self.master_names):
+            wiring.connect(m, eng.ports[i], wiring.flipped(getattr(self, n)))
+        m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error),
+                     self.busy.eq(~eng.job.idle)]
+        return m

@@ -1,0 +1,205 @@
+"""A MobileNetV2 bottleneck on the whole generated cluster, driven exactly as a
+SoC would drive it (design: tb/tops/cluster_tb): the SoC port loads the input
+and the weights into the TCDM, the IMA's bulk-programming jobs write the
+crossbar, each layer is one job configured through the control registers,
+the end of each job is seen on the interrupt line, and the results are read
+back through the SoC port and compared bit-exactly with sim/bottleneck.py,
+intermediate tensors included.
+
+Environment: IMCC_CONFIG, IMCC_BLOCK (JSON: h, w, cin, t, cout, stride,
+seed), IMCC_RESULT (JSON report written here), IMCC_DUMP (optional .npz).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import cocotb
+import numpy as np
+from cocotb.simtime import get_sim_time
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.mapping import BottleneckShape, plan_bottleneck
+from imcc.sim.bottleneck import bottleneck as golden_block, dump, random_bottleneck
+from imcc.sim.crossbar import Crossbar
+from imcc.tb.benches.soc_axi import setup as soc_setup
+from imcc.tb.bus.crossbar_macro import CrossbarMacro
+from imcc.tb.bus.hwpe_axi import AxiRegs, HwpeAxi
+from imcc.tb.bus.ima_driver import pack_weights, pointwise_job, program_job
+
+DW_OP = {"DW3X3": 0, "ADD": 1}
+
+
+def progress(dut, text):
+    dut._log.info("[progress] %s", text)
+
+
+def _i8(a) -> bytes:
+    return np.asarray(a).astype(np.int8).tobytes()
+
+
+class Run:
+    def __init__(self, dut, cfg, axi):
+        self.dut, self.cfg, self.axi = dut, cfg, axi
+        regs = AxiRegs(axi)
+        self.ima = HwpeAxi(dut, cfg, regs, "ima")
+        self.dw = HwpeAxi(dut, cfg, regs, "dw")
+        self.layers = []
+
+    def cycle(self) -> int:
+        return int(self.dut.ctrl.cycles.value)
+
+    async def write(self, addr, data: bytes):
+        r = await self.axi.write(addr, data)
+        assert r.resp == 0, f"loading {len(data)} bytes at {addr:#x}: {r.resp}"
+
+    async def read(self, addr, n) -> bytes:
+        r = await self.axi.read(addr, n)
+        assert r.resp == 0, f"reading {n} bytes at {addr:#x}: {r.resp}"
+        return bytes(r.data)
+
+    async def layer(self, name, unit, acc: HwpeAxi, job: dict, work: dict):
+        """Configure, trigger, sleep until the interrupt; record the cycles."""
+        await acc.configure(job)
+        c0, t0 = self.cycle(), get_sim_time("ns")
+        await acc.trigger()
+        err = await acc.wait_done()
+        c1, t1 = self.cycle(), get_sim_time("ns")
+        assert err == 0, f"layer {name} ({unit}) ended with error code {err}"
+        rec = {"name": name, "unit": unit, "cycles": c1 - c0, "start_ns": t0, "end_ns": t1, **work}
+        self.layers.append(rec)
+        progress(self.dut, f"{name} on {unit}: {c1 - c0} cycles")
+        return rec
+
+
+def ima_regs(job) -> dict:
+    return dict(job.registers())
+
+
+@cocotb.test()
+async def bottleneck(dut):
+    wall0 = time.monotonic()
+    cfg = ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
+    blk = json.loads(os.environ.get("IMCC_BLOCK", "{}"))
+    seed = blk.pop("seed", 0)
+    shape = BottleneckShape(**blk)
+    plan = plan_bottleneck(cfg, shape)
+    x, p = random_bottleneck(shape.h, shape.w, shape.cin, shape.t, shape.cout, shape.stride, seed)
+    ref = golden_block(x, p)
+    ho, wo = shape.out_hw
+
+    axi = await soc_setup(dut, cfg)
+    xbar = Crossbar(cfg)
+    CrossbarMacro(dut, "ima_macro", xbar, dut.clk, cfg.clock.period_ns)
+    run = Run(dut, cfg, axi)
+    await run.ima.enable_irq()
+    await run.dw.enable_irq()
+
+    # -- load input and parameters through the SoC port -------------------------------------
+    c_load = run.cycle()
+    loaded = [len(_i8(x)), p.w_dw.size, 8 * p.w_dw.shape[-1]]
+    await run.write(plan.addr("x"), _i8(x))
+    await run.write(plan.addr("w_dw"), _i8(p.w_dw))
+    await run.write(plan.addr("dw_bias"), np.asarray(p.dw_bias, "<i4").tobytes())
+    await run.write(plan.addr("dw_scale"), np.asarray(p.dw_scale, "<u4").tobytes())
+    packed = {}
+    for name, w in (("expand", p.w_expand), ("project", p.w_project)):
+        if w is None:
+            continue
+        win = plan.windows[name]
+        wpad = np.zeros((win.rows, -(-win.cols // 8) * 8), np.int64)
+        wpad[:, :win.cols] = w
+        words = np.array(pack_weights(wpad), "<u4")
+        packed[name] = (wpad.shape[1], words)
+        await run.write(plan.addr(f"w_{name}"), words.tobytes())
+        loaded.append(words.nbytes)
+    load_cycles = run.cycle() - c_load
+    progress(dut, f"loaded {sum(loaded) / 1024:.1f} KiB of input and weights through the SoC port "
+                  f"in {load_cycles} cycles")
+
+    # -- program the crossbar: one bulk-programming job per layer -----------------------------
+    progress(dut, "programming the crossbar (bulk-programming jobs; PCM writes are slow)")
+    c_prog = run.cycle()
+    for name, (ncols, _) in packed.items():
+        win = plan.windows[name]
+        job = program_job(plan.addr(f"w_{name}"), win.row, win.rows, win.col, ncols)
+        await run.ima.configure(ima_regs(job))
+        await run.ima.trigger()
+        err = await run.ima.wait_done()
+        assert err == 0, f"programming the {name} window failed with error {err}"
+    program_cycles = run.cycle() - c_prog
+
+    # -- inference: the layers one after another ----------------------------------------------
+    c_inf = run.cycle()
+    src = plan.addr("x")
+    if shape.expand:
+        win = plan.windows["expand"]
+        job = pointwise_job(src, plan.addr("y_expand"), shape.cin, shape.cexp, shape.h * shape.w,
+                            row_off=win.row, col_off=win.col, gain=p.expand_gain,
+                            shift=p.expand_shift, lo=p.expand_lo, hi=p.expand_hi)
+        await run.layer("expand 1x1", "IMA", run.ima, ima_regs(job),
+                        {"mvms": shape.h * shape.w})
+        src = plan.addr("y_expand")
+    await run.layer("depthwise 3x3", "DW", run.dw, {
+        "MODE": dict(OP=DW_OP["DW3X3"], STRIDE=shape.stride, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1),
+        "SIZE": dict(H=shape.h, W=shape.w), "CHANNELS": dict(C=shape.cexp),
+        "SRC_ADDR": src, "WEIGHT_ADDR": plan.addr("w_dw"), "BIAS_ADDR": plan.addr("dw_bias"),
+        "SCALE_ADDR": plan.addr("dw_scale"), "DST_ADDR": plan.addr("y_dw"),
+        "QUANT": dict(SHIFT=p.dw_shift, LO=p.dw_lo, HI=p.dw_hi)},
+        {"macs": ho * wo * shape.cexp * 9})
+    win = plan.windows["project"]
+    job = pointwise_job(plan.addr("y_dw"), plan.addr("y_project"), shape.cexp, shape.cout,
+                        ho * wo, row_off=win.row, col_off=win.col, gain=p.project_gain,
+                        shift=p.project_shift, lo=p.project_lo, hi=p.project_hi)
+    await run.layer("project 1x1", "IMA", run.ima, ima_regs(job), {"mvms": ho * wo})
+    if shape.residual:
+        await run.layer("residual add", "DW", run.dw, {
+            "MODE": dict(OP=DW_OP["ADD"]), "SIZE": dict(H=ho, W=wo),
+            "CHANNELS": dict(C=shape.cout), "SRC_ADDR": plan.addr("y_project"),
+            "SRC2_ADDR": plan.addr("x"), "DST_ADDR": plan.addr("y"),
+            "SCALE_A": p.add_sa, "SCALE_B": p.add_sb,
+            "QUANT": dict(SHIFT=p.add_shift, LO=p.add_lo, HI=p.add_hi)},
+            {"elements": ho * wo * shape.cout})
+    total = run.cycle() - c_inf
+
+    # -- read back and compare ----------------------------------------------------------------
+    progress(dut, "reading the results back and comparing with the golden model")
+    checks = [("y_expand", "expand 1x1", ref.y_expand), ("y_dw", "depthwise 3x3", ref.y_dw),
+              ("y_project", "project 1x1", ref.y_project)]
+    if shape.residual:
+        checks.append(("y", "residual add", ref.y))
+    got_tensors, mismatches = {}, []
+    for key, layer, exp in checks:
+        if exp is None:
+            continue
+        got = np.frombuffer(await run.read(plan.addr(key), exp.size), np.int8).reshape(exp.shape)
+        got_tensors[key] = got
+        if not np.array_equal(got, exp):
+            bad = np.argwhere(got != exp)
+            yx = tuple(int(v) for v in bad[0])
+            rec = next(r for r in run.layers if r["name"] == layer)
+            mismatches.append(
+                f"{layer}: {len(bad)} of {exp.size} values differ; first at pixel (y={yx[0]}, "
+                f"x={yx[1]}) channel {yx[2]}: expected {int(exp[yx])}, got {int(got[yx])}; "
+                f"the job ran from {rec['start_ns']:.0f} ns to {rec['end_ns']:.0f} ns")
+    out = ref.y if shape.residual else ref.y_project
+    y_cluster = got_tensors["y" if shape.residual else "y_project"]
+
+    report = {
+        "block": {**blk, "seed": seed, "residual": shape.residual},
+        "layers": run.layers, "total_cycles": total, "bit_exact": not mismatches,
+        "mismatches": mismatches, "load_cycles": load_cycles, "load_kib": sum(loaded) / 1024, "program_cycles": program_cycles,
+        "sim_cycles": run.cycle(), "wall_s": time.monotonic() - wall0,
+        "output_shape": list(out.shape),
+    }
+    if os.environ.get("IMCC_RESULT"):
+        with open(os.environ["IMCC_RESULT"], "w") as f:
+            json.dump(report, f, indent=1)
+    if os.environ.get("IMCC_DUMP"):
+        d = dump(x, p, ref)
+        d["y"] = y_cluster
+        np.savez(os.environ["IMCC_DUMP"], **d)
+    progress(dut, f"done: {total} cycles, {'bit-exact' if not mismatches else 'MISMATCH'}")
+    assert not mismatches or os.environ.get("IMCC_NO_ASSERT"), "\n".join(mismatches)

@@ -1,0 +1,169 @@
+"""Programs on the cluster's cores (design: Cluster with protocol checkers,
+tb/test_cores.py).  The testbench only does what a host would: load the ELF
+and the inputs through the SoC port, start the cores through the event unit's
+FETCH_EN / BOOT_ADDR<i>, print the cores' console (PUTC) and wait for the
+end-of-test register (EOC); a few tests also raise events or watch the cores'
+sleep lines.
+
+Environment: IMCC_CONFIG, IMCC_ELF, IMCC_CORES (mask of cores to start,
+default all), IMCC_MAX_CYCLES, IMCC_INPUTS (npz: symbol -> bytes to write
+before the start), IMCC_OUTPUTS (json {symbol: nbytes} to read back after
+EOC, through the TCDM backdoor), IMCC_RESULT (json written: exit code, cycles,
+console, outputs as hex).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
+from cocotbext.axi import AxiResp
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.regmap import register_maps
+from imcc.tb.benches.soc_axi import setup
+from imcc.tb.bus.elf import Elf
+from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+
+
+CLOCK_NS = 2     # the clock soc_axi.setup starts
+
+
+def _config() -> ClusterConfig:
+    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
+
+
+class Host:
+    """The SoC side of a program run."""
+
+    def __init__(self, dut, cfg: ClusterConfig, axi):
+        self.dut, self.cfg, self.axi = dut, cfg, axi
+        rm, self.eu_base = next((rm, b) for rm, b in register_maps(cfg) if rm.name == "eu")
+        self.eu = rm.namespace(self.eu_base)
+        self.lines: dict[int, str] = {}
+        self.console: list[tuple[int, str]] = []
+        cocotb.start_soon(self._console())
+
+    async def _console(self):
+        while True:
+            await self.dut.cores_putc.value_change
+            v = int(self.dut.cores_putc_data.value)
+            core, ch = v >> 8, chr(v & 0xFF)
+            if ch == "\n":
+                line = self.lines.pop(core, "")
+                self.console.append((core, line))
+                self.dut._log.info("[core %d] %s", core, line)
+            else:
+                self.lines[core] = self.lines.get(core, "") + ch
+
+    async def write(self, addr: int, data: bytes, size: int | None = None):
+        resp = await self.axi.write(addr, bytes(data), size=size)
+        assert resp.resp == AxiResp.OKAY, f"write {addr:#x}+{len(data)}: {resp.resp}"
+
+    async def read(self, addr: int, n: int, size: int | None = None) -> bytes:
+        resp = await self.axi.read(addr, n, size=size)
+        assert resp.resp == AxiResp.OKAY, f"read {addr:#x}+{n}: {resp.resp}"
+        return bytes(resp.data)
+
+    async def reg(self, name: str, value: int | None = None) -> int:
+        addr = self.eu_base + getattr(self.eu, name)
+        if value is None:        # one 32-bit beat: a wider one would touch the next register
+            return int.from_bytes(await self.read(addr, 4, size=2), "little")
+        await self.write(addr, value.to_bytes(4, "little"), size=2)
+        return value
+
+    async def load(self, elf: Elf):
+        for seg in elf.segments:
+            if seg.data:
+                await self.write(seg.addr, seg.data)
+
+    async def start(self, elf: Elf, mask: int):
+        for i in range(self.cfg.cores.count):
+            if mask >> i & 1:
+                await self.reg(f"BOOT_ADDR{i}", elf.entry)
+        await self.reg("FETCH_EN", mask)
+
+    async def wait_eoc(self, max_cycles: int) -> int:
+        if not int(self.dut.cores_eoc.value):
+            # a Timer, not ClockCycles: Python must not wake every cycle
+            timeout = Timer(max_cycles * CLOCK_NS, unit="ns")
+            done = await First(RisingEdge(self.dut.cores_eoc), timeout)
+            assert done is not timeout, (f"no end of test within {max_cycles} cycles; "
+                                         f"console: {self.console} {self.lines}")
+        await ReadOnly()
+        return int(self.dut.cores_eoc_code.value)
+
+
+def _cycle(dut) -> int:
+    return int(dut.ctrl.cycles.value)
+
+
+async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
+    """Load, start, wait for EOC; ``during(host)`` runs concurrently (events)."""
+    cfg = cfg or _config()
+    axi = await setup(dut, cfg)
+    host = Host(dut, cfg, axi)
+    elf = Elf(elf_path or os.environ["IMCC_ELF"])
+    mask = mask if mask is not None else int(os.environ.get("IMCC_CORES", "0"), 0) or \
+        (1 << cfg.cores.count) - 1
+    await host.load(elf)
+    inputs = os.environ.get("IMCC_INPUTS")
+    if inputs:
+        with np.load(inputs) as z:
+            for name in z.files:
+                await host.write(elf.symbol(name), z[name].tobytes())
+    c0, w0 = _cycle(dut), time.monotonic()
+    await host.start(elf, mask)
+    if during is not None:
+        cocotb.start_soon(during(host))
+    code = await host.wait_eoc(int(os.environ.get("IMCC_MAX_CYCLES", "2000000")))
+    cycles, wall = _cycle(dut) - c0, time.monotonic() - w0
+    dut._log.info("exit code %d after %d cycles (%.1f s wall, %.0f cycles/s)", code, cycles,
+                  wall, cycles / max(wall, 1e-9))
+    out = {"exit": code, "cycles": cycles, "wall_s": wall, "console": host.console,
+           "outputs": {}}
+    # Results are read through the TCDM backdoor (zero simulated time): large
+    # outputs would otherwise cost more simulation than the program itself.
+    backdoor = TcdmBackdoor(dut, cfg)
+    for name, n in json.loads(os.environ.get("IMCC_OUTPUTS", "{}")).items():
+        out["outputs"][name] = backdoor.read(elf.symbol(name), n).hex()
+    if os.environ.get("IMCC_RESULT"):
+        with open(os.environ["IMCC_RESULT"], "w") as f:
+            json.dump(out, f)
+    return host, out
+
+
+@cocotb.test()
+async def program(dut):
+    """Run IMCC_ELF to its end; the exit code must be 0."""
+    _, out = await run_program(dut)
+    assert out["exit"] == 0, f"exit code {out['exit']}; console {out['console']}"
+
+
+@cocotb.test()
+async def event_wakes_sleeping_cores(dut):
+    """sw/apps/events.c: the cores sleep in cv.elw (clock-gated: the sleep lines
+    rise and stay up), an event written by the host wakes exactly them."""
+    cfg = _config()
+    n = cfg.cores.count
+    others = ((1 << n) - 1) & ~1
+
+    async def host_event(host):
+        # phase 1: every core waits for software event 2 from the host
+        while int(dut.cores_sleeping.value) != (1 << n) - 1:
+            await dut.cores_sleeping.value_change
+        await ClockCycles(dut.clk, 500)
+        assert int(dut.cores_sleeping.value) == (1 << n) - 1, "a core woke without an event"
+        assert await host.reg("SLEEPING") == (1 << n) - 1
+        await host.reg("SW_EVENT", ((1 << n) - 1) << host.eu.SW_EVENT_CORES[0]
+                       | 2 << host.eu.SW_EVENT_EVENT[0])
+        # phase 2: cores 1.. sleep until core 0's software event 1
+        while int(dut.cores_sleeping.value) & others != others:
+            await dut.cores_sleeping.value_change
+
+    _, out = await run_program(dut, during=host_event)
+    assert out["exit"] == 0, f"exit code {out['exit']}; console {out['console']}"

@@ -1,0 +1,109 @@
+"""The behavioural crossbar (imcc.sim.crossbar) answering the IMA's macro port
+(rtl/ima/macro.py) in a cocotb simulation.
+
+Two tasks, each asleep until the port asks for something: the MVM task
+wakes on the rising edge of ``start`` (sampling the DAC vector, window and
+ADC settings in the read-only phase), computes the ADC vector with the
+model, sleeps ``mvm_cycles`` with one timer and drives ``done``/``y`` for one
+cycle; the programming task wakes on ``prog_valid``, takes the operation at
+the handshake edge, drops ``prog_ready`` for the model's programming time
+(or read time) and answers reads with ``prog_rvalid``.  Nothing wakes per
+clock cycle, so long MVM streams cost a few wake-ups per MVM.
+
+Latencies come from the model (``Crossbar.mvm_cycles`` / ``prog_cycles``); a
+read-back takes ``mvm_cycles`` too (sensing a row is an analog read).
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
+
+from imcc.sim.crossbar import Crossbar
+
+__all__ = ["CrossbarMacro"]
+
+
+class CrossbarMacro:
+    def __init__(self, dut, prefix: str, xbar: Crossbar, clk, period_ns: float):
+        self.x = xbar
+        self.clk = clk
+        self.period = period_ns
+        self.p = lambda n: getattr(dut, f"{prefix}__{n}")
+        self.rows, self.cols = xbar.rows, xbar.cols
+        self.mvm_log: list[tuple[float, float]] = []   # (start ns, done ns) of each MVM
+        self.errors: list[str] = []
+        self.p("done").value = 0
+        self.p("y").value = 0
+        self.p("prog_ready").value = 1
+        self.p("prog_rvalid").value = 0
+        self.p("prog_rdata").value = 0
+        self.tasks = [cocotb.start_soon(self._mvm()), cocotb.start_soon(self._prog())]
+
+    async def _edges(self, n: int):
+        """From just after a clock edge to just after the n-th next one, with
+        one timer instead of n wake-ups."""
+        if n > 1:
+            await Timer((n - 1) * self.period + self.period / 2, "ns")
+        await RisingEdge(self.clk)
+
+    def _int(self, name) -> int:
+        return int(self.p(name).value)
+
+    def _signed8(self, name) -> int:
+        v = self._int(name)
+        return v - 256 if v > 127 else v
+
+    async def _wait_high(self, name):
+        await ReadOnly()
+        if not self._int(name):
+            await RisingEdge(self.p(name))
+            await ReadOnly()
+
+    async def _mvm(self):
+        while True:
+            await self._wait_high("start")
+            t0 = get_sim_time("ns")
+            n_rows, n_cols = self._int("n_rows"), self._int("n_cols")
+            x = np.frombuffer(self._int("x").to_bytes(self.rows, "little"), np.int8)[:n_rows]
+            args = (x, self._int("row_off"), n_rows, self._int("col_off"), n_cols,
+                    self._int("gain"), self._int("shift"), self._signed8("lo"), self._signed8("hi"))
+            try:
+                y = self.x.mvm(*args)
+            except ValueError as e:     # the engine must never start such an MVM
+                self.errors.append(f"MVM at {t0} ns: {e}")
+                raise AssertionError(f"macro port: bad MVM at {t0} ns: {e}") from None
+            out = np.zeros(self.cols, np.int8)
+            out[:n_cols] = y
+            await self._edges(self.x.mvm_cycles)
+            self.p("y").value = int.from_bytes(out.tobytes(), "little")
+            self.p("done").value = 1
+            await RisingEdge(self.clk)
+            self.p("done").value = 0
+            self.mvm_log.append((t0, get_sim_time("ns")))
+
+    async def _prog(self):
+        while True:
+            await self._wait_high("prog_valid")
+            we, row, group = self._int("prog_we"), self._int("prog_row"), self._int("prog_group")
+            wdata = self._int("prog_wdata")
+            await RisingEdge(self.clk)          # the handshake edge (prog_ready is high)
+            self.p("prog_ready").value = 0
+            try:
+                if we:
+                    busy = self.x.program(row, group, wdata)
+                else:
+                    data = self.x.read_word(row, group)
+                    busy = self.x.mvm_cycles
+            except ValueError as e:
+                self.errors.append(f"programming at row {row}, group {group}: {e}")
+                raise AssertionError(f"macro port: bad programming operation: {e}") from None
+            await self._edges(busy)
+            self.p("prog_ready").value = 1
+            if not we:
+                self.p("prog_rdata").value = data
+                self.p("prog_rvalid").value = 1
+                await RisingEdge(self.clk)
+                self.p("prog_rvalid").value = 0

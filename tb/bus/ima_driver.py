@@ -1,0 +1,203 @@
+"""Software's view of the IMA in a testbench: jobs as register values, offload
+through a TCDM master (ACQUIRE, job registers, TRIGGER), end-of-job events,
+and the mappings of layers onto jobs (docs/ima.md, "Programming model").
+
+Register offsets and field positions come from the generated constants
+module (:meth:`RegisterMap.namespace` of the IMA's register description),
+as software would include the generated header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cocotb
+from cocotb.triggers import Event, RisingEdge
+
+from imcc.gen.config import ClusterConfig
+from imcc.rtl.ima.regs import IMA_REGS
+
+__all__ = ["Stream", "ImaJob", "ImaDriver", "pointwise_job", "conv_job", "program_job",
+           "pack_weights"]
+
+ALL_ONES = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream of a job: steps at addr + i*step0 + o*step1, each c2 x c1
+    segments of ``length`` bytes at + a*stride2 + b*stride1."""
+    addr: int = 0
+    length: int = 1
+    c1: int = 1
+    c2: int = 1
+    stride1: int = 0
+    stride2: int = 0
+    step0: int = 0
+    step1: int = 0
+
+
+@dataclass(frozen=True)
+class ImaJob:
+    op: int = 0
+    row_off: int = 0
+    n_rows: int = 1
+    col_off: int = 0
+    n_cols: int = 1
+    gain: int = 1
+    shift: int = 0
+    lo: int = -128
+    hi: int = 127
+    inner: int = 1
+    outer: int = 1
+    src: Stream = field(default_factory=Stream)
+    dst: Stream = field(default_factory=Stream)
+
+    @property
+    def steps(self) -> int:
+        return self.inner * self.outer
+
+    def registers(self) -> list[tuple[str, int]]:
+        R = IMA_REGS
+        regs = [
+            ("MODE", R["MODE"].pack(OP=self.op)),
+            ("ROWS", R["ROWS"].pack(OFFSET=self.row_off, COUNT=self.n_rows)),
+            ("COLS", R["COLS"].pack(OFFSET=self.col_off, COUNT=self.n_cols)),
+            ("GAIN", self.gain),
+            ("ADC", R["ADC"].pack(SHIFT=self.shift, LO=self.lo, HI=self.hi)),
+            ("STEPS", R["STEPS"].pack(INNER=self.inner, OUTER=self.outer)),
+        ]
+        for p, s in (("SRC", self.src), ("DST", self.dst)):
+            regs += [(f"{p}_ADDR", s.addr & ALL_ONES),
+                     (f"{p}_LEN", R[f"{p}_LEN"].pack(LEN=s.length)),
+                     (f"{p}_COUNT", R[f"{p}_COUNT"].pack(C1=s.c1, C2=s.c2)),
+                     (f"{p}_STRIDE1", s.stride1 & ALL_ONES), (f"{p}_STRIDE2", s.stride2 & ALL_ONES),
+                     (f"{p}_STEP0", s.step0 & ALL_ONES), (f"{p}_STEP1", s.step1 & ALL_ONES)]
+        return regs
+
+
+def _grid(pixels: int) -> tuple[int, int]:
+    """(inner, outer) with inner * outer == pixels and both < 2^16."""
+    for inner in range(min(pixels, 0xFFFF), 0, -1):
+        if pixels % inner == 0 and pixels // inner <= 0xFFFF:
+            return inner, pixels // inner
+    raise ValueError(f"{pixels} pixels do not split into two 16-bit loops")
+
+
+def pointwise_job(src: int, dst: int, cin: int, cout: int, pixels: int, *, row_off=0, col_off=0,
+                  gain=1, shift=0, lo=-128, hi=127, in_pitch=None, out_pitch=None) -> ImaJob:
+    """A 1x1 layer over ``pixels`` HWC pixels: one step per pixel, all output
+    channels of a pixel at once.  ``*_pitch``: bytes between pixels."""
+    inner, outer = _grid(pixels)
+    ip, op = in_pitch or cin, out_pitch or cout
+    return ImaJob(op=0, row_off=row_off, n_rows=cin, col_off=col_off, n_cols=cout, gain=gain,
+                  shift=shift, lo=lo, hi=hi, inner=inner, outer=outer,
+                  src=Stream(src, cin, step0=ip, step1=ip * inner),
+                  dst=Stream(dst, cout, step0=op, step1=op * inner))
+
+
+def conv_job(src: int, dst: int, hp: int, wp: int, c: int, k: int, stride: int, cout: int, *,
+             row_off=0, col_off=0, gain=1, shift=0, lo=-128, hi=127) -> ImaJob:
+    """A k x k convolution over an HWC input of hp x wp pixels (padding already
+    in memory) by virtual im2col: a step's input is k segments (kernel rows)
+    of k*c contiguous bytes, rows [ky][kx][c] of the crossbar."""
+    ho, wo = (hp - k) // stride + 1, (wp - k) // stride + 1
+    return ImaJob(op=0, row_off=row_off, n_rows=k * k * c, col_off=col_off, n_cols=cout,
+                  gain=gain, shift=shift, lo=lo, hi=hi, inner=wo, outer=ho,
+                  src=Stream(src, k * c, c1=k, stride1=wp * c, step0=stride * c,
+                             step1=stride * wp * c),
+                  dst=Stream(dst, cout, step0=cout, step1=wo * cout))
+
+
+def program_job(src: int, row_off: int, n_rows: int, col_off: int, n_cols: int) -> ImaJob:
+    """Bulk programming: packed weights in the TCDM, row-major, n_cols / 8
+    words per row (:func:`pack_weights`)."""
+    row_bytes = n_cols // 2
+    return ImaJob(op=1, row_off=row_off, n_rows=n_rows, col_off=col_off, n_cols=n_cols,
+                  inner=n_rows, src=Stream(src, row_bytes, step0=row_bytes))
+
+
+def pack_weights(w) -> "list[int]":
+    """Weights (rows, cols) in -7..7, cols a multiple of 8 -> programming words
+    row-major (column 8g+i in bits [4i+3:4i] of word g)."""
+    import numpy as np
+    w = np.asarray(w, dtype=np.int64)
+    nib = (w & 0xF).reshape(w.shape[0], -1, 8)
+    words = np.sum(nib << (4 * np.arange(8)), axis=-1)
+    return [int(v) for v in words.ravel()]
+
+
+class ImaDriver:
+    """Register-level access to the IMA through ``master`` (a TcdmMaster), and
+    a count of its end-of-job events."""
+
+    def __init__(self, dut, master, cfg: ClusterConfig, *, evt_done="ima_evt_done",
+                 evt_error="ima_evt_error"):
+        self.m = master
+        base = {w.name: w.base for w in cfg.address_map()}["ima"]
+        self.R = IMA_REGS.namespace(base)      # the generated constants module
+        self.base = base
+        self.events: list[bool] = []           # one per finished job: error flag
+        self._evt = Event()
+        self._done = getattr(dut, evt_done)
+        self._error = getattr(dut, evt_error)
+        self._task = cocotb.start_soon(self._watch())
+
+    async def _watch(self):
+        while True:
+            # evt_error is registered in the same edge as evt_done: read it now
+            # (not in the read-only phase, where the woken waiter could not drive).
+            await RisingEdge(self._done)
+            self.events.append(bool(int(self._error.value)))
+            self._evt.set()
+
+    async def wait_events(self, n: int):
+        """Until ``n`` end-of-job events have been seen in total."""
+        while len(self.events) < n:
+            self._evt.clear()
+            await self._evt.wait()
+
+    # -- registers ----------------------------------------------------------------------
+    async def write(self, name: str, value: int, *, check=True) -> int:
+        return await self.m.write(self.base + getattr(self.R, name), value & ALL_ONES, check=check)
+
+    async def read(self, name: str, *, check=True) -> int:
+        return await self.m.read(self.base + getattr(self.R, name), check=check)
+
+    def field(self, reg: str, fld: str, word: int) -> int:
+        lsb, width = getattr(self.R, f"{reg}_{fld}")
+        return word >> lsb & ((1 << width) - 1)
+
+    async def status(self) -> dict:
+        w = await self.read("STATUS")
+        return {f: self.field("STATUS", f, w) for f in self.R.FIELDS["STATUS"]}
+
+    async def acquire(self) -> int:
+        return await self.read("ACQUIRE")
+
+    async def configure(self, job: ImaJob):
+        for name, value in job.registers():
+            await self.write(name, value)
+
+    async def offload(self, job: ImaJob) -> int:
+        """ACQUIRE (must succeed), job registers, TRIGGER; returns the job id."""
+        jid = await self.acquire()
+        if jid == ALL_ONES:
+            raise AssertionError("ACQUIRE: no free job context")
+        await self.configure(job)
+        await self.write("TRIGGER", 0)
+        return jid
+
+    async def run(self, job: ImaJob) -> int:
+        """Offload ``job`` and wait for its end; returns its error code."""
+        n = len(self.events)
+        await self.offload(job)
+        await self.wait_events(n + 1)
+        return self.field("STATUS", "ERROR", await self.read("STATUS"))
+
+    async def wait_idle(self, what: str = "BUSY", limit: int = 1_000_000):
+        """Poll STATUS until ``what`` is 0 (register programming has no event)."""
+        for _ in range(limit):
+            if not (await self.status())[what]:
+                return
+        raise AssertionError(f"STATUS.{what} stayed set")

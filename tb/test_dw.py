@@ -1,0 +1,42 @@
+"""The depthwise 3x3 / element-wise add accelerator on the generated cluster
+(tb/benches/dw.py): random shapes, MobileNetV2 layers, residual add and bad
+jobs, bit-exact against imcc.sim.golden, with the TCDM protocol checkers."""
+
+import pytest
+
+from imcc.gen.config import ClusterConfig
+from imcc.tb import harness
+from imcc.tb.tops.cluster_tb import cluster_tb
+
+# No cores (they do not take part); the IMA shares its data ports with the DW.
+SHARED = ClusterConfig().replace(cores={"count": 0})
+OWN = SHARED.replace(dw={"ports": "own"})
+
+
+def _run(cfg, testcase, **env):
+    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
+    harness.run(b, "imcc.tb.benches.dw", testcase=testcase,
+                extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
+
+
+@pytest.mark.parametrize("testcase", ["random_shapes", "residual_add", "bad_jobs", "mobilenet"])
+def test_dw(testcase):
+    _run(SHARED, testcase)
+
+
+@pytest.mark.long
+def test_dw_own_ports():
+    """The DW on ports of its own (``dw.ports = "own"``)."""
+    _run(OWN, "random_shapes", IMCC_SEED=5)
+    _run(OWN, "bad_jobs")
+
+
+@pytest.mark.long
+def test_dw_mobilenet_s2():
+    """56x56x144 stride 2 (two row halves: the layer does not fit 512 KiB)."""
+    _run(SHARED, "mobilenet", IMCC_SHAPES="28x28x192/1,56x56x144/2")
+
+
+@pytest.mark.long
+def test_dw_random_soak():
+    _run(SHARED, "random_shapes", IMCC_SEED=11, IMCC_JOBS=60)

@@ -1,0 +1,272 @@
+"""amaranth.sim unit tests of the IMA block on its own (no Verilator): the data
+ports see a TCDM model that grants at random and answers one cycle after
+each grant, the macro port a behavioural crossbar with the configured
+latencies, the control port single register accesses.  Small crossbars keep
+the Python simulation fast; tb/test_ima.py runs the full-size cluster."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from imcc.gen.config import ClusterConfig
+from imcc.rtl.ima import IMA_REGS, Ima
+from imcc.rtl.ima.regs import ERR
+from imcc.sim.crossbar import Crossbar
+from imcc.sim.golden import ima_conv, ima_pointwise
+from imcc.tb.bus.ima_driver import ALL_ONES, conv_job, pack_weights, pointwise_job, program_job
+
+CODES = {n: v for n, v, _ in ERR}
+BASE_CFG = ClusterConfig().replace(ima={"rows": 32, "cols": 32, "data_ports": 2,
+                                        "mvm_ns": 20.0, "prog_ns": 10.0})
+
+
+class ImaSim:
+    def __init__(self, cfg: ClusterConfig, seed=0, p_grant=0.7):
+        self.cfg = cfg
+        self.dut = Ima(cfg)
+        self.rng = random.Random(seed)
+        self.p_grant = p_grant
+        t = cfg.tcdm
+        self.mem = np.zeros(t.size_bytes, np.uint8)
+        self.xbar = Crossbar(cfg)
+        self.ports = [getattr(self.dut, n) for n in self.dut.master_names + self.dut.sink_names]
+        self.due = {}
+        self.mvm_due = None           # (cycle, y)
+        self.prog_busy_until = 0
+        self.read_due = None
+        self.cycles = 0
+        self.events = []              # (cycle, error flag)
+        self.mvm_starts = []
+
+    def _word(self, addr):
+        o = addr - self.cfg.tcdm.base
+        return int.from_bytes(self.mem[o:o + 4].tobytes(), "little")
+
+    async def cycle(self, ctx, ctrl=None):
+        """One clock; ``ctrl`` = (offset, we, wdata) drives the control port.
+        Returns (rdata, r_err) of the control access of the previous cycle."""
+        d, t = self.dut, self.cfg.tcdm
+        # -- data ports: last cycle's answers, this cycle's grants
+        for i, p in enumerate(self.ports):
+            rdata, err = self.due.get(i, (0, 0))
+            ctx.set(p.r_valid, int(i in self.due))
+            ctx.set(p.rdata, rdata)
+            ctx.set(p.r_err, err)
+        due = {}
+        for i, p in enumerate(self.ports):
+            g = int(ctx.get(p.req) and self.rng.random() < self.p_grant)
+            ctx.set(p.gnt, g)
+            if g:
+                addr, we, be = ctx.get(p.addr), ctx.get(p.we), ctx.get(p.be)
+                assert addr % 4 == 0
+                mapped = t.base <= addr < t.base + t.size_bytes
+                rdata = self._word(addr) if mapped else 0
+                if we and mapped:
+                    wdata = ctx.get(p.wdata)
+                    for b in range(4):
+                        if be >> b & 1:
+                            self.mem[addr - t.base + b] = wdata >> (8 * b) & 0xFF
+                due[i] = (0 if we else rdata, int(not mapped))
+        # -- macro
+        mac = d.macro
+        ctx.set(mac.done, 0)
+        ctx.set(mac.prog_rvalid, 0)
+        if self.mvm_due and self.mvm_due[0] == self.cycles:
+            ctx.set(mac.y, self.mvm_due[1])
+            ctx.set(mac.done, 1)
+            self.mvm_due = None
+        if ctx.get(mac.start):
+            assert self.mvm_due is None, "MVM started while one is in flight"
+            n_rows, n_cols = ctx.get(mac.n_rows), ctx.get(mac.n_cols)
+            x = np.frombuffer(ctx.get(mac.x).to_bytes(self.xbar.rows, "little"), np.int8)[:n_rows]
+            lo, hi = ctx.get(mac.lo), ctx.get(mac.hi)
+            y = self.xbar.mvm(x, ctx.get(mac.row_off), n_rows, ctx.get(mac.col_off), n_cols,
+                              ctx.get(mac.gain), ctx.get(mac.shift), lo - 256 * (lo > 127),
+                              hi - 256 * (hi > 127))
+            out = np.zeros(self.xbar.cols, np.int8)
+            out[:n_cols] = y
+            self.mvm_due = (self.cycles + self.xbar.mvm_cycles, int.from_bytes(out.tobytes(), "little"))
+            self.mvm_starts.append(self.cycles)
+        ready = self.cycles >= self.prog_busy_until
+        if self.read_due and self.read_due[0] == self.cycles:
+            ctx.set(mac.prog_rvalid, 1)
+            ctx.set(mac.prog_rdata, self.read_due[1])
+            self.read_due = None
+        ctx.set(mac.prog_ready, int(ready))
+        if ready and ctx.get(mac.prog_valid):
+            row, grp = ctx.get(mac.prog_row), ctx.get(mac.prog_group)
+            if ctx.get(mac.prog_we):
+                busy = self.xbar.program(row, grp, ctx.get(mac.prog_wdata))
+            else:
+                busy = self.xbar.mvm_cycles
+                self.read_due = (self.cycles + busy, self.xbar.read_word(row, grp))
+            self.prog_busy_until = self.cycles + 1 + busy
+        # -- control port
+        c = d.ctrl
+        if ctrl is not None:
+            off, we, wdata = ctrl
+            ctx.set(c.req, 1)
+            ctx.set(c.addr, off)
+            ctx.set(c.we, we)
+            ctx.set(c.be, 0xF)
+            ctx.set(c.wdata, wdata)
+        else:
+            ctx.set(c.req, 0)
+        if ctx.get(d.evt_done):
+            self.events.append((self.cycles, bool(ctx.get(d.evt_error))))
+        await ctx.tick()
+        self.due = due
+        self.cycles += 1
+        return ctx.get(c.rdata), ctx.get(c.r_err)
+
+    async def access(self, ctx, name, we=0, wdata=0):
+        # the answer is registered at the edge that ends the request cycle
+        rdata, err = await self.cycle(ctx, (IMA_REGS[name].offset, we, wdata & ALL_ONES))
+        await self.cycle(ctx)
+        return rdata, err
+
+    async def write(self, ctx, name, value):
+        _, err = await self.access(ctx, name, 1, value)
+        assert not err, f"bus error writing {name}"
+
+    async def read(self, ctx, name):
+        rdata, err = await self.access(ctx, name)
+        assert not err, f"bus error reading {name}"
+        return rdata
+
+    async def run_job(self, ctx, job, limit=200_000):
+        n = len(self.events)
+        assert await self.read(ctx, "ACQUIRE") != ALL_ONES
+        for name, value in job.registers():
+            await self.write(ctx, name, value)
+        await self.write(ctx, "TRIGGER", 0)
+        while len(self.events) == n:
+            await self.cycle(ctx)
+            assert self.cycles < limit, "job did not end"
+        status = await self.read(ctx, "STATUS")
+        return IMA_REGS["STATUS"].unpack(status)["ERROR"]
+
+    def load(self, addr, data: bytes):
+        o = addr - self.cfg.tcdm.base
+        self.mem[o:o + len(data)] = np.frombuffer(data, np.uint8)
+
+    def fetch(self, addr, n) -> bytes:
+        o = addr - self.cfg.tcdm.base
+        return self.mem[o:o + n].tobytes()
+
+
+def _simulate(h: ImaSim, body):
+    sim = Simulator(h.dut)
+    sim.add_clock(1e-6)
+
+    async def tb(ctx):
+        await body(ctx)
+
+    sim.add_testbench(tb)
+    sim.run()
+
+
+@pytest.mark.parametrize("mode,ports", [("pipelined", "shared"), ("sequential", "separate")])
+def test_pointwise_unaligned(mode, ports):
+    """Unaligned channel counts and addresses, random grants, both engine modes."""
+    cfg = BASE_CFG.replace(ima={"mode": mode, "stream_ports": ports})
+    h = ImaSim(cfg, seed=3)
+    rng = np.random.default_rng(5)
+    t = cfg.tcdm
+
+    async def body(ctx):
+        for k, (cin, cout, pixels) in enumerate([(5, 7, 6), (32, 32, 4), (1, 3, 5), (13, 29, 3)]):
+            ro, co = int(rng.integers(0, 33 - cin)), int(rng.integers(0, 33 - cout))
+            w = rng.integers(-7, 8, (cin, cout), dtype=np.int8)
+            h.xbar.load(w, ro, co)
+            x = rng.integers(-128, 128, (pixels, cin), dtype=np.int8)
+            src, dst = t.base + 1000 * k + 3, t.base + 50_000 + 1000 * k + 1
+            h.load(src, x.tobytes())
+            job = pointwise_job(src, dst, cin, cout, pixels, row_off=ro, col_off=co,
+                                gain=3, shift=4, lo=-100, hi=90)
+            assert await h.run_job(ctx, job) == 0
+            got = np.frombuffer(h.fetch(dst, pixels * cout), np.int8).reshape(pixels, cout)
+            assert np.array_equal(got, ima_pointwise(x, w, 3, 4, -100, 90)), f"layer {k}"
+            assert h.fetch(dst - 1, 1) == b"\0" and h.fetch(dst + pixels * cout, 1) == b"\0"
+        assert h.events and not any(e for _, e in h.events)
+
+    _simulate(h, body)
+
+
+def test_conv_im2col_and_bad_jobs():
+    """A 3x3 stride-2 convolution by virtual im2col, then each error code once."""
+    cfg = BASE_CFG
+    h = ImaSim(cfg, seed=1)
+    rng = np.random.default_rng(2)
+    t = cfg.tcdm
+    size, cout = 7, 5
+
+    async def body(ctx):
+        x = rng.integers(-128, 128, (size, size, 3), dtype=np.int8)
+        w = rng.integers(-7, 8, (3, 3, 3, cout), dtype=np.int8)
+        xp = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+        h.xbar.load(w.reshape(27, cout), 2, 4)
+        src, dst = t.base + 2, t.base + 4096 + 3
+        h.load(src, xp.tobytes())
+        job = conv_job(src, dst, size + 2, size + 2, 3, 3, 2, cout, row_off=2, col_off=4, gain=5,
+                       shift=6)
+        assert await h.run_job(ctx, job) == 0
+        exp = ima_conv(x, w, 5, 6, stride=2, pad=1)
+        got = np.frombuffer(h.fetch(dst, exp.size), np.int8).reshape(exp.shape)
+        assert np.array_equal(got, exp)
+        good = pointwise_job(src, dst, 8, 8, 2)
+        bad = [(dict(op=3), "MODE"), (dict(outer=0), "ZERO"), (dict(row_off=25), "WINDOW"),
+               (dict(lo=5, hi=4), "CLIP"), (dict(n_rows=9), "SHAPE")]
+        from dataclasses import replace
+        for kw, code in bad:
+            assert await h.run_job(ctx, replace(good, **kw)) == CODES[code], code
+        far = replace(good, src=replace(good.src, addr=t.base + t.size_bytes - 4))
+        assert await h.run_job(ctx, far) == CODES["ADDRESS"]
+        assert [e for _, e in h.events] == [False] + [True] * 6
+        assert await h.run_job(ctx, good) == 0
+
+    _simulate(h, body)
+
+
+def test_contexts_and_programming():
+    """Two contexts (ACQUIRE all-ones when both are taken), bulk programming
+    with read-back through the registers."""
+    cfg = BASE_CFG
+    h = ImaSim(cfg, seed=4)
+    rng = np.random.default_rng(9)
+    t = cfg.tcdm
+
+    async def body(ctx):
+        w = rng.integers(-7, 8, (4, 16), dtype=np.int8)
+        words = pack_weights(w)
+        src = t.base + 0x100
+        h.load(src, np.array(words, "<u4").tobytes())
+        assert await h.run_job(ctx, program_job(src, 10, 4, 8, 16)) == 0
+        assert np.array_equal(h.xbar.w[10:14, 8:24], w)
+        await h.write(ctx, "READ_ADDR", 12 | 2 << 16)
+        while IMA_REGS["STATUS"].unpack(await h.read(ctx, "STATUS"))["PROG_BUSY"]:
+            pass
+        assert await h.read(ctx, "READ_DATA") == words[2 * 2 + 1]
+        # contexts
+        x = rng.integers(-128, 128, (20, 4), dtype=np.int8)
+        h.load(t.base + 0x1000, x.tobytes())
+        job = pointwise_job(t.base + 0x1000, t.base + 0x2000, 4, 16, 20, row_off=10, col_off=8)
+        ids = []
+        for _ in range(2):
+            ids.append(await h.read(ctx, "ACQUIRE"))
+            for name, value in job.registers():
+                await h.write(ctx, name, value)
+            await h.write(ctx, "TRIGGER", 0)
+        assert ids == [1, 2]      # id 0 was the PROGRAM job
+        assert await h.read(ctx, "ACQUIRE") == ALL_ONES
+        while len(h.events) < 3:
+            await h.cycle(ctx)
+        assert await h.read(ctx, "FINISHED_JOBS") == 3
+        got = np.frombuffer(h.fetch(t.base + 0x2000, 20 * 16), np.int8).reshape(20, 16)
+        assert np.array_equal(got, ima_pointwise(x, w, 1, 0))
+
+    _simulate(h, body)
