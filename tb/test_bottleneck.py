@@ -6,14 +6,11 @@ import json
 
 import pytest
 
-from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import BottleneckShape, MappingError, plan_bottleneck
 from imcc.tb import harness
 from imcc.tb.tops.cluster_tb import cluster_tb
 
-DEFAULT = ClusterConfig()
-# fewer banks and a smaller crossbar that still hold the 56x56 t=1 block
-SMALL = ClusterConfig().replace(tcdm={"banks": 16}, ima={"rows": 64, "cols": 64})
+from imcc.tb.configs import DEFAULT, SMALL   # SMALL: 16 banks, 64x64 crossbar (tb/configs.py)
 
 
 def run_block(cfg, tmp_path, **blk):

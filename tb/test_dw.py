@@ -5,11 +5,12 @@ jobs, bit-exact against imcc.sim.golden, with the TCDM protocol checkers."""
 import pytest
 
 from imcc.gen.config import ClusterConfig
+from imcc.tb.configs import NO_CORES
 from imcc.tb import harness
 from imcc.tb.tops.cluster_tb import cluster_tb
 
 # No cores (they do not take part); the IMA shares its data ports with the DW.
-SHARED = ClusterConfig().replace(cores={"count": 0})
+SHARED = NO_CORES       # shared build (tb/configs.py)
 OWN = SHARED.replace(dw={"ports": "own"})
 
 

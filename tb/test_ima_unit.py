@@ -270,3 +270,187 @@ def test_contexts_and_programming():
         assert np.array_equal(got, ima_pointwise(x, w, 1, 0))
 
     _simulate(h, body)
+
+
+def test_register_bus_rules():
+    """Bus errors: unmapped offset, write to a read-only register, TRIGGER or a
+    job-register write with no context free; ACQUIRE holds the lock."""
+    h = ImaSim(BASE_CFG)
+
+    async def body(ctx):
+        _, err = await h.cycle(ctx, (0x1FC, 0, 0))            # nothing there
+        assert err == 1
+        _, err = await h.cycle(ctx, (IMA_REGS["STATUS"].offset, 1, 5))
+        assert err == 1
+        first = await h.read(ctx, "ACQUIRE")
+        assert await h.read(ctx, "ACQUIRE") == ALL_ONES, "the acquired context is locked"
+        await h.write(ctx, "MODE", 3)                          # a bad job in context 0 ...
+        assert await h.read(ctx, "MODE") == 3
+        await h.write(ctx, "TRIGGER", 0)
+        await h.write(ctx, "STEPS", 0)                         # ... and a zero-step one in 1
+        await h.write(ctx, "TRIGGER", 0)
+        # both contexts may be taken now (the first job ends within a few cycles)
+        while len(h.events) < 2:
+            await h.cycle(ctx)
+        assert [e for _, e in h.events] == [True, True]
+        assert await h.read(ctx, "FINISHED_JOBS") == 2
+        assert first == 0 and await h.read(ctx, "ACQUIRE") == 2
+
+    _simulate(h, body)
+
+
+def test_trigger_when_full():
+    """With a long job running and one queued, TRIGGER and job-register writes
+    answer bus errors; SOFT_CLEAR in the middle, then a correct job."""
+    h = ImaSim(BASE_CFG, seed=7)
+    rng = np.random.default_rng(3)
+    t = BASE_CFG.tcdm
+
+    async def body(ctx):
+        w = rng.integers(-7, 8, (32, 32), dtype=np.int8)
+        h.xbar.load(w, 0, 0)
+        long_job = pointwise_job(t.base, t.base + 0x8000, 32, 32, 200)
+        for _ in range(2):
+            assert await h.read(ctx, "ACQUIRE") != ALL_ONES
+            for name, value in long_job.registers():
+                await h.write(ctx, name, value)
+            await h.write(ctx, "TRIGGER", 0)
+        assert await h.read(ctx, "ACQUIRE") == ALL_ONES
+        assert (await h.access(ctx, "TRIGGER", 1, 0))[1] == 1
+        assert (await h.access(ctx, "GAIN", 1, 7))[1] == 1
+        for _ in range(300):
+            await h.cycle(ctx)
+        assert 0 < len(h.mvm_starts) < 200
+        await h.write(ctx, "SOFT_CLEAR", 1)
+        while IMA_REGS["STATUS"].unpack(await h.read(ctx, "STATUS"))["BUSY"]:
+            pass
+        assert h.events == [] and await h.read(ctx, "FINISHED_JOBS") == 0
+        assert await h.read(ctx, "RUNNING_JOB") == ALL_ONES
+        x = rng.integers(-128, 128, (5, 32), dtype=np.int8)
+        h.load(t.base + 0x100, x.tobytes())
+        job = pointwise_job(t.base + 0x100, t.base + 0x9001, 32, 32, 5, gain=2, shift=5)
+        assert await h.run_job(ctx, job) == 0
+        got = np.frombuffer(h.fetch(t.base + 0x9001, 5 * 32), np.int8).reshape(5, 32)
+        assert np.array_equal(got, ima_pointwise(x, w, 2, 5))
+
+    _simulate(h, body)
+
+
+def test_register_programming():
+    """PROG_ROWS / PROG_COLS / PROG_DATA, a bus error past the window and when
+    the queue is full, read-back."""
+    cfg = BASE_CFG.replace(ima={"prog_ns": 40.0})
+    h = ImaSim(cfg)
+    rng = np.random.default_rng(1)
+
+    async def body(ctx):
+        w = rng.integers(-7, 8, (2, 16), dtype=np.int8)
+        words = pack_weights(w)
+        await h.write(ctx, "PROG_ROWS", 30 | 2 << 16)
+        await h.write(ctx, "PROG_COLS", 2 | 2 << 16)
+        errs = []
+        for word in words:
+            while True:      # the queue takes two; a third write in a row is refused
+                _, err = await h.access(ctx, "PROG_DATA", 1, word)
+                if not err:
+                    break
+                errs.append(err)
+        assert errs, "the queue never filled"
+        assert (await h.access(ctx, "PROG_DATA", 1, 0))[1] == 1, "write past the window"
+        while IMA_REGS["STATUS"].unpack(await h.read(ctx, "STATUS"))["PROG_BUSY"]:
+            pass
+        assert np.array_equal(h.xbar.w[30:32, 16:32], w)
+        for i, word in enumerate(words):
+            await h.write(ctx, "READ_ADDR", (30 + i // 2) | (2 + i % 2) << 16)
+            while IMA_REGS["STATUS"].unpack(await h.read(ctx, "STATUS"))["PROG_BUSY"]:
+                pass
+            assert await h.read(ctx, "READ_DATA") == word
+        assert (await h.access(ctx, "READ_ADDR", 1, 32))[1] == 1
+
+    _simulate(h, body)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_random_small_layers(seed):
+    """Random windows, channel counts, addresses and grant rates."""
+    rng = np.random.default_rng(seed)
+    mode = ["pipelined", "sequential"][seed % 2]
+    cfg = BASE_CFG.replace(ima={"mode": mode, "data_ports": int(rng.integers(1, 5))})
+    h = ImaSim(cfg, seed=seed, p_grant=float(rng.uniform(0.2, 1.0)))
+    t = cfg.tcdm
+
+    async def body(ctx):
+        for k in range(6):
+            cin, cout = int(rng.integers(1, 33)), int(rng.integers(1, 33))
+            ro, co = int(rng.integers(0, 33 - cin)), int(rng.integers(0, 33 - cout))
+            pixels = int(rng.integers(1, 9))
+            w = rng.integers(-7, 8, (cin, cout), dtype=np.int8)
+            h.xbar.load(w, ro, co)
+            x = rng.integers(-128, 128, (pixels, cin), dtype=np.int8)
+            src = t.base + int(rng.integers(0, 4000))
+            dst = t.base + 8192 + 600 * k + int(rng.integers(0, 4))
+            h.load(src, x.tobytes())
+            gain, shift = int(rng.integers(0, 300)), int(rng.integers(0, 12))
+            job = pointwise_job(src, dst, cin, cout, pixels, row_off=ro, col_off=co, gain=gain,
+                                shift=shift, lo=-90, hi=110)
+            assert await h.run_job(ctx, job) == 0
+            got = np.frombuffer(h.fetch(dst, pixels * cout), np.int8).reshape(pixels, cout)
+            assert np.array_equal(got, ima_pointwise(x, w, gain, shift, -90, 110)), f"layer {k}"
+
+    _simulate(h, body)
+
+
+def _segments(s, i, o):
+    """Byte addresses of step (i, o) of stream ``s`` (a Stream), in vector order."""
+    base = s.addr + i * s.step0 + o * s.step1
+    return [base + a * s.stride2 + b * s.stride1 + k
+            for a in range(s.c2) for b in range(s.c1) for k in range(s.length)]
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_strided_streams(seed):
+    """Both streams with every loop level in use and signed strides (reversed
+    steps): the bytes each step reads and writes follow the register formula."""
+    from imcc.tb.bus.ima_driver import ImaJob, Stream
+    rng = np.random.default_rng(seed)
+    cfg = BASE_CFG.replace(ima={"data_ports": int(rng.integers(1, 4))})
+    h = ImaSim(cfg, seed=seed, p_grant=0.6)
+    t = cfg.tcdm
+
+    def stream(base, length, c1, c2, inner, outer):
+        # segments spread out with gaps, steps after each other; the outer step
+        # loop runs backwards through memory
+        s1 = length + int(rng.integers(0, 5))
+        s2 = c1 * s1 + int(rng.integers(0, 7))
+        st0 = c2 * s2 + int(rng.integers(0, 3))
+        st1 = -(inner * st0 + int(rng.integers(0, 9)))
+        return Stream(base - (outer - 1) * st1, length, c1, c2, s1, s2, st0, st1)
+
+    async def body(ctx):
+        for k in range(3):
+            lin, c1i, c2i = int(rng.integers(1, 6)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+            lout, c1o, c2o = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+            n_rows, n_cols = lin * c1i * c2i, lout * c1o * c2o
+            inner, outer = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+            src = stream(t.base + 0x1000 * (2 * k + 1) + int(rng.integers(0, 4)), lin, c1i, c2i,
+                         inner, outer)
+            dst = stream(t.base + 0x1000 * (2 * k + 2) + int(rng.integers(0, 4)), lout, c1o, c2o,
+                         inner, outer)
+            h.mem[:] = rng.integers(0, 256, h.mem.size, dtype=np.uint8)
+            before = h.mem.copy()
+            w = rng.integers(-7, 8, (n_rows, n_cols), dtype=np.int8)
+            h.xbar.load(w, 1, 2)
+            job = ImaJob(row_off=1, n_rows=n_rows, col_off=2, n_cols=n_cols, gain=5, shift=3,
+                         inner=inner, outer=outer, src=src, dst=dst)
+            assert await h.run_job(ctx, job) == 0, f"job {k}"
+            expect = before.copy()
+            for o in range(outer):
+                for i in range(inner):
+                    a_in = np.array(_segments(src, i, o)) - t.base
+                    a_out = np.array(_segments(dst, i, o)) - t.base
+                    x = before[a_in].view(np.int8)
+                    expect[a_out] = ima_pointwise(x[None], w, 5, 3)[0].view(np.uint8)
+            bad = np.flatnonzero(h.mem != expect)
+            assert not bad.size, f"job {k}: {bad.size} bytes differ, first at {t.base + bad[0]:#x}"
+
+    _simulate(h, body)

@@ -3,13 +3,10 @@ generated cluster under cocotbext-axi."""
 
 import pytest
 
-from imcc.gen.config import ClusterConfig
 from imcc.tb import harness
 from imcc.tb.tops.cluster_tb import cluster_tb
 
-DEFAULT = ClusterConfig()
-NARROW = ClusterConfig().replace(soc={"data_width": 32, "id_width": 2, "cluster_id": 5},
-                                 tcdm={"banks": 8, "size_kib": 64}, cores={"count": 2})
+from imcc.tb.configs import DEFAULT, SMALL as NARROW   # shared builds (tb/configs.py)
 
 
 def _run(cfg, testcase, **env):

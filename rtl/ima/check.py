@@ -9,7 +9,7 @@ positive terms) + length - 1, with each term (count - 1) x stride, so
 negative strides are checked too.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

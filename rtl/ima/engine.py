@@ -5,7 +5,7 @@ error code.  An MVM job then starts one MVM whenever an input slot is READY
 (its DAC vector drives ``macro.x`` until ``done``), an output slot is free
 and the macro is idle; ``done`` captures the ADC vector and frees the input
 slot.  The job ends when the sink has written every step's outputs.  With
-the pipelined slot counts (3 input, 2 output) stream-in of the next steps
+the pipelined slot counts (3 input, 3 output) stream-in of the next steps
 and stream-out of the previous one overlap the analog MVM, so a stream of
 MVMs runs at one per (macro latency + 1) cycles when the ports keep up.
 
@@ -17,7 +17,7 @@ ports finish (the TCDM protocol forbids withdrawing them), waits for an MVM
 or programming write in flight, and returns to idle without an end event.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,7 +25,7 @@ from imcc.gen.config import ClusterConfig
 from ..hwpe.controller import ERROR_BITS, IoSignature, JobSignature
 from ..interconnect.protocol import TcdmSignature
 from .check import E, OPS, JobCheck
-from .macro import WEIGHTS_PER_WORD, MacroSignature
+from .macro import MacroSignature
 from .progregs import ProgRegs
 from .regs import IMA_REGS
 from .streamer import Streamer
@@ -34,9 +34,12 @@ __all__ = ["Engine", "slot_counts", "buffer_bytes"]
 
 
 def slot_counts(cfg: ClusterConfig) -> tuple[int, int]:
-    """(input, output) vector slots: double buffering plus one input slot of
-    run-ahead when pipelined, one each when sequential."""
-    return (3, 2) if cfg.ima.mode == "pipelined" else (1, 1)
+    """(input, output) vector slots: when pipelined, the slot at the macro plus
+    two, so the streams of the steps before and after never wait for each
+    other's last word (with two, a stream of full 256-wide steps on 4 shared
+    ports at a 33-cycle MVM loses half a cycle per step); one each when
+    sequential."""
+    return (3, 3) if cfg.ima.mode == "pipelined" else (1, 1)
 
 
 def buffer_bytes(cfg: ClusterConfig) -> tuple[int, int]:

@@ -12,7 +12,6 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from ..hwpe.controller import IoSignature
 from .macro import WEIGHTS_PER_WORD

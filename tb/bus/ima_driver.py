@@ -1,5 +1,5 @@
 """Software's view of the IMA in a testbench: jobs as register values, offload
-through a TCDM master (ACQUIRE, job registers, TRIGGER), end-of-job events,
+through a register master (ACQUIRE, job registers, TRIGGER), end-of-job events,
 and the mappings of layers onto jobs (docs/ima.md, "Programming model").
 
 Register offsets and field positions come from the generated constants
@@ -128,8 +128,10 @@ def pack_weights(w) -> "list[int]":
 
 
 class ImaDriver:
-    """Register-level access to the IMA through ``master`` (a TcdmMaster), and
-    a count of its end-of-job events."""
+    """Register-level access to the IMA through ``master`` (async ``read(addr)``
+    and ``write(addr, value, check=)`` returning the bus error: a
+    tb/bus/tcdm_master.TcdmMaster or a tb/bus/hwpe_axi.AxiRegs), and a count of
+    the IMA's end-of-job events (``ima_evt_done`` / ``ima_evt_error`` on the top)."""
 
     def __init__(self, dut, master, cfg: ClusterConfig, *, evt_done="ima_evt_done",
                  evt_error="ima_evt_error"):
