@@ -49,7 +49,10 @@ def _check_clean_cluster(cfg: ClusterConfig, rep: dict):
     blocks = cluster_blocks(cfg)
     for b in blocks.values():
         b._MustUse__silence = True     # built for their names only
-    assert set(comps) == {"interconnect", "bank"} | {re.sub(r"\d+$", "", b) for b in blocks}
+    # (shared data ports go through a port mux of their own: rtl/hwpe/port_mux.py)
+    muxes = {n for n in comps if n.startswith("port_mux_")}
+    assert bool(muxes) == (cfg.ima.enabled and cfg.dw.enabled and cfg.dw.ports == "shared")
+    assert set(comps) - muxes == {"interconnect", "bank"} | {re.sub(r"\d+$", "", b) for b in blocks}
     assert comps["bank"]["instances"] == [f"bank{k}" for k in range(cfg.tcdm.banks)]
     boxes = {TcdmSram.module_name(cfg.tcdm.bank_words): cfg.tcdm.banks}
     if cfg.cores.count:     # the cores (port stubs) and their instruction memory
