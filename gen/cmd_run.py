@@ -36,7 +36,7 @@ def register(sub):
                                     "with the paper's figures beside it")
     d.add_argument("--seed", type=int, default=0)
     _common(d)
-    d.set_defaults(run=run_demo, **REFERENCE)
+    d.set_defaults(run=run_bottleneck, **REFERENCE)
 
 
 def _common(p):
@@ -45,10 +45,6 @@ def _common(p):
                    "tensors and the cluster's output for an independent check")
     p.add_argument("--waves", action="store_true", help="dump FST waveforms and a GTKWave layout")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def run_demo(args) -> int:
-    return run_bottleneck(args)
 
 
 def _say(args, text):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from imcc.sim.mobilenetv2 import BlockShape
+
 from .config import ClusterConfig
 
 __all__ = ["BottleneckShape", "Window", "BottleneckPlan", "MappingError", "plan_bottleneck"]
@@ -18,7 +20,7 @@ class MappingError(ValueError):
 
 
 @dataclass(frozen=True)
-class BottleneckShape:
+class BottleneckShape(BlockShape):
     h: int = 28
     w: int = 28
     cin: int = 32
@@ -33,22 +35,6 @@ class BottleneckShape:
                 raise MappingError(f"--{name} = {v!r}: a positive integer is needed")
         if self.stride not in (1, 2):
             raise MappingError(f"--stride = {self.stride!r}: the depthwise layer supports 1 or 2")
-
-    @property
-    def cexp(self) -> int:
-        return self.cin * self.t
-
-    @property
-    def expand(self) -> bool:
-        return self.t != 1
-
-    @property
-    def residual(self) -> bool:
-        return self.stride == 1 and self.cin == self.cout
-
-    @property
-    def out_hw(self) -> tuple[int, int]:
-        return (self.h - 1) // self.stride + 1, (self.w - 1) // self.stride + 1
 
 
 @dataclass(frozen=True)

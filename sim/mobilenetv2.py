@@ -46,19 +46,17 @@ class ConvLayer:
         return self.k * self.k * self.cin * self.cout
 
 
-@dataclass(frozen=True)
-class Block:
-    index: int      # 1..17
-    h: int          # input height and width
-    w: int
-    cin: int
-    t: int
-    cout: int
-    stride: int
+class BlockShape:
+    """Derived sizes of a bottleneck block that has the fields h, w, cin, t,
+    cout and stride (the table's :class:`Block`, the mapper's shape)."""
 
     @property
     def cexp(self) -> int:
         return self.cin * self.t
+
+    @property
+    def expand(self) -> bool:
+        return self.t != 1
 
     @property
     def residual(self) -> bool:
@@ -66,7 +64,19 @@ class Block:
 
     @property
     def out_hw(self) -> tuple[int, int]:
+        """Output size of the 3x3 depthwise layer (padding 1)."""
         return (self.h - 1) // self.stride + 1, (self.w - 1) // self.stride + 1
+
+
+@dataclass(frozen=True)
+class Block(BlockShape):
+    index: int      # 1..17
+    h: int          # input height and width
+    w: int
+    cin: int
+    t: int
+    cout: int
+    stride: int
 
     def pointwise_layers(self) -> list[ConvLayer]:
         """The 1x1 layers that run on the IMA (expand only when t != 1)."""
