@@ -66,40 +66,50 @@ def run_bottleneck(args) -> int:
     if args.waves:
         os.environ["WAVES"] = "1"
 
-    from imcc.tb import harness
-    from imcc.tb.tops.cluster_tb import cluster_tb
-    t0 = time.monotonic()
-    _say(args, "building the Verilator model of the cluster (cached after the first run)...")
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    build_s = time.monotonic() - t0
-    _say(args, f"model {'reused' if b.reused else 'built'} in {build_s:.1f} s; simulating")
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "result.json"
-        env = {"IMCC_CONFIG": cfg.to_json(), "IMCC_BLOCK": json.dumps({**blk, "seed": args.seed}),
-               "IMCC_RESULT": str(out), "IMCC_NO_ASSERT": "1"}
-        if args.dump:
-            env["IMCC_DUMP"] = str(Path(args.dump).resolve())
-        t1 = time.monotonic()
-        try:
-            run_dir = harness.run(b, "imcc.tb.benches.bottleneck", name="imcc_run_bottleneck",
-                                  extra_env=env, progress=lambda s: _say(args, s))
-        except AssertionError as e:
-            print(f"imcc: the simulation failed:\n{e}", file=sys.stderr)
-            return 1
-        sim_s = time.monotonic() - t1
-        r = json.loads(out.read_text())
+    try:
+        r = simulate(cfg, blk, args.seed, dump=args.dump, progress=lambda s: _say(args, s))
+    except AssertionError as e:
+        print(f"imcc: the simulation failed:\n{e}", file=sys.stderr)
+        return 1
     r.update(paper_cycles=PAPER_CYCLES, ratio_to_paper=r["total_cycles"] / PAPER_CYCLES,
-             clock_mhz=cfg.clock.freq_mhz, build_s=round(build_s, 1), build_reused=b.reused,
-             sim_wall_s=round(sim_s, 1), sim_cycles_per_s=round(r["sim_cycles"] / sim_s),
-             tcdm_kib=round(plan.tcdm_bytes / 1024, 1), run_dir=str(run_dir))
-    if b.waves:
-        r["waves"] = str(run_dir / "dump.fst")
-        r["gtkw"] = str(run_dir / "dump.gtkw")
+             tcdm_kib=round(plan.tcdm_bytes / 1024, 1))
     if args.json:
         print(json.dumps(r, indent=1))
     else:
         _table(r, cfg, shape)
     return 0 if r["bit_exact"] else 1
+
+
+def simulate(cfg, blk: dict, seed: int, *, dump: str | None = None, progress=None) -> dict:
+    """Build (or reuse) the cluster's Verilator model and run the bottleneck
+    bench (tb/benches/bottleneck.py) on it: its report plus build and
+    simulation figures.  A failed simulation raises AssertionError."""
+    from imcc.tb import harness
+    from imcc.tb.tops.cluster_tb import cluster_tb
+    say = progress or (lambda s: None)
+    t0 = time.monotonic()
+    say("building the Verilator model of the cluster (cached after the first run)...")
+    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
+    build_s = time.monotonic() - t0
+    say(f"model {'reused' if b.reused else 'built'} in {build_s:.1f} s; simulating")
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "result.json"
+        env = {"IMCC_CONFIG": cfg.to_json(), "IMCC_BLOCK": json.dumps({**blk, "seed": seed}),
+               "IMCC_RESULT": str(out), "IMCC_NO_ASSERT": "1"}
+        if dump:
+            env["IMCC_DUMP"] = str(Path(dump).resolve())
+        t1 = time.monotonic()
+        run_dir = harness.run(b, "imcc.tb.benches.bottleneck", name="imcc_run_bottleneck",
+                              extra_env=env, progress=say)
+        sim_s = time.monotonic() - t1
+        r = json.loads(out.read_text())
+    r.update(clock_mhz=cfg.clock.freq_mhz, build_s=round(build_s, 1), build_reused=b.reused,
+             sim_wall_s=round(sim_s, 1), sim_cycles_per_s=round(r["sim_cycles"] / sim_s),
+             run_dir=str(run_dir))
+    if b.waves:
+        r["waves"] = str(run_dir / "dump.fst")
+        r["gtkw"] = str(run_dir / "dump.gtkw")
+    return r
 
 
 def _table(r, cfg, shape):
@@ -121,8 +131,15 @@ def _table(r, cfg, shape):
     print(f"{'total':<20} {tot:>9,} {tot * us:>8.1f}  layers one after another")
     print(f"{'paper (Fig. 12)':<20} {r['paper_cycles']:>9,} {r['paper_cycles'] / PAPER_MHZ:>8.1f}  "
           f"ratio {r['ratio_to_paper']:.2f}")
-    print(f"bit-exact check against the golden model (every intermediate tensor): "
+    xc = r.get("crossbar", {})
+    pcm = xc.get("model") == "pcm"
+    what = "the golden path on the same PCM crossbar model" if pcm else "the golden model"
+    print(f"bit-exact check against {what} (every intermediate tensor): "
           f"{'PASS' if r['bit_exact'] else 'FAIL'}")
+    if pcm:
+        print(f"PCM crossbar at t = {xc['t_inference']}, drift compensation {xc['compensation']}: "
+              f"block output vs the ideal block: RMS {xc['rms_lsb']:.2f} LSB, "
+              f"{100 * xc['over_1lsb']:.1f} % more than 1 LSB off, SNR {xc['snr_db']:.1f} dB")
     for m in r["mismatches"]:
         print(f"  {m}")
     print(f"before inference: loading {r['load_kib']:.1f} KiB of input and weights "

@@ -26,6 +26,11 @@ def register(sub):
     d.add_argument("--read-noise", choices=("column", "device"), default="column",
                    help="read-noise sampling: 'column' (same mean and variance, fast; default) "
                         "or 'device' (every device, every MVM; about 6x slower)")
+    d.add_argument("--rtl", metavar="T[:COMP]", nargs="?", const="1d:global", default=None,
+                   help="also run the reference block through the generated cluster in RTL "
+                        "simulation with the PCM model at its macro port, at time T and "
+                        "compensation COMP (default 1d:global; takes a few minutes), and "
+                        "check it against the golden path at equal seed")
     d.set_defaults(run=run_drift)
 
 
@@ -42,11 +47,59 @@ def run_drift(args) -> int:
         raise UsageError(f"--compensation {args.compensation!r}: use none, global and/or column")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed {args.seed}: must be >= 0")
+    rtl = _rtl_point(args.rtl) if args.rtl else None
     rows = run_study(cfg, times, comps, args.seed, sampling=args.read_noise)
     print(format_table(rows))
+    if rtl:
+        code = _run_rtl_point(cfg, args, *rtl)
+        if code:
+            return code
     try:
         plot(rows, args.out)
     except OSError as e:
         raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from None
     print(f"imcc: wrote {args.out}")
     return 0
+
+
+def _rtl_point(text: str) -> tuple[str, str]:
+    t, _, comp = text.partition(":")
+    comp = comp or "global"
+    parse_duration("--rtl", t)
+    if comp not in ("none", "global", "column"):
+        raise UsageError(f"--rtl {text!r}: compensation must be none, global or column")
+    return t, comp
+
+
+def _run_rtl_point(cfg, args, t: str, comp: str) -> int:
+    """The reference block through the RTL with the PCM model at the macro port
+    (the paper's differential pair), beside the golden path at the same seed."""
+    import sys
+    from imcc.sim.drift_study import REFERENCE
+    from .cmd_run import simulate
+    seed = cfg.crossbar.seed if args.seed is None else args.seed
+    c = cfg.replace(crossbar={"model": "pcm", "t_inference": t, "drift_compensation": comp,
+                              "seed": seed, "read_noise_sampling": args.read_noise,
+                              "representation": "differential", "devices_per_weight": 2})
+    h, w, cin, tt, cout, stride = REFERENCE
+    blk = dict(h=h, w=w, cin=cin, t=tt, cout=cout, stride=stride)
+    say = lambda s: print(f"imcc: {s}", file=sys.stderr, flush=True)
+    say(f"RTL point: the reference block on the cluster, PCM crossbar at t = {t}, {comp} "
+        f"compensation")
+    try:
+        r = simulate(c, blk, seed, progress=say)
+    except AssertionError as e:
+        print(f"imcc: the simulation failed:\n{e}", file=sys.stderr)
+        return 1
+    xc = r["crossbar"]
+    print(f"\nRTL point (cluster RTL, crossbar windows of the mapper; {r['sim_cycles']:,} "
+          f"cycles simulated in {r['sim_wall_s']} s):")
+    print(f"{'path':<28} {'t':>5} {'compensation':<12} {'RMS [LSB]':>9} {'>1 LSB':>7} "
+          f"{'SNR [dB]':>8}")
+    print(f"{'cluster RTL + PCM macro':<28} {t:>5} {comp:<12} {xc['rms_lsb']:>9.2f} "
+          f"{100 * xc['over_1lsb']:>6.1f}% {xc['snr_db']:>8.1f}")
+    print(f"bit-exact with the golden path on the same PCM model and seed (every intermediate "
+          f"tensor): {'yes' if r['bit_exact'] else 'NO'}")
+    for m in r["mismatches"]:
+        print(f"  {m}")
+    return 0 if r["bit_exact"] else 1

@@ -24,7 +24,7 @@ from imcc.gen.config import ClusterConfig
 from imcc.sim.bottleneck import BottleneckParams, Pointwise, bottleneck, random_bottleneck
 from imcc.sim.crossbar import Crossbar
 
-__all__ = ["REFERENCE", "TIMES", "StudyRow", "variants", "place", "crossbar_pointwise", "evaluate",
+__all__ = ["REFERENCE", "TIMES", "StudyRow", "variants", "place", "crossbar_pointwise", "metrics", "evaluate",
            "run_study", "format_table", "plot"]
 
 REFERENCE = (28, 28, 32, 6, 32, 1)       # h, w, cin, t, cout, stride
@@ -69,19 +69,29 @@ def place(xb: Crossbar, p: BottleneckParams) -> dict[str, tuple[int, int]]:
     return {"expand": (0, 0), "project": (we.shape[0], we.shape[1])}
 
 
-def crossbar_pointwise(xb: Crossbar, windows: dict[str, tuple[int, int]]) -> Pointwise:
-    """Executor of the 1x1 layers on ``xb``: one MVM per pixel, fresh read noise each."""
+def crossbar_pointwise(xb: Crossbar, windows: dict[str, tuple[int, int]], *,
+                       one_by_one: bool = False) -> Pointwise:
+    """Executor of the 1x1 layers on ``xb``: one MVM per pixel, fresh read noise each.
+
+    ``one_by_one`` issues the MVMs singly in pixel order, exactly as the IMA does
+    at the macro port, so the random draws match the RTL run's even with ADC
+    noise (a batch draws all read noise first, then all ADC noise)."""
     def run(layer, x, w, gain, shift, lo, hi):
         r0, c0 = windows[layer]
         cin, cout = w.shape
         if not np.array_equal(xb.w[r0:r0 + cin, c0:c0 + cout], w):
             raise ValueError(f"{layer} weights are not the ones programmed at ({r0}, {c0})")
-        y = xb.mvm_batch(x.reshape(-1, cin), r0, cin, c0, cout, gain, shift, lo, hi)
+        flat = x.reshape(-1, cin)
+        if one_by_one:
+            y = np.stack([xb.mvm(v, r0, cin, c0, cout, gain, shift, lo, hi) for v in flat])
+        else:
+            y = xb.mvm_batch(flat, r0, cin, c0, cout, gain, shift, lo, hi)
         return y.reshape(x.shape[:-1] + (cout,))
     return run
 
 
-def _metrics(y: np.ndarray, ideal: np.ndarray) -> tuple[float, float, float]:
+def metrics(y: np.ndarray, ideal: np.ndarray) -> tuple[float, float, float]:
+    """(RMS error in LSB, share of outputs more than 1 LSB off, SNR in dB)."""
     d = y.astype(np.float64) - ideal
     mse = float(np.mean(d * d))
     sig = float(np.mean(ideal.astype(np.float64) ** 2))
@@ -92,7 +102,7 @@ def _metrics(y: np.ndarray, ideal: np.ndarray) -> tuple[float, float, float]:
 def evaluate(xb: Crossbar, windows, x, p: BottleneckParams, ideal: np.ndarray,
              executor: Callable = crossbar_pointwise) -> tuple[float, float, float]:
     """(RMS in LSB, share > 1 LSB off, SNR dB) of one block run at xb's time/compensation."""
-    return _metrics(bottleneck(x, p, pointwise=executor(xb, windows)).y, ideal)
+    return metrics(bottleneck(x, p, pointwise=executor(xb, windows)).y, ideal)
 
 
 def run_study(cfg: ClusterConfig, times=TIMES, compensations=("none", "global"),

@@ -43,3 +43,17 @@ def test_layers_that_do_not_fit_are_refused():
         plan_bottleneck(DEFAULT.replace(ima={"rows": 128, "cols": 128}), BottleneckShape())
     with pytest.raises(MappingError, match="stride"):
         BottleneckShape(stride=3)
+
+
+def test_pcm_crossbar_at_the_macro_port_matches_the_golden_path(tmp_path):
+    """The RTL point of the drift study: with the PCM model answering at the
+    macro port (one day after programming, global drift compensation) the
+    cluster matches the golden path on the same model and seed bit for bit,
+    and the error against the ideal block is the drift study's: clearly
+    non-zero, and bounded (RMS under 16 LSB, SNR above 6 dB)."""
+    cfg = DEFAULT.replace(crossbar={"model": "pcm", "t_inference": "1d",
+                                    "drift_compensation": "global", "seed": 7})
+    r = run_block(cfg, tmp_path, h=9, w=7, cin=12, t=3, cout=12, stride=1, seed=7)
+    assert r["bit_exact"], r["mismatches"]
+    xc = r["crossbar"]
+    assert xc["model"] == "pcm" and 0 < xc["rms_lsb"] < 16 and xc["snr_db"] > 6, xc

@@ -359,5 +359,9 @@ def test_study_cli(tmp_path, capsys):
     assert main(["study", "drift", "-o", str(out), "--times", "25s,later"]) == 2
     assert "--times" in capsys.readouterr().err
     assert main(["study", "drift", "-o", str(out), "--compensation", "magic"]) == 2
+    capsys.readouterr()
+    assert main(["study", "drift", "-o", str(out), "--rtl", "1d:magic"]) == 2
+    assert main(["study", "drift", "-o", str(out), "--rtl", "soon"]) == 2
+    assert all(line.startswith("imcc: error:") for line in capsys.readouterr().err.splitlines())
     assert main(["study", "drift", "-o", str(tmp_path / "no" / "d.png"), "--times", "1h",
                  "--compensation", "none"]) == 2

@@ -6,6 +6,13 @@ the end of each job is seen on the interrupt line, and the results are read
 back through the SoC port and compared bit-exactly with sim/bottleneck.py,
 intermediate tensors included.
 
+With ``crossbar.model = "pcm"`` the macro port is answered by the PCM model
+and the golden path runs its 1x1 layers on a second PCM crossbar built from
+the same configuration and seed, programmed with the same windows and issuing
+the same MVMs in the same order: the cluster must match it bit for bit, and
+the report adds the block output's error against the ideal block (the RTL
+point of `imcc study drift`).
+
 Environment: IMCC_CONFIG, IMCC_BLOCK (JSON: h, w, cin, t, cout, stride,
 seed), IMCC_RESULT (JSON report written here), IMCC_DUMP (optional .npz).
 """
@@ -24,6 +31,7 @@ from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import BottleneckShape, plan_bottleneck
 from imcc.sim.bottleneck import bottleneck as golden_block, dump, random_bottleneck
 from imcc.sim.crossbar import Crossbar
+from imcc.sim.drift_study import crossbar_pointwise, metrics
 from imcc.tb.benches.soc_axi import setup as soc_setup
 from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.hwpe_axi import AxiRegs, HwpeAxi
@@ -78,6 +86,29 @@ def ima_regs(job) -> dict:
     return dict(job.registers())
 
 
+def padded(win, w) -> np.ndarray:
+    """A window's weights with the columns padded to whole programming words
+    (the bulk-programming job writes whole words; the pad cells hold 0)."""
+    wpad = np.zeros((win.rows, -(-win.cols // 8) * 8), np.int64)
+    wpad[:, :win.cols] = w
+    return wpad
+
+
+def golden(cfg, plan, x, p):
+    """(reference the cluster must match, ideal block): the same on an ideal
+    crossbar; on a PCM one the reference runs on its own copy of the model."""
+    ideal = golden_block(x, p)
+    if cfg.crossbar.model != "pcm":
+        return ideal, ideal
+    xb, windows = Crossbar(cfg), {}
+    for name, w in (("expand", p.w_expand), ("project", p.w_project)):
+        if w is not None:
+            win = plan.windows[name]
+            xb.load(padded(win, w), win.row, win.col)
+            windows[name] = (win.row, win.col)
+    return golden_block(x, p, pointwise=crossbar_pointwise(xb, windows, one_by_one=True)), ideal
+
+
 @cocotb.test()
 async def bottleneck(dut):
     wall0 = time.monotonic()
@@ -87,7 +118,7 @@ async def bottleneck(dut):
     shape = BottleneckShape(**blk)
     plan = plan_bottleneck(cfg, shape)
     x, p = random_bottleneck(shape.h, shape.w, shape.cin, shape.t, shape.cout, shape.stride, seed)
-    ref = golden_block(x, p)
+    ref, ideal = golden(cfg, plan, x, p)
     ho, wo = shape.out_hw
 
     axi = await soc_setup(dut, cfg)
@@ -109,8 +140,7 @@ async def bottleneck(dut):
         if w is None:
             continue
         win = plan.windows[name]
-        wpad = np.zeros((win.rows, -(-win.cols // 8) * 8), np.int64)
-        wpad[:, :win.cols] = w
+        wpad = padded(win, w)
         words = np.array(pack_weights(wpad), "<u4")
         packed[name] = (wpad.shape[1], words)
         await run.write(plan.addr(f"w_{name}"), words.tobytes())
@@ -193,7 +223,13 @@ async def bottleneck(dut):
         "mismatches": mismatches, "load_cycles": load_cycles, "load_kib": sum(loaded) / 1024, "program_cycles": program_cycles,
         "sim_cycles": run.cycle(), "wall_s": time.monotonic() - wall0,
         "output_shape": list(out.shape),
+        "crossbar": {"model": cfg.crossbar.model},
     }
+    if cfg.crossbar.model == "pcm":
+        rms, over, snr = metrics(y_cluster, ideal.y if shape.residual else ideal.y_project)
+        report["crossbar"].update(
+            t_inference=cfg.crossbar.t_inference, compensation=cfg.crossbar.drift_compensation,
+            seed=cfg.crossbar.seed, rms_lsb=rms, over_1lsb=over, snr_db=snr)
     if os.environ.get("IMCC_RESULT"):
         with open(os.environ["IMCC_RESULT"], "w") as f:
             json.dump(report, f, indent=1)
