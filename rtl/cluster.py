@@ -42,12 +42,15 @@ class ClusterBlock:
       answers with the ``In(TargetSignature)`` member ``mem``; ``None`` if none.
     * ``wants_events``: the block has an ``evt_in`` input that receives the
       events of all blocks in ``cfg.event_names()`` order (as the control block).
+    * ``wave_parts``: ``{label: instance path under the block}`` of the
+      sub-blocks whose ports get their own group in waveform layouts.
     """
 
     ctrl_window: str | None = None
     mem_window: str | None = None
     wants_events: bool = False
     external: tuple[str, ...] = ()
+    wave_parts: dict[str, str] = {}
 
     def tcdm_masters(self) -> dict:
         return {}
@@ -178,9 +181,11 @@ class Cluster(wiring.Component):
             self._attach_checkers(m, ic)
         return m
 
-    def wave_groups(self, scope: str) -> dict[str, list[tuple[str, int]]]:
+    def wave_groups(self, scope: str, module_ports=None) -> dict[str, list[tuple[str, int]]]:
         """Signals worth a first look in a waveform, grouped per block:
-        ``{group: [(hierarchical name under scope, width)]}`` (tb/waves.py)."""
+        ``{group: [(hierarchical name under scope, width)]}`` (tb/waves.py).
+        ``module_ports(instance path) -> [(port, width)]`` reads the generated
+        Verilog; with it, each block's ``wave_parts`` get groups of their own."""
         groups: dict[str, list[tuple[str, int]]] = {}
         if "soc" in self.blocks:
             groups["SoC port"] = [(f"{scope}.soc_axi__{n}", len(v)) for n, v in
@@ -196,6 +201,16 @@ class Cluster(wiring.Component):
             if bname != "soc":
                 groups[f"blocks/{bname}"] = [(f"{scope}.{bname}.{n}", len(v))
                                              for n, v in _flat(block)]
+            for mname in block.external if bname != "soc" else ():
+                member = getattr(block, mname)
+                if hasattr(member, "signature") and not block.signature.members[mname].dimensions:
+                    groups[f"{bname}/{mname} port"] = [
+                        (f"{scope}.{bname}_{mname}__{n}", len(v)) for n, v in _flat(member)]
+            for label, path in (block.wave_parts.items() if module_ports else ()):
+                ports = module_ports(f"{bname}.{path}")
+                if ports:
+                    groups[f"{bname}/{label}"] = [(f"{scope}.{bname}.{path}.{n}", w)
+                                                  for n, w in ports]
         if self.port_checker is not None:
             groups["protocol checkers"] = [(f"{scope}.chk_fail", 1),
                                            (f"{scope}.chk_who", len(self.master_names)),

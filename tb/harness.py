@@ -150,7 +150,11 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
             comp = component(cfg) if component else None
             gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
             if hasattr(comp, "wave_groups"):
-                (path / "wave_groups.json").write_text(json.dumps(comp.wave_groups(toplevel)))
+                from .waves import module_ports
+                text = gen.sources[-1].read_text()
+                groups = comp.wave_groups(
+                    toplevel, lambda p: module_ports(text, f"{toplevel}.{p}"))
+                (path / "wave_groups.json").write_text(json.dumps(groups))
             masters = cfg.tcdm_masters()
             _verilate(gen.all_sources, toplevel, path / "obj", waves)
             (path / "ident.json").write_text(ident)

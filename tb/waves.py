@@ -4,11 +4,28 @@ of a flat list of thousands of names (``gtkwave dump.fst dump.gtkw``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from vcd.gtkw import GTKWSave
 
-__all__ = ["write_gtkw"]
+__all__ = ["write_gtkw", "module_ports"]
+
+
+def module_ports(verilog: str, module: str) -> list[tuple[str, int]]:
+    """``[(port, width)]`` of ``module`` (Amaranth's flattened name, e.g.
+    ``imcc_cluster_tb.ima.engine``) in ``verilog``; ports without a readable
+    name (``port$123``) are left out."""
+    head = f"module \\{module} ("
+    i = verilog.find(head)
+    if i < 0:
+        return []
+    body = verilog[i:verilog.find("endmodule", i)]
+    out = []
+    for m in re.finditer(r"^\s+(?:input|output)\s+(?:\[(\d+):0\]\s+)?\\?(\S+)\s*;", body, re.M):
+        if "$" not in m[2]:
+            out.append((m[2], int(m[1]) + 1 if m[1] else 1))
+    return out
 
 
 def write_gtkw(path: Path, dumpfile: Path, groups: dict[str, list[tuple[str, int]]]):

@@ -30,6 +30,8 @@ def dw_master_names(cfg: ClusterConfig) -> list[str]:
 
 class Dw(wiring.Component, ClusterBlock):
     ctrl_window = "dw"
+    wave_parts = {"controller": "ctrl", "engine": "engine", "job check": "engine.check",
+                  "segment port": "engine.seg"}
 
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg

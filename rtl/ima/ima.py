@@ -24,6 +24,8 @@ __all__ = ["Ima"]
 class Ima(wiring.Component, ClusterBlock):
     ctrl_window = "ima"
     external = ("macro", "evt_done", "evt_error")
+    wave_parts = {"controller": "ctrl", "engine": "engine", "job check": "engine.check",
+                  "streamer": "engine.streamer", "programming": "engine.progregs"}
 
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg

@@ -38,8 +38,9 @@ class PackedTcdm(wiring.Component):
         members.update(chk_fail=Out(1), chk_who=Out(n), chk_kind=Out(TcdmPortChecker.KIND_WIDTH))
         super().__init__(members)
 
-    def wave_groups(self, scope: str):
-        return self._cluster.wave_groups(f"{scope}.cluster")
+    def wave_groups(self, scope: str, module_ports=None):
+        inner = module_ports and (lambda p: module_ports(f"cluster.{p}"))
+        return self._cluster.wave_groups(f"{scope}.cluster", inner)
 
     def elaborate(self, platform):
         m = Module()
