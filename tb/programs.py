@@ -3,6 +3,7 @@ it left behind (helpers for tb/test_cores.py and scripts/)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -11,20 +12,38 @@ import numpy as np
 
 from imcc.gen import sw
 from imcc.gen.config import ClusterConfig
+from imcc.gen.mapping import BottleneckShape, plan_bottleneck
 from imcc.sim.bottleneck import bottleneck, random_bottleneck
+from imcc.sim.crossbar import Crossbar
 from imcc.tb import harness
+from imcc.tb.bus.ima_driver import pack_weights
 from imcc.tb.tops.cluster_tb import cluster_tb
 
-__all__ = ["run_app", "run_sw_bottleneck", "BOTTLENECK_LAYERS"]
+__all__ = ["run_app", "run_sw_bottleneck", "run_acc_bottleneck", "BOTTLENECK_LAYERS",
+           "ACC_JOBS"]
 
 BOTTLENECK_LAYERS = ("expand 1x1", "depthwise 3x3", "project 1x1", "residual add")
+# The jobs of sw/apps/bottleneck_acc.c, in the order of its job_error words.
+ACC_JOBS = ("program expand", "program project", "expand 1x1", "depthwise 3x3", "project 1x1",
+            "residual add")
+
+
+def _params_words(p) -> np.ndarray:
+    """The ``params`` words of bottleneck_sw.c / bottleneck_acc.c (0 for a layer
+    the block does not have)."""
+    v = [p.expand_gain, p.expand_shift, p.expand_lo, p.expand_hi,
+         p.project_gain, p.project_shift, p.project_lo, p.project_hi,
+         p.dw_shift, p.dw_lo, p.dw_hi,
+         p.add_sa, p.add_sb, p.add_shift, p.add_lo, p.add_hi]
+    return np.array([0 if a is None else a for a in v], dtype="<i4")
 
 
 def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=None,
             inputs: dict[str, np.ndarray] | None = None, outputs: dict[str, int] | None = None,
             env: dict | None = None) -> dict:
     """Run ``sw/apps/<app>.c`` to its end on the cluster; the result dict has
-    ``exit``, ``cycles``, ``wall_s``, ``console`` and ``outputs`` (bytes)."""
+    ``exit``, ``cycles``, ``wall_s``, ``console``, ``outputs`` (bytes) and the
+    Verilator model's ``build_key``, ``build_s`` and ``build_reused``."""
     elf = sw.build(cfg, app, harness.build_dir() / "sw" / cfg.digest(), defines=defines)
     b = harness.build(cfg, "cluster_tb", component=cluster_tb)
     with tempfile.TemporaryDirectory() as d:
@@ -39,7 +58,7 @@ def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=
         harness.run(b, "imcc.tb.benches.cores_sw", testcase=testcase, extra_env=extra)
         r = json.loads((Path(d) / "result.json").read_text())
     r["outputs"] = {k: bytes.fromhex(v) for k, v in r["outputs"].items()}
-    r["build_s"], r["build_reused"] = b.seconds, b.reused
+    r["build_s"], r["build_reused"], r["build_key"] = b.seconds, b.reused, b.key
     return r
 
 
@@ -50,11 +69,7 @@ def run_sw_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, seed
     x, p = random_bottleneck(h, w, cin, t, cout, stride=1, seed=seed)
     gold = bottleneck(x, p)
     cexp = cin * t
-    params = np.array([p.expand_gain, p.expand_shift, p.expand_lo, p.expand_hi,
-                       p.project_gain, p.project_shift, p.project_lo, p.project_hi,
-                       p.dw_shift, p.dw_lo, p.dw_hi,
-                       p.add_sa, p.add_sb, p.add_shift, p.add_lo, p.add_hi], dtype="<i4")
-    inputs = {"x": x.astype(np.int8), "params": params,
+    inputs = {"x": x.astype(np.int8), "params": _params_words(p),
               "w_expand_t": np.asarray(p.w_expand, np.int8).T,
               "w_dw": np.asarray(p.w_dw, np.int8), "dw_bias": np.asarray(p.dw_bias, "<i4"),
               "dw_scale": np.asarray(p.dw_scale, "<u4"),
@@ -71,4 +86,76 @@ def run_sw_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, seed
                    "y": gold.y}
     macs = [h * w * cin * cexp, h * w * cexp * 9, h * w * cexp * cout, h * w * cout]
     r["macs"] = macs
+    return r
+
+
+def _packed(w, cols: int) -> np.ndarray:
+    """Weights (rows, cols) -> the bulk-programming words of a window whose
+    columns are padded to whole groups of 8 (tb/bus/ima_driver.pack_weights,
+    the words tb/benches/bottleneck.py writes)."""
+    wpad = np.zeros((w.shape[0], -(-cols // 8) * 8), np.int64)
+    wpad[:, :cols] = w
+    return np.array(pack_weights(wpad), "<u4")
+
+
+def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, seed=0,
+                       stride=1, *, bad_params: dict | None = None,
+                       prefill: int | None = None) -> dict:
+    """The accelerated bottleneck driven by core 0 (sw/apps/bottleneck_acc.c) on a
+    random block of this shape: the testbench only loads the program, the input,
+    the packed crossbar weights and the parameters, and waits for the end of
+    test.  Returns the run with ``layer_cycles`` (expand, depthwise, project,
+    add; 0 for a layer the block does not have), ``program_cycles`` (both
+    crossbar windows), ``job_error`` (per job of :data:`ACC_JOBS`), the
+    intermediate tensors as ``arrays`` and the golden ones as ``golden``.
+
+    ``bad_params`` (fields of sim.bottleneck.BottleneckParams -> value) replace
+    parameters in what the testbench writes, not in the golden model: error
+    paths, where the exit code is the caller's to check.  ``prefill``: a byte
+    written to every output tensor before the start (what a job that did not
+    run leaves).  ``x`` and ``params`` are the block's input and parameters."""
+    shape = BottleneckShape(h=h, w=w, cin=cin, t=t, cout=cout, stride=stride)
+    plan = plan_bottleneck(cfg, shape)          # refuses a block that does not fit
+    x, p = random_bottleneck(h, w, cin, t, cout, stride, seed)
+    gold = bottleneck(x, p)
+    ho, wo = shape.out_hw
+    cexp = shape.cexp
+    wp = plan.windows["project"]
+    written = dataclasses.replace(p, **bad_params) if bad_params else p
+    inputs = {"x": x.astype(np.int8), "params": _params_words(written),
+              "w_dw": np.asarray(p.w_dw, np.int8), "dw_bias": np.asarray(p.dw_bias, "<i4"),
+              "dw_scale": np.asarray(p.dw_scale, "<u4"),
+              "w_project_packed": _packed(p.w_project, wp.cols)}
+    defines = {"H": h, "W": w, "CIN": cin, "T": t, "COUT": cout, "STRIDE": stride,
+               "PRJ_ROW": wp.row, "PRJ_COL": wp.col}
+    shapes = {"y_dw": (ho, wo, cexp), "y_project": (ho, wo, cout)}
+    golden = {"y_dw": gold.y_dw, "y_project": gold.y_project}
+    words = len(inputs["w_project_packed"])
+    if shape.expand:
+        we = plan.windows["expand"]
+        inputs["w_expand_packed"] = _packed(p.w_expand, we.cols)
+        defines.update(EXP_ROW=we.row, EXP_COL=we.col)
+        shapes["y_expand"] = (h, w, cexp)
+        golden["y_expand"] = gold.y_expand
+        words += len(inputs["w_expand_packed"])
+    if shape.residual:
+        shapes["y"] = (ho, wo, cout)
+        golden["y"] = gold.y
+    outputs = {k: int(np.prod(s)) for k, s in shapes.items()}
+    if prefill is not None:
+        inputs.update({k: np.full(n, prefill, np.uint8) for k, n in outputs.items()})
+    outputs.update(layer_cycles=16, program_cycles=4, job_error=4 * len(ACC_JOBS))
+    # a hang (an event that never comes) ends at the testbench's cycle limit:
+    # the programming time plus a generous bound on inference
+    limit = words * Crossbar(cfg).prog_cycles + 2_000_000
+    r = run_app(cfg, "bottleneck_acc", testcase="program_any_exit" if bad_params else "program",
+                defines=defines, inputs=inputs, outputs=outputs, env={"IMCC_MAX_CYCLES": limit})
+    out = r["outputs"]
+    r["layer_cycles"] = np.frombuffer(out.pop("layer_cycles"), "<u4").tolist()
+    r["program_cycles"] = int(np.frombuffer(out.pop("program_cycles"), "<u4")[0])
+    r["job_error"] = dict(zip(ACC_JOBS, np.frombuffer(out.pop("job_error"), "<u4").tolist()))
+    r["arrays"] = {k: np.frombuffer(out[k], np.int8).reshape(s) for k, s in shapes.items()}
+    r["golden"], r["x"], r["params"], r["plan"] = golden, x, p, plan
+    r["macs"] = [h * w * cin * cexp if shape.expand else 0, ho * wo * cexp * 9,
+                 ho * wo * cexp * cout, ho * wo * cout if shape.residual else 0]
     return r

@@ -1,12 +1,15 @@
-"""The cores in the cluster: boot, barrier, events and the software bottleneck
-(programs of sw/apps), all on the default cluster: one Verilator build,
-shared with tb/test_soc_port.py."""
+"""The cores in the cluster: boot, barrier, events, the software bottleneck and
+the accelerated bottleneck driven by core 0 (programs of sw/apps), all on the
+default cluster: one Verilator build, shared with tb/test_soc_port.py."""
 
 import numpy as np
 import pytest
 
 from imcc.gen.config import ClusterConfig
-from imcc.tb.programs import run_app, run_sw_bottleneck
+from imcc.rtl.dw.regs import DW_REGS
+from imcc.rtl.ima.regs import IMA_REGS
+from imcc.sim.golden import ima_pointwise, residual_add
+from imcc.tb.programs import ACC_JOBS, run_acc_bottleneck, run_app, run_sw_bottleneck
 
 DEFAULT = ClusterConfig()
 N = DEFAULT.cores.count
@@ -56,3 +59,52 @@ def test_software_bottleneck_reduced_block():
 def test_software_bottleneck_reference_block():
     """28x28x32, t = 6, 32 out, stride 1 (pytest -m long)."""
     _check_bottleneck(run_sw_bottleneck(DEFAULT))
+
+
+def _check_acc_bottleneck(r, layers):
+    assert all(e == 0 for e in r["job_error"].values()), (r["job_error"], r["console"])
+    _check_bottleneck(r)
+    assert sorted(r["arrays"]) == sorted(layers)
+    assert r["program_cycles"] > 0
+    # a layer the block has took cycles; one it does not have none
+    have = [bool(m) for m in r["macs"]]
+    assert [c > 0 for c in r["layer_cycles"]] == have, r["layer_cycles"]
+
+
+def test_accelerated_bottleneck_reference_block():
+    """28x28x32, t = 6, 32 out: core 0 programs both crossbar windows with
+    bulk-programming jobs, then runs expand (IMA), depthwise (DW), project
+    (IMA) and the residual add (DW) through the HAL, asleep on each job's
+    event; every intermediate tensor bit-exact (about 0.9 M cycles, ~30 s)."""
+    r = run_acc_bottleneck(DEFAULT)
+    _check_acc_bottleneck(r, ["y_expand", "y_dw", "y_project", "y"])
+    # the layers run on the accelerators: far below the software's cycles
+    assert sum(r["layer_cycles"]) < 400_000, r["layer_cycles"]
+
+
+def test_accelerated_bottleneck_stride_2_without_expand():
+    """t = 1 (no expand window), stride 2 (no residual add), odd sizes."""
+    r = run_acc_bottleneck(DEFAULT, h=9, w=7, cin=16, t=1, cout=24, seed=2, stride=2)
+    _check_acc_bottleneck(r, ["y_dw", "y_project"])
+
+
+def test_accelerated_bottleneck_reports_job_errors():
+    """Bad register values end a job with its error code (and both events),
+    not a hang: ADC LO > HI on the expand job (IMA CLIP), QUANT LO > HI on the
+    depthwise job (DW CLIP).  The failing jobs write nothing, the others run
+    on what they find, and the exit code names the first failing job."""
+    fill = 0x5A
+    r = run_acc_bottleneck(DEFAULT, h=6, w=6, cin=8, t=2, cout=8, seed=3, prefill=fill,
+                           bad_params={"expand_lo": 10, "expand_hi": 5, "dw_lo": 7, "dw_hi": 6})
+    ima_clip = IMA_REGS.constant("ERR", "CLIP")     # the generated headers' *_ERR_CLIP
+    dw_clip = DW_REGS.constant("ERR", "CLIP")
+    assert r["job_error"] == {**dict.fromkeys(ACC_JOBS, 0), "expand 1x1": ima_clip,
+                              "depthwise 3x3": dw_clip}, (r["job_error"], r["console"])
+    assert r["exit"] == (ACC_JOBS.index("expand 1x1") + 1) << 16 | ima_clip, r["console"]
+    a, p = r["arrays"], r["params"]
+    assert (a["y_expand"] == fill).all() and (a["y_dw"] == fill).all()
+    y_project = ima_pointwise(a["y_dw"], p.w_project, p.project_gain, p.project_shift,
+                              p.project_lo, p.project_hi)
+    assert np.array_equal(a["y_project"], y_project)
+    assert np.array_equal(a["y"], residual_add(y_project, r["x"], p.add_sa, p.add_sb,
+                                               p.add_shift, p.add_lo, p.add_hi))

@@ -14,6 +14,10 @@
 #define IMCC_EU(off) IMCC_REG(IMCC_EU_BASE, off)
 #define IMCC_CTRL(off) IMCC_REG(IMCC_CTRL_BASE, off)
 #define IMCC_EVT(n) (1u << (n))
+/* A register field from the generated header's <REG>_<FIELD>_LSB / _MASK:
+   IMCC_FIELD(IMCC_IMA_ROWS, COUNT, n) packs, IMCC_FIELD_GET(IMCC_IMA_STATUS, ERROR, w) extracts. */
+#define IMCC_FIELD(reg, field, v) (((uint32_t)(v) << reg##_##field##_LSB) & reg##_##field##_MASK)
+#define IMCC_FIELD_GET(reg, field, w) (((uint32_t)(w) & reg##_##field##_MASK) >> reg##_##field##_LSB)
 /* Buffers the testbench fills: no zeroing at start-up. */
 #define IMCC_NOINIT __attribute__((section(".noinit"), aligned(16)))
 

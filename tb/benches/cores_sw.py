@@ -3,7 +3,9 @@ tb/test_cores.py).  The testbench only does what a host would: load the ELF
 and the inputs through the SoC port, start the cores through the event unit's
 FETCH_EN / BOOT_ADDR<i>, print the cores' console (PUTC) and wait for the
 end-of-test register (EOC); a few tests also raise events or watch the cores'
-sleep lines.
+sleep lines.  When the cluster has an IMA, the behavioural crossbar
+(tb/bus/crossbar_macro.py, ideal or with the configuration's non-idealities)
+answers its macro port, so that programs can drive the IMA.
 
 Environment: IMCC_CONFIG, IMCC_ELF, IMCC_CORES (mask of cores to start,
 default all), IMCC_MAX_CYCLES, IMCC_INPUTS (npz: symbol -> bytes to write
@@ -25,7 +27,9 @@ from cocotbext.axi import AxiResp
 
 from imcc.gen.config import ClusterConfig
 from imcc.gen.regmap import register_maps
+from imcc.sim.crossbar import Crossbar
 from imcc.tb.benches.soc_axi import setup
+from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 
@@ -106,6 +110,8 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     """Load, start, wait for EOC; ``during(host)`` runs concurrently (events)."""
     cfg = cfg or _config()
     axi = await setup(dut, cfg)
+    if cfg.ima.enabled:      # the analog macro lives outside the Verilog
+        CrossbarMacro(dut, "ima_macro", Crossbar(cfg), dut.clk, cfg.clock.period_ns)
     host = Host(dut, cfg, axi)
     elf = Elf(elf_path or os.environ["IMCC_ELF"])
     mask = mask if mask is not None else int(os.environ.get("IMCC_CORES", "0"), 0) or \
@@ -142,6 +148,12 @@ async def program(dut):
     """Run IMCC_ELF to its end; the exit code must be 0."""
     _, out = await run_program(dut)
     assert out["exit"] == 0, f"exit code {out['exit']}; console {out['console']}"
+
+
+@cocotb.test()
+async def program_any_exit(dut):
+    """Run IMCC_ELF to its end; the caller checks the exit code (error paths)."""
+    await run_program(dut)
 
 
 @cocotb.test()
