@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from imcc.sim.mobilenetv2 import BlockShape
 
-from .config import ClusterConfig
+from .config import IMA_WEIGHT_BITS, WORD_BYTES, ClusterConfig
 
 __all__ = ["BottleneckShape", "Window", "BottleneckPlan", "MappingError", "plan_bottleneck"]
 
@@ -76,9 +76,9 @@ def plan_bottleneck(cfg: ClusterConfig, s: BottleneckShape) -> BottleneckPlan:
     cexp = s.cexp
     need = [("x", s.h * s.w * s.cin)]
     if s.expand:
-        need += [("w_expand", s.cin * cexp // 2), ("y_expand", s.h * s.w * cexp)]
+        need += [("w_expand", _packed_bytes(s.cin, cexp)), ("y_expand", s.h * s.w * cexp)]
     need += [("w_dw", 9 * cexp), ("dw_bias", 4 * cexp), ("dw_scale", 4 * cexp),
-             ("y_dw", ho * wo * cexp), ("w_project", cexp * s.cout // 2),
+             ("y_dw", ho * wo * cexp), ("w_project", _packed_bytes(cexp, s.cout)),
              ("y_project", ho * wo * s.cout)]
     if s.residual:
         need += [("y", ho * wo * s.cout)]
@@ -108,3 +108,10 @@ def plan_bottleneck(cfg: ClusterConfig, s: BottleneckShape) -> BottleneckPlan:
         # programming writes whole groups of 8 columns: the next layer starts on a group
         r, c = r + k, c + _align(n, 8)
     return plan
+
+
+def _packed_bytes(rows: int, cols: int) -> int:
+    """Bytes of a crossbar window's bulk-programming words: each row is padded
+    to whole words (tb/bus/ima_driver.pack_window)."""
+    per_word = WORD_BYTES * 8 // IMA_WEIGHT_BITS
+    return rows * -(-cols // per_word) * WORD_BYTES

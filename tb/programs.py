@@ -16,7 +16,7 @@ from imcc.gen.mapping import BottleneckShape, plan_bottleneck
 from imcc.sim.bottleneck import bottleneck, random_bottleneck
 from imcc.sim.crossbar import Crossbar
 from imcc.tb import harness
-from imcc.tb.bus.ima_driver import pack_weights
+from imcc.tb.bus.ima_driver import pack_window
 from imcc.tb.tops.cluster_tb import cluster_tb
 
 __all__ = ["run_app", "run_sw_bottleneck", "run_acc_bottleneck", "BOTTLENECK_LAYERS",
@@ -89,15 +89,6 @@ def run_sw_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, seed
     return r
 
 
-def _packed(w, cols: int) -> np.ndarray:
-    """Weights (rows, cols) -> the bulk-programming words of a window whose
-    columns are padded to whole groups of 8 (tb/bus/ima_driver.pack_weights,
-    the words tb/benches/bottleneck.py writes)."""
-    wpad = np.zeros((w.shape[0], -(-cols // 8) * 8), np.int64)
-    wpad[:, :cols] = w
-    return np.array(pack_weights(wpad), "<u4")
-
-
 def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, seed=0,
                        stride=1, *, bad_params: dict | None = None,
                        prefill: int | None = None) -> dict:
@@ -125,7 +116,7 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     inputs = {"x": x.astype(np.int8), "params": _params_words(written),
               "w_dw": np.asarray(p.w_dw, np.int8), "dw_bias": np.asarray(p.dw_bias, "<i4"),
               "dw_scale": np.asarray(p.dw_scale, "<u4"),
-              "w_project_packed": _packed(p.w_project, wp.cols)}
+              "w_project_packed": pack_window(p.w_project)}
     defines = {"H": h, "W": w, "CIN": cin, "T": t, "COUT": cout, "STRIDE": stride,
                "PRJ_ROW": wp.row, "PRJ_COL": wp.col}
     shapes = {"y_dw": (ho, wo, cexp), "y_project": (ho, wo, cout)}
@@ -133,7 +124,7 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     words = len(inputs["w_project_packed"])
     if shape.expand:
         we = plan.windows["expand"]
-        inputs["w_expand_packed"] = _packed(p.w_expand, we.cols)
+        inputs["w_expand_packed"] = pack_window(p.w_expand)
         defines.update(EXP_ROW=we.row, EXP_COL=we.col)
         shapes["y_expand"] = (h, w, cexp)
         golden["y_expand"] = gold.y_expand

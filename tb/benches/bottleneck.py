@@ -35,7 +35,7 @@ from imcc.sim.drift_study import crossbar_pointwise, metrics
 from imcc.tb.benches.soc_axi import setup as soc_setup
 from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.hwpe_axi import AxiRegs, HwpeAxi
-from imcc.tb.bus.ima_driver import pack_weights, pointwise_job, program_job
+from imcc.tb.bus.ima_driver import pack_window, pad_columns, pointwise_job, program_job
 
 DW_OP = {"DW3X3": 0, "ADD": 1}
 
@@ -86,14 +86,6 @@ def ima_regs(job) -> dict:
     return dict(job.registers())
 
 
-def padded(win, w) -> np.ndarray:
-    """A window's weights with the columns padded to whole programming words
-    (the bulk-programming job writes whole words; the pad cells hold 0)."""
-    wpad = np.zeros((win.rows, -(-win.cols // 8) * 8), np.int64)
-    wpad[:, :win.cols] = w
-    return wpad
-
-
 def golden(cfg, plan, x, p):
     """(reference the cluster must match, ideal block): the same on an ideal
     crossbar; on a PCM one the reference runs on its own copy of the model."""
@@ -104,7 +96,7 @@ def golden(cfg, plan, x, p):
     for name, w in (("expand", p.w_expand), ("project", p.w_project)):
         if w is not None:
             win = plan.windows[name]
-            xb.load(padded(win, w), win.row, win.col)
+            xb.load(pad_columns(w), win.row, win.col)
             windows[name] = (win.row, win.col)
     return golden_block(x, p, pointwise=crossbar_pointwise(xb, windows, one_by_one=True)), ideal
 
@@ -140,9 +132,8 @@ async def bottleneck(dut):
         if w is None:
             continue
         win = plan.windows[name]
-        wpad = padded(win, w)
-        words = np.array(pack_weights(wpad), "<u4")
-        packed[name] = (wpad.shape[1], words)
+        words = pack_window(w)
+        packed[name] = (pad_columns(w).shape[1], words)
         await run.write(plan.addr(f"w_{name}"), words.tobytes())
         loaded.append(words.nbytes)
     load_cycles = run.cycle() - c_load

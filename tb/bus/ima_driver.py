@@ -117,6 +117,24 @@ def program_job(src: int, row_off: int, n_rows: int, col_off: int, n_cols: int) 
                   inner=n_rows, src=Stream(src, row_bytes, step0=row_bytes))
 
 
+def pad_columns(w):
+    """Weights (rows, cols) with the columns padded with 0 to whole programming
+    words: what a bulk-programming job writes (the pad cells are programmed too)."""
+    import numpy as np
+    from imcc.rtl.ima.macro import WEIGHTS_PER_WORD
+    w = np.asarray(w, dtype=np.int64)
+    out = np.zeros((w.shape[0], -(-w.shape[1] // WEIGHTS_PER_WORD) * WEIGHTS_PER_WORD), np.int64)
+    out[:, :w.shape[1]] = w
+    return out
+
+
+def pack_window(w):
+    """Weights (rows, cols) -> the little-endian words of a bulk-programming
+    job's source buffer (columns padded by :func:`pad_columns`)."""
+    import numpy as np
+    return np.array(pack_weights(pad_columns(w)), "<u4")
+
+
 def pack_weights(w) -> "list[int]":
     """Weights (rows, cols) in -7..7, cols a multiple of 8 -> programming words
     row-major (column 8g+i in bits [4i+3:4i] of word g)."""
