@@ -58,7 +58,10 @@ def module_name(top: str) -> str:
 
 def ports_of(component: wiring.Component) -> list[dict]:
     """Top-level ports as Verilog names the way Amaranth flattens them."""
-    ports = [{"name": "clk", "dir": "in", "width": 1}, {"name": "rst", "dir": "in", "width": 1}]
+    ports = []
+    if "clk" not in component.signature.members:   # Amaranth adds the sync domain's
+        ports = [{"name": "clk", "dir": "in", "width": 1},
+                 {"name": "rst", "dir": "in", "width": 1}]
     for path, flow, value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path)
         ports.append({"name": name, "dir": "in" if flow == wiring.In else "out",

@@ -37,6 +37,7 @@ class ImaSim:
         self.due = {}
         self.mvm_due = None           # (cycle, y)
         self.prog_busy_until = 0
+        self.prog_prev = (False, False)  # (prog_ready, accepted) of the previous cycle
         self.read_due = None
         self.cycles = 0
         self.events = []              # (cycle, error flag)
@@ -89,7 +90,9 @@ class ImaSim:
                               hi - 256 * (hi > 127))
             out = np.zeros(self.xbar.cols, np.int8)
             out[:n_cols] = y
-            self.mvm_due = (self.cycles + self.xbar.mvm_cycles, int.from_bytes(out.tobytes(), "little"))
+            # done one cycle early: the IMA's input register adds it (rtl/ima/macro.py)
+            self.mvm_due = (self.cycles + max(1, self.xbar.mvm_cycles - 1),
+                            int.from_bytes(out.tobytes(), "little"))
             self.mvm_starts.append(self.cycles)
         ready = self.cycles >= self.prog_busy_until
         if self.read_due and self.read_due[0] == self.cycles:
@@ -97,14 +100,21 @@ class ImaSim:
             ctx.set(mac.prog_rdata, self.read_due[1])
             self.read_due = None
         ctx.set(mac.prog_ready, int(ready))
-        if ready and ctx.get(mac.prog_valid):
+        # The IMA sees prog_ready through a register: an offer counts once ready
+        # was high in the cycle before too, and not in the cycle after a handshake.
+        accept = (ready and self.prog_prev[0] and not self.prog_prev[1]
+                  and bool(ctx.get(mac.prog_valid)))
+        self.prog_prev = (ready, accept)
+        if accept:
             row, grp = ctx.get(mac.prog_row), ctx.get(mac.prog_group)
             if ctx.get(mac.prog_we):
                 busy = self.xbar.program(row, grp, ctx.get(mac.prog_wdata))
             else:
                 busy = self.xbar.mvm_cycles
-                self.read_due = (self.cycles + busy, self.xbar.read_word(row, grp))
-            self.prog_busy_until = self.cycles + 1 + busy
+            # ready (and read data) one cycle early, for the same input register
+            self.prog_busy_until = self.cycles + max(1, busy)
+            if not ctx.get(mac.prog_we):
+                self.read_due = (self.prog_busy_until, self.xbar.read_word(row, grp))
         # -- control port
         c = d.ctrl
         if ctrl is not None:

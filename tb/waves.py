@@ -16,16 +16,19 @@ def module_ports(verilog: str, module: str) -> list[tuple[str, int]]:
     """``[(port, width)]`` of ``module`` (Amaranth's flattened name, e.g.
     ``imcc_cluster_tb.ima.engine``) in ``verilog``; ports without a readable
     name (``port$123``) are left out."""
-    head = f"module \\{module} ("
-    i = verilog.find(head)
-    if i < 0:
+    return [(name, width) for _, name, width in module_port_dirs(verilog, module)
+            if "$" not in name]
+
+
+def module_port_dirs(verilog: str, module: str) -> list[tuple[str, str, int]]:
+    """``[("input" | "output", port, width)]`` of every port of ``module``."""
+    # Submodules have escaped names ("module \\top.ima ("), the top does not.
+    m = re.search(rf"^module (?:\\{re.escape(module)} |{re.escape(module)})\(", verilog, re.M)
+    if not m:
         return []
-    body = verilog[i:verilog.find("endmodule", i)]
-    out = []
-    for m in re.finditer(r"^\s+(?:input|output)\s+(?:\[(\d+):0\]\s+)?\\?(\S+)\s*;", body, re.M):
-        if "$" not in m[2]:
-            out.append((m[2], int(m[1]) + 1 if m[1] else 1))
-    return out
+    body = verilog[m.start():verilog.find("endmodule", m.start())]
+    return [(d, name, int(msb) + 1 if msb else 1) for d, msb, name in re.findall(
+        r"^\s+(input|output)\s+(?:\[(\d+):0\]\s+)?\\?(\S+)\s*;", body, re.M)]
 
 
 def write_gtkw(path: Path, dumpfile: Path, groups: dict[str, list[tuple[str, int]]]):

@@ -133,6 +133,22 @@ class Engine(wiring.Component):
         done_err = Signal(ERROR_BITS)
         m.d.sync += [job.done.eq(done), job.error.eq(done_err)]
 
+        # -- the macro's outputs, sampled at the boundary (macro.py: latencies count to here) ---
+        # No combinational path from the macro into the cluster: timing closure across a hard
+        # macro's edge, and in simulation the model's writes wake no logic but these flops.
+        mdone = Signal(name="macro_done_q")
+        my = Signal(len(mac.y), name="macro_y_q")
+        mready_q = Signal(name="macro_prog_ready_q")
+        mrvalid = Signal(name="macro_prog_rvalid_q")
+        mrdata = Signal(len(mac.prog_rdata), name="macro_prog_rdata_q")
+        accepted_q = Signal(name="macro_prog_accepted_q")
+        m.d.sync += [mdone.eq(mac.done), my.eq(mac.y), mready_q.eq(mac.prog_ready),
+                     mrvalid.eq(mac.prog_rvalid), mrdata.eq(mac.prog_rdata)]
+        # The macro drops prog_ready at the handshake edge; its register shows that one
+        # cycle later, so the cycle after an accepted operation is not ready either.
+        mready = Signal(name="macro_prog_ready")
+        m.d.comb += mready.eq(mready_q & ~accepted_q)
+
         # -- programming port: the register unit when idle, the PROGRAM job otherwise -----------
         n_groups = Signal(16)
         g = Signal(16)
@@ -140,10 +156,9 @@ class Engine(wiring.Component):
         pv_active = Signal()        # a weight row is being written
         pv_hold = Signal()          # prog_valid shown and not yet accepted
         eng_valid = Signal()
-        accept = mac.prog_valid & mac.prog_ready
-        m.d.sync += pv_hold.eq(mac.prog_valid & ~mac.prog_ready)
-        m.d.comb += [pr.op_ready.eq(mac.prog_ready), pr.op_rvalid.eq(mac.prog_rvalid),
-                     pr.op_rdata.eq(mac.prog_rdata)]
+        accept = mac.prog_valid & mready
+        m.d.sync += [pv_hold.eq(mac.prog_valid & ~mready), accepted_q.eq(accept)]
+        m.d.comb += [pr.op_ready.eq(mready), pr.op_rvalid.eq(mrvalid), pr.op_rdata.eq(mrdata)]
         with m.If(pr.grant):
             m.d.comb += [mac.prog_valid.eq(pr.op_valid), mac.prog_we.eq(pr.op.we),
                          mac.prog_row.eq(pr.op.row), mac.prog_group.eq(pr.op.group),
@@ -179,7 +194,7 @@ class Engine(wiring.Component):
                 with m.Elif(~prog_mode):
                     # MVM: start when an input is ready and its output has a slot
                     go = (st.in_ready & st.out_free & ~mvm_busy & (issued != steps)
-                          & mac.prog_ready)
+                          & mready)
                     m.d.comb += mac.start.eq(go)
                     with m.If(go):
                         m.d.sync += [mvm_busy.eq(1), issued.eq(issued + 1)]
@@ -201,20 +216,20 @@ class Engine(wiring.Component):
             with m.State("SETTLE"):     # after the last write: until the macro is idle
                 with m.If(job.clear):
                     m.next = "FLUSH"
-                with m.Elif(mac.prog_ready & ~accept):
+                with m.Elif(mready & ~accept):
                     m.d.comb += [done.eq(1), done_err.eq(Mux(st.bus_err, E["BUS"], E["OK"]))]
                     m.next = "IDLE"
             with m.State("FLUSH"):
                 m.d.comb += [st.stop.eq(1), eng_valid.eq(pv_hold)]
-                with m.If(st.idle & ~mvm_busy & ~pv_hold & ~eng_valid & mac.prog_ready):
+                with m.If(st.idle & ~mvm_busy & ~pv_hold & ~eng_valid & mready):
                     m.next = "IDLE"
 
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
 
         # ADC results: capture, free the DAC slot (also while flushing: then discarded).
-        with m.If(mac.done & mvm_busy):
+        with m.If(mdone & mvm_busy):
             m.d.sync += mvm_busy.eq(0)
             with m.If(fsm.ongoing("RUN")):
                 m.d.comb += [st.out_push.eq(1), st.in_release.eq(1)]
-        m.d.comb += st.out_data.eq(mac.y)
+        m.d.comb += st.out_data.eq(my)
         return m

@@ -5,6 +5,13 @@ model (imcc.sim.crossbar, attached by imcc.tb.bus.crossbar_macro) answers.
 Seen from the IMA engine (``Out`` flows to the macro).  The macro decides
 every latency; the engine waits for the macro's strobes and never counts.
 
+The engine samples every ``In`` signal (``done``, ``y``, ``prog_*``) in a
+register at the boundary and uses only the registered copies: no
+combinational path crosses the macro's edge.  Latencies below are counted to
+that register (a macro raises a strobe one cycle before the latency ends),
+so an MVM of ``L`` cycles started in cycle ``c`` is seen done in cycle
+``c + L``, for ``L >= 2``.
+
 MVM
   ``start`` is high for one cycle.  With it, and held until ``done``:
   ``x`` (the DAC input vector, int8 x[i] in bits [8i+7:8i], applied to row
@@ -17,13 +24,16 @@ MVM
 
 Programming and read-back (valid/ready)
   ``prog_valid`` with ``prog_we``, ``prog_row``, ``prog_group`` and
-  ``prog_wdata`` is held until ``prog_ready``; the operation is accepted in a
-  cycle with both high.  A write (``prog_we``) programs the 8 weights of
-  columns 8*group .. 8*group+7 of the row (weight i in bits [4i+3:4i], two's
-  complement, -7..7).  A read (``~prog_we``) is answered later by one cycle of
-  ``prog_rvalid`` with ``prog_rdata`` in the same packing.  ``prog_ready``
-  high means the macro is idle: it drops after an accepted operation for the
-  programming (or read) time and rises when the operation is complete.
+  ``prog_wdata`` is held until accepted.  A write (``prog_we``) programs the
+  8 weights of columns 8*group .. 8*group+7 of the row (weight i in bits
+  [4i+3:4i], two's complement, -7..7).  A read (``~prog_we``) is answered
+  later by one cycle of ``prog_rvalid`` with ``prog_rdata`` in the same
+  packing.  ``prog_ready`` high means the macro is idle; it drops at the edge
+  that accepts an operation, for the programming (or read) time.  Through the
+  boundary register the handshake is: an operation is accepted at an edge
+  where ``prog_valid`` is high and ``prog_ready`` was high at the edge before
+  as well (the engine's registered copy is high), except the edge right after
+  an acceptance.
 """
 
 from amaranth.lib import wiring

@@ -15,7 +15,12 @@ lane (docs/soc-port.md).
 * Throughput: one beat per cycle into an idle TCDM; a read beat is issued
   only when the R FIFO can take it, so RREADY backpressure never stalls a
   lane with a pending request.
+* The inbound channels (AW, W, AR) pass a register slice (axi_cut.py): one
+  cycle of latency each, full throughput, and no combinational path from the
+  AXI inputs into the cluster.  B and R leave from registers.
 """
+
+from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
@@ -27,6 +32,7 @@ from imcc.gen.config import ClusterConfig
 from ..cluster import ClusterBlock
 from ..interconnect.protocol import TcdmSignature
 from .axi import AxiBurst, AxiResp, AxiSignature
+from .axi_cut import ChannelCut
 
 __all__ = ["SocPort"]
 
@@ -73,10 +79,33 @@ class SocPort(wiring.Component, ClusterBlock):
                 & ((burst == AxiBurst.INCR) | (burst == AxiBurst.FIXED)
                    | ((burst == AxiBurst.WRAP) & wrap_len_ok)))
 
+    @staticmethod
+    def _cut(m, axi, ch: str, fields: tuple[str, ...]):
+        """The channel ``ch`` of ``axi`` after a register slice, with the AXI
+        names: ``.valid``, ``.ready`` (driven by the port) and one attribute
+        per field."""
+        vals = [getattr(axi, f"{ch}{f}") for f in fields]
+        cut = ChannelCut(sum(len(v) for v in vals))
+        m.submodules[f"{ch}_cut"] = cut
+        m.d.comb += [cut.i_valid.eq(getattr(axi, f"{ch}valid")),
+                     getattr(axi, f"{ch}ready").eq(cut.i_ready),
+                     cut.i_data.eq(Cat(*vals))]
+        out = SimpleNamespace(valid=cut.o_valid, ready=cut.o_ready)
+        pos = 0
+        for f, v in zip(fields, vals):
+            sig = Signal(len(v), name=f"{ch}_{f}")
+            m.d.comb += sig.eq(cut.o_data[pos:pos + len(v)])
+            setattr(out, f"{ch}{f}", sig)
+            pos += len(v)
+        return out
+
     # -- elaboration ----------------------------------------------------------------------
     def elaborate(self, platform):
         m = Module()
         axi, lanes, n = self.axi, self.lanes, self.lanes_n
+        aw = self._cut(m, axi, "aw", ("id", "addr", "len", "size", "burst"))
+        w = self._cut(m, axi, "w", ("data", "strb"))
+        ar = self._cut(m, axi, "ar", ("id", "addr", "len", "size", "burst"))
         bus_bytes = self.cfg.soc.data_width // 8
         worst = _worst
 
@@ -115,25 +144,25 @@ class SocPort(wiring.Component, ClusterBlock):
         b_valid = Signal(name="b_valid")
 
         with m.If(~w_active & ~b_collect & ~b_valid):
-            m.d.comb += axi.awready.eq(1)
-            with m.If(axi.awvalid):
-                m.d.sync += [w_active.eq(1), w_addr.eq(axi.awaddr), w_size.eq(axi.awsize),
-                             w_burst.eq(axi.awburst), w_len.eq(axi.awlen),
-                             w_left.eq(axi.awlen + 1), w_id.eq(axi.awid), w_err.eq(AxiResp.OKAY),
-                             w_ok.eq(self._burst_ok(axi.awsize, axi.awburst, axi.awlen)),
+            m.d.comb += aw.ready.eq(1)
+            with m.If(aw.valid):
+                m.d.sync += [w_active.eq(1), w_addr.eq(aw.awaddr), w_size.eq(aw.awsize),
+                             w_burst.eq(aw.awburst), w_len.eq(aw.awlen),
+                             w_left.eq(aw.awlen + 1), w_id.eq(aw.awid), w_err.eq(AxiResp.OKAY),
+                             w_ok.eq(self._burst_ok(aw.awsize, aw.awburst, aw.awlen)),
                              w_done.eq(0)]
 
         w_beat_base = Signal(32, name="w_beat_base")
         m.d.comb += w_beat_base.eq(w_addr & ~(bus_bytes - 1))
         w_mapped = self._mapped(m, w_addr, "w_mapped")
         w_lane_active = Signal(n, name="w_lane_active")
-        m.d.comb += w_lane_active.eq(Cat(axi.wstrb[4 * i:4 * i + 4].any() & w_ok for i in range(n)))
+        m.d.comb += w_lane_active.eq(Cat(w.wstrb[4 * i:4 * i + 4].any() & w_ok for i in range(n)))
         w_go = Signal(name="w_go")
-        m.d.comb += [w_go.eq(w_active & axi.wvalid & (owner == 0)),
-                     w_wants.eq(w_active & axi.wvalid), w_mid.eq(w_done.any())]
+        m.d.comb += [w_go.eq(w_active & w.valid & (owner == 0)),
+                     w_wants.eq(w_active & w.valid), w_mid.eq(w_done.any())]
         w_all = Signal(name="w_all_granted")
         m.d.comb += w_all.eq(Cat(~w_lane_active[i] | w_done[i] | lanes[i].gnt for i in range(n)).all())
-        m.d.comb += [w_beat_done.eq(w_go & w_all), axi.wready.eq(w_go & w_all)]
+        m.d.comb += [w_beat_done.eq(w_go & w_all), w.ready.eq(w_go & w_all)]
         with m.If(w_go & w_all):
             m.d.sync += [w_done.eq(0), w_left.eq(w_left - 1),
                          w_addr.eq(self._next_addr(w_addr, w_size, w_burst, w_len))]
@@ -176,12 +205,12 @@ class SocPort(wiring.Component, ClusterBlock):
         asm_err = Signal(2, name="r_asm_err")
 
         with m.If(~r_active):
-            m.d.comb += axi.arready.eq(1)
-            with m.If(axi.arvalid):
-                m.d.sync += [r_active.eq(1), r_addr.eq(axi.araddr), r_size.eq(axi.arsize),
-                             r_burst.eq(axi.arburst), r_len.eq(axi.arlen),
-                             r_left.eq(axi.arlen + 1), r_id.eq(axi.arid), r_done.eq(0),
-                             r_ok.eq(self._burst_ok(axi.arsize, axi.arburst, axi.arlen))]
+            m.d.comb += ar.ready.eq(1)
+            with m.If(ar.valid):
+                m.d.sync += [r_active.eq(1), r_addr.eq(ar.araddr), r_size.eq(ar.arsize),
+                             r_burst.eq(ar.arburst), r_len.eq(ar.arlen),
+                             r_left.eq(ar.arlen + 1), r_id.eq(ar.arid), r_done.eq(0),
+                             r_ok.eq(self._burst_ok(ar.arsize, ar.arburst, ar.arlen))]
 
         # Bytes of this beat: from the address to the end of its size-aligned container.
         r_first = Signal(range(bus_bytes), name="r_first_byte")
@@ -244,8 +273,8 @@ class SocPort(wiring.Component, ClusterBlock):
                 lane.req.eq(w_req | r_req),
                 lane.we.eq(owner == 0),
                 lane.addr.eq(Mux(owner == 0, w_beat_base, r_addr & ~(bus_bytes - 1)) + 4 * i),
-                lane.be.eq(Mux(owner == 0, axi.wstrb[4 * i:4 * i + 4], 0xF)),
-                lane.wdata.eq(axi.wdata[32 * i:32 * i + 32]),
+                lane.be.eq(Mux(owner == 0, w.wstrb[4 * i:4 * i + 4], 0xF)),
+                lane.wdata.eq(w.wdata[32 * i:32 * i + 32]),
             ]
             with m.If(lane.req & lane.gnt):
                 m.d.sync += [lane_mapped_q[i].eq(Mux(owner == 0, w_mapped, r_mapped)),

@@ -34,7 +34,6 @@ from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 
 
-CLOCK_NS = 2     # the clock soc_axi.setup starts
 
 
 def _config() -> ClusterConfig:
@@ -94,7 +93,7 @@ class Host:
     async def wait_eoc(self, max_cycles: int) -> int:
         if not int(self.dut.cores_eoc.value):
             # a Timer, not ClockCycles: Python must not wake every cycle
-            timeout = Timer(max_cycles * CLOCK_NS, unit="ns")
+            timeout = Timer(max_cycles * self.cfg.clock.period_ns, unit="ns")
             done = await First(RisingEdge(self.dut.cores_eoc), timeout)
             assert done is not timeout, (f"no end of test within {max_cycles} cycles; "
                                          f"console: {self.console} {self.lines}")

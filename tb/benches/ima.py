@@ -41,6 +41,7 @@ from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import (ALL_ONES, ImaDriver, ImaJob, conv_job,
                                     pack_weights, pointwise_job, program_job)
+from imcc.tb.bus.reset import release_reset
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 from imcc.tb.bus.tcdm_master import TcdmMaster
 from imcc.tb.monitors.tcdm import watch
@@ -141,8 +142,7 @@ async def setup(dut, *, noise: bool = False) -> Env:
     xbar = Crossbar(cfg.replace(clock={"freq_mhz": float(mhz)}) if mhz else cfg)
     macro = CrossbarMacro(dut, "ima_macro", xbar, dut.clk, PERIOD_NS)
     await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
+    await release_reset(dut)
     watch(dut, os.environ["IMCC_MASTERS"].split(","))
     if own_top:
         dut.noise_en.value = int(noise)

@@ -17,6 +17,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from imcc.gen.config import ClusterConfig
 from imcc.tb.monitors.tcdm import Rule, watch
+from imcc.tb.bus.reset import release_reset
 
 MASK32 = (1 << 32) - 1
 
@@ -31,8 +32,7 @@ async def _reset(dut):
         getattr(dut, k).value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
+    await release_reset(dut)
 
 
 class Memory:

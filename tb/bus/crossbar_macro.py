@@ -11,7 +11,11 @@ the handshake edge, drops ``prog_ready`` for the model's programming time
 clock cycle, so long MVM streams cost a few wake-ups per MVM.
 
 Latencies come from the model (``Crossbar.mvm_cycles`` / ``prog_cycles``); a
-read-back takes ``mvm_cycles`` too (sensing a row is an analog read).
+read-back takes ``mvm_cycles`` too (sensing a row is an analog read).  The
+IMA samples the macro's outputs in a register (rtl/ima/macro.py), and the
+contract counts a latency to that register: the task drives ``done`` (or
+``prog_ready``) one edge early, so the engine sees it exactly ``mvm_cycles``
+after ``start`` (at least 2).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class CrossbarMacro:
     async def _edges(self, n: int):
         """From just after a clock edge to just after the n-th next one, with
         one timer instead of n wake-ups."""
+        n = max(1, n)
         if n > 1:
             await Timer((n - 1) * self.period + self.period / 2, "ns")
         await RisingEdge(self.clk)
@@ -77,7 +82,7 @@ class CrossbarMacro:
                 raise AssertionError(f"macro port: bad MVM at {t0} ns: {e}") from None
             out = np.zeros(self.cols, np.int8)
             out[:n_cols] = y
-            await self._edges(self.x.mvm_cycles)
+            await self._edges(self.x.mvm_cycles - 1)     # + the IMA's input register
             self.p("y").value = int.from_bytes(out.tobytes(), "little")
             self.p("done").value = 1
             await RisingEdge(self.clk)
@@ -100,10 +105,12 @@ class CrossbarMacro:
             except ValueError as e:
                 self.errors.append(f"programming at row {row}, group {group}: {e}")
                 raise AssertionError(f"macro port: bad programming operation: {e}") from None
-            await self._edges(busy)
+            await self._edges(busy - 1)                  # + the IMA's input register
             self.p("prog_ready").value = 1
             if not we:
                 self.p("prog_rdata").value = data
                 self.p("prog_rvalid").value = 1
-                await RisingEdge(self.clk)
-                self.p("prog_rvalid").value = 0
+            # The IMA registers prog_ready at this edge: an operation it offers from
+            # the next cycle on is the next handshake, not one still shown before it.
+            await RisingEdge(self.clk)
+            self.p("prog_rvalid").value = 0
