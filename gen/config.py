@@ -26,6 +26,9 @@ __all__ = [
 WORD_BYTES = 4  # TCDM words are 32 bit (system contract)
 IMA_WEIGHT_BITS = 4  # IMA weights: 4-bit signed, levels -7..7 (system contract)
 IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pair
+# Shortest macro latency in cycles (rtl/ima/macro.py): counted to the IMA's input
+# register, so a macro answering after one edge is seen after two.
+MACRO_MIN_CYCLES = 2
 
 
 class ConfigError(ValueError):
@@ -404,6 +407,11 @@ class ClusterConfig:
     def ns_to_cycles(self, ns: float) -> int:
         """Whole cycles an analog time of ``ns`` takes at the configured clock."""
         return max(1, math.ceil(ns * self.clock.freq_mhz / 1000.0 - 1e-9))
+
+    def macro_cycles(self, ns: float) -> int:
+        """A crossbar macro latency of ``ns`` as the IMA sees it, through its
+        input register (rtl/ima/macro.py): at least ``MACRO_MIN_CYCLES``."""
+        return max(MACRO_MIN_CYCLES, self.ns_to_cycles(ns))
 
     # -- conversion ----------------------------------------------------------------------
     def to_dict(self) -> dict:

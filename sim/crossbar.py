@@ -49,8 +49,8 @@ class Crossbar:
         if self.model not in ("ideal", "pcm"):
             raise ValueError(f"crossbar model must be 'ideal' or 'pcm', got {self.model!r}")
         self.weights_per_write = WORD_BYTES * 8 // IMA_WEIGHT_BITS
-        self.mvm_cycles = cfg.ns_to_cycles(cfg.ima.mvm_ns)
-        self.prog_cycles = cfg.ns_to_cycles(cfg.ima.prog_ns)
+        self.mvm_cycles = cfg.macro_cycles(cfg.ima.mvm_ns)
+        self.prog_cycles = cfg.macro_cycles(cfg.ima.prog_ns)
         self.w = np.zeros((self.rows, self.cols), np.int8)
         self.stats = {"writes": 0, "mvms": 0, "busy_cycles": 0}
         self.rng = np.random.default_rng(xc.seed if seed is None else seed)

@@ -33,7 +33,7 @@ def words(nbytes: int, offset: int = 0) -> int:
 
 
 def mvm_cycles(cfg: ClusterConfig) -> int:
-    return cfg.ns_to_cycles(cfg.ima.mvm_ns)
+    return cfg.macro_cycles(cfg.ima.mvm_ns)
 
 
 def bounds(cfg: ClusterConfig, n_rows: int, n_cols: int, offsets=(0, 0)) -> dict:

@@ -91,7 +91,7 @@ class ImaSim:
             out = np.zeros(self.xbar.cols, np.int8)
             out[:n_cols] = y
             # done one cycle early: the IMA's input register adds it (rtl/ima/macro.py)
-            self.mvm_due = (self.cycles + max(1, self.xbar.mvm_cycles - 1),
+            self.mvm_due = (self.cycles + self.xbar.mvm_cycles - 1,
                             int.from_bytes(out.tobytes(), "little"))
             self.mvm_starts.append(self.cycles)
         ready = self.cycles >= self.prog_busy_until
@@ -112,7 +112,7 @@ class ImaSim:
             else:
                 busy = self.xbar.mvm_cycles
             # ready (and read data) one cycle early, for the same input register
-            self.prog_busy_until = self.cycles + max(1, busy)
+            self.prog_busy_until = self.cycles + busy
             if not ctx.get(mac.prog_we):
                 self.read_due = (self.prog_busy_until, self.xbar.read_word(row, grp))
         # -- control port

@@ -10,7 +10,7 @@ register at the boundary and uses only the registered copies: no
 combinational path crosses the macro's edge.  Latencies below are counted to
 that register (a macro raises a strobe one cycle before the latency ends),
 so an MVM of ``L`` cycles started in cycle ``c`` is seen done in cycle
-``c + L``, for ``L >= 2``.
+``c + L``, for ``L >= MACRO_MIN_CYCLES`` (2, gen/config.py).
 
 MVM
   ``start`` is high for one cycle.  With it, and held until ``done``:

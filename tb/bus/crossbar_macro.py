@@ -15,7 +15,7 @@ read-back takes ``mvm_cycles`` too (sensing a row is an analog read).  The
 IMA samples the macro's outputs in a register (rtl/ima/macro.py), and the
 contract counts a latency to that register: the task drives ``done`` (or
 ``prog_ready``) one edge early, so the engine sees it exactly ``mvm_cycles``
-after ``start`` (at least 2).
+after ``start`` (the model's latencies are at least ``MACRO_MIN_CYCLES``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class CrossbarMacro:
     async def _edges(self, n: int):
         """From just after a clock edge to just after the n-th next one, with
         one timer instead of n wake-ups."""
-        n = max(1, n)
         if n > 1:
             await Timer((n - 1) * self.period + self.period / 2, "ns")
         await RisingEdge(self.clk)

@@ -10,7 +10,7 @@ lifted; every other input of the cluster (the AXI port, windows no block
 answers) is tied to zero.
 """
 
-from amaranth.hdl import Cat, ClockDomain, Const, DomainRenamer, Module, Signal
+from amaranth.hdl import Cat, Const, DomainRenamer, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,6 +18,7 @@ from imcc.gen.config import ClusterConfig
 from imcc.rtl.cluster import Cluster, cluster_blocks
 from imcc.rtl.interconnect.protocol import TcdmSignature
 from imcc.tb.monitors.tcdm import TcdmPortChecker
+from imcc.tb.tops import CLOCK_PORTS, drive_cluster_clock
 
 __all__ = ["ImaCluster", "TrafficNoise"]
 
@@ -60,10 +61,7 @@ class ImaCluster(wiring.Component):
             blocks.pop("cores")._MustUse__silence = True   # built, deliberately not used
         self._cluster = c = Cluster(cfg, port_checker=TcdmPortChecker, blocks=blocks)
         self.noise_masters = [n for n in c.external_masters if n.startswith("core") and n != "core0"]
-        # The cluster owns its ``sync`` domain (a local one, behind its reset
-        # synchronizer); a wrapper with a ``sync`` of its own would clash, so
-        # this top takes clk/rst as ports and runs its noise on ``tb``.
-        members = {"clk": In(1), "rst": In(1)}
+        members = dict(CLOCK_PORTS)
         members.update({k: c.signature.members[k] for k in KEEP})
         members["noise_en"] = In(1)
         super().__init__(members)
@@ -71,9 +69,7 @@ class ImaCluster(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.cluster = c = self._cluster
-        # reset-less: rst reaches registers only through the cluster's synchronizer
-        m.domains.tb = tb = ClockDomain("tb", local=True, reset_less=True)
-        m.d.comb += [tb.clk.eq(self.clk), c.clk.eq(self.clk), c.rst.eq(self.rst)]
+        tb = drive_cluster_clock(m, self, c)
         for k in KEEP:
             member = c.signature.members[k]
             inner, outer = getattr(c, k), getattr(self, k)
@@ -88,7 +84,7 @@ class ImaCluster(wiring.Component):
                 m.d.comb += inner.eq(outer)
         for i, name in enumerate(self.noise_masters):
             gen = TrafficNoise(self.cfg, seed=i + 1)
-            m.submodules[f"noise_{name}"] = DomainRenamer("tb")(gen)
+            m.submodules[f"noise_{name}"] = DomainRenamer(tb)(gen)
             m.d.comb += gen.enable.eq(self.noise_en)
             wiring.connect(m, gen.bus, getattr(c, name))
         driven = set(KEEP) | set(self.noise_masters) | {"clk", "rst"}

@@ -12,7 +12,7 @@ slave exists, so address decoding and routing into the windows are tested.
 The protocol checker of tb/monitors sits on every master port.
 """
 
-from amaranth.hdl import Cat, ClockDomain, DomainRenamer, Module
+from amaranth.hdl import Cat, DomainRenamer, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,6 +20,7 @@ from imcc.gen.config import ClusterConfig
 from imcc.rtl.cluster import Cluster
 from imcc.rtl.tcdm import TcdmSram
 from imcc.tb.monitors.tcdm import TcdmPortChecker
+from imcc.tb.tops import CLOCK_PORTS, drive_cluster_clock
 
 __all__ = ["PackedTcdm"]
 
@@ -33,9 +34,7 @@ class PackedTcdm(wiring.Component):
         self._cluster = Cluster(cfg, port_checker=TcdmPortChecker, blocks={})
         n = len(cfg.tcdm_masters())
         proto = getattr(self._cluster, cfg.tcdm_masters()[0])
-        # clk/rst as ports: the cluster owns its ``sync`` domain, so this top's
-        # own logic (the scratch RAMs) runs on a ``tb`` domain.
-        members = {"clk": In(1), "rst": In(1)}
+        members = dict(CLOCK_PORTS)
         members.update({f"m_{k}": In(len(getattr(proto, k)) * n) for k in _MASTER_IN})
         members.update({f"m_{k}": Out(len(getattr(proto, k)) * n) for k in _MASTER_OUT})
         members.update(chk_fail=Out(1), chk_who=Out(n), chk_kind=Out(TcdmPortChecker.KIND_WIDTH))
@@ -48,9 +47,7 @@ class PackedTcdm(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.cluster = c = self._cluster
-        # reset-less: rst reaches registers only through the cluster's synchronizer
-        m.domains.tb = tb = ClockDomain("tb", local=True, reset_less=True)
-        m.d.comb += [tb.clk.eq(self.clk), c.clk.eq(self.clk), c.rst.eq(self.rst)]
+        tb = drive_cluster_clock(m, self, c)
         ports = [getattr(c, name) for name in self.cfg.tcdm_masters()]
         for k in _MASTER_IN:
             w = len(getattr(ports[0], k))
@@ -66,7 +63,7 @@ class PackedTcdm(wiring.Component):
         for name, words in windows:
             tgt = getattr(c, name)
             ram = TcdmSram(words)
-            m.submodules[f"scratch_{name}"] = DomainRenamer("tb")(ram)
+            m.submodules[f"scratch_{name}"] = DomainRenamer(tb)(ram)
             m.d.comb += [ram.req.eq(tgt.req), ram.we.eq(tgt.we), ram.addr.eq(tgt.addr[2:]),
                          ram.be.eq(tgt.be), ram.wdata.eq(tgt.wdata),
                          tgt.rdata.eq(ram.rdata), tgt.r_err.eq(0)]
