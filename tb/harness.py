@@ -54,6 +54,9 @@ VERILATOR_FLAGS = [
     "-O3",
 ]
 
+# The simulator's main loop: cocotb's, with a native clock (tb/bus/clock.py).
+MAIN_CPP = Path(__file__).parent / "csrc" / "verilator_main.cpp"
+
 # Compiler options of the Verilated model (make variables of verilated.mk).
 # Its default optimises the bulk of the model for size (-Os); -O2 is about
 # as fast to compile and runs the cluster noticeably faster.
@@ -90,6 +93,7 @@ def _sources_hash() -> str:
     roots = [Path(imcc.gen.__file__).parent, Path(imcc.rtl.__file__).parent,
              Path(__file__).parent / "tops", Path(__file__).parent / "monitors"]
     h.update((Path(__file__).parent / "csrc" / "public.vlt").read_bytes())
+    h.update(MAIN_CPP.read_bytes())
     h.update(Path(__file__).read_bytes())   # how a build is made is part of it
     for root in roots:
         for p in sorted(root.rglob("*.py")):
@@ -189,6 +193,10 @@ class _Verilator:
                 # it re-evaluates at both clock edges.
                 i = cmds[0].index("--public-flat-rw")
                 cmds[0][i:i + 1] = [str(Path(__file__).parent / "csrc" / "public.vlt")]
+                # cocotb's main loop plus a native clock (tb/csrc/verilator_main.cpp).
+                cmds[0] = [str(MAIN_CPP) if a.endswith("/lib/verilator/verilator.cpp") else a
+                           for a in cmds[0]]
+                assert str(MAIN_CPP) in cmds[0], "cocotb's Verilator main not found in its command"
                 # The wheel's verilated.mk leaves the compiler's "read a
                 # precompiled header" option empty, which breaks parallel
                 # (large-design) builds with g++; give it g++'s.
@@ -205,11 +213,13 @@ def _verilate(sources, toplevel, obj_dir: Path, waves: bool):
     runner = _Verilator.make()
     log = obj_dir.parent / "build.log"
     obj_dir.mkdir(parents=True, exist_ok=True)
-    extra = [str(_ports_vlt(sources, toplevel, obj_dir))]
+    # -rdynamic: the executable exports its VPI functions, so testbenches can call
+    # the bulk ones cocotb does not wrap (tb/bus/vpi_array.py).
+    extra = [str(_ports_vlt(sources, toplevel, obj_dir)), "-LDFLAGS", "-rdynamic"]
     if waves:
         # FST without a system liblz4: tb/csrc/lz4.h, and an empty archive for -llz4.
         (obj_dir / "liblz4.a").write_bytes(b"!<arch>\n")
-        extra = ["-CFLAGS", f"-I{Path(__file__).parent / 'csrc'}", "-LDFLAGS", f"-L{obj_dir}"]
+        extra += ["-CFLAGS", f"-I{Path(__file__).parent / 'csrc'}", "-LDFLAGS", f"-L{obj_dir}"]
     try:
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
                      build_dir=str(obj_dir), build_args=VERILATOR_FLAGS + extra, waves=waves,
@@ -256,7 +266,12 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
     run_dir.mkdir(parents=True)
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
-    env = {**env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters)}
+    # cocotb rewrites the asserts of every module imported after its start
+    # ("*.py": numpy, cocotbext-axi, ...), which costs a second or more per run
+    # when bytecode is not cached; the testbench's own modules are enough.
+    env = {"COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES",
+                                                            "tb/*.py"),
+           **env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters)}
     test_args = ["--trace", "--trace-file", str(run_dir / "dump.fst")] if b.waves else []
     t0 = time.monotonic()
     saved = os.environ.pop("PYTEST_CURRENT_TEST", None)  # we check results ourselves

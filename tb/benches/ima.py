@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout
 from cocotbext.axi import AxiBus, AxiMaster
 
@@ -41,6 +40,7 @@ from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import (ALL_ONES, ImaDriver, ImaJob, conv_job,
                                     pack_weights, pointwise_job, program_job)
+from imcc.tb.bus.clock import start_clock
 from imcc.tb.bus.reset import release_reset
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 from imcc.tb.bus.tcdm_master import TcdmMaster
@@ -122,7 +122,7 @@ def _idle_inputs(dut, cfg: ClusterConfig):
 
 async def setup(dut, *, noise: bool = False) -> Env:
     cfg = _config()
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    start_clock(dut, PERIOD_NS)
     dut.rst.value = 1
     own_top = hasattr(dut, "core0__req")        # tb/tops/ima_cluster.py
     if own_top:

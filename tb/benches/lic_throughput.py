@@ -5,15 +5,16 @@ import json
 import os
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+from imcc.tb.bus.clock import start_clock
 
 CYCLES = int(os.environ.get("IMCC_CYCLES", "100000"))
 
 
 @cocotb.test()
 async def throughput(dut):
-    cocotb.start_soon(Clock(dut.clk, 2, unit="ns").start())
+    start_clock(dut, 2)
     out = {}
     for mode, name in ((0, "independent"), (1, "held"), (2, "disjoint")):
         dut.run.value = 0

@@ -12,11 +12,11 @@ import os
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from imcc.gen.config import ClusterConfig
 from imcc.tb.monitors.tcdm import Rule, watch
+from imcc.tb.bus.clock import start_clock
 from imcc.tb.bus.reset import release_reset
 
 MASK32 = (1 << 32) - 1
@@ -27,7 +27,7 @@ def _config() -> ClusterConfig:
 
 
 async def _reset(dut):
-    cocotb.start_soon(Clock(dut.clk, 2, unit="ns").start())
+    start_clock(dut, 2)
     for k in ("m_req", "m_addr", "m_we", "m_be", "m_wdata"):
         getattr(dut, k).value = 0
     dut.rst.value = 1

@@ -1,5 +1,6 @@
 """Backdoor to the TCDM: reads and writes the bank SRAM arrays through VPI,
-in zero simulated time.
+in zero simulated time, a whole range of rows per bank in one VPI call
+(tb/bus/vpi_array.py).
 
 For tests that need data in memory but do not test how it got there (the SoC
 port's own tests load through AXI).  Word w of the TCDM lives in bank
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from imcc.gen.config import ClusterConfig
+from imcc.tb.bus.vpi_array import VpiArray
 
 __all__ = ["TcdmBackdoor"]
 
@@ -19,11 +21,8 @@ class TcdmBackdoor:
     def __init__(self, cluster, cfg: ClusterConfig):
         """``cluster``: the handle of the Cluster instance (e.g. ``dut.cluster``)."""
         self.cfg = cfg
-        self.banks = [getattr(cluster, f"bank{k}").sram.mem for k in range(cfg.tcdm.banks)]
-
-    def _locate(self, word: int):
-        n = self.cfg.tcdm.banks
-        return self.banks[word % n], word // n
+        self.banks = [VpiArray(getattr(cluster, f"bank{k}").sram.mem)
+                      for k in range(cfg.tcdm.banks)]
 
     def _word_range(self, addr: int, nbytes: int):
         t = self.cfg.tcdm
@@ -34,12 +33,22 @@ class TcdmBackdoor:
         last = (addr + nbytes - t.base + 3) // 4
         return first, last
 
+    def _rows(self, first: int, last: int):
+        """The bank rows holding words [first, last): (first row, count, their words
+        as a rows x banks block, offset of word ``first`` in the flattened block)."""
+        n = len(self.banks)
+        r0, r1 = first // n, (last - 1) // n + 1
+        block = np.empty((r1 - r0, n), np.uint32)
+        for k, bank in enumerate(self.banks):
+            block[:, k] = bank.read(r0, r1 - r0)
+        return r0, r1 - r0, block, first - r0 * n
+
     def read(self, addr: int, nbytes: int) -> bytes:
+        if nbytes == 0:
+            return b""
         first, last = self._word_range(addr, nbytes)
-        words = np.empty(last - first, dtype="<u4")
-        for i, w in enumerate(range(first, last)):
-            mem, row = self._locate(w)
-            words[i] = int(mem[row].value)
+        _, _, block, at = self._rows(first, last)
+        words = block.reshape(-1)[at:at + last - first].astype("<u4")
         off = (addr - self.cfg.tcdm.base) - 4 * first
         return words.tobytes()[off:off + nbytes]
 
@@ -48,13 +57,12 @@ class TcdmBackdoor:
         if not data:
             return
         first, last = self._word_range(addr, len(data))
+        r0, nrows, block, at = self._rows(first, last)
+        # Bytes of the first/last words and the other words of those rows keep their values.
+        flat = block.reshape(-1)
+        buf = bytearray(flat[at:at + last - first].astype("<u4").tobytes())
         off = (addr - self.cfg.tcdm.base) - 4 * first
-        buf = bytearray(4 * (last - first))
-        # Partial first/last words keep their other bytes.
-        if off or (off + len(data)) % 4:
-            buf[:] = self.read(self.cfg.tcdm.base + 4 * first, len(buf))
         buf[off:off + len(data)] = data
-        words = np.frombuffer(bytes(buf), dtype="<u4")
-        for i, w in enumerate(range(first, last)):
-            mem, row = self._locate(w)
-            mem[row].value = int(words[i])
+        flat[at:at + last - first] = np.frombuffer(bytes(buf), "<u4")
+        for k, bank in enumerate(self.banks):
+            bank.write(r0, block[:, k])
