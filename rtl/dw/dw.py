@@ -9,7 +9,7 @@ mux; :meth:`port_busy` tells it when the DW holds them); with ``"own"`` it
 drives ``dw0..`` of its own and runs concurrently with the IMA.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -55,7 +55,21 @@ class Dw(wiring.Component, ClusterBlock):
         m = Module()
         m.submodules.ctrl = ctl = HwpeController(DW_REGS, self.cfg.dw.job_contexts,
                                                  self.window_bits)
-        m.submodules.engine = eng = Engine(self.cfg)
+        # The engine's clock is gated while it is idle, as PULP clusters gate
+        # idle accelerators: it is quiescent in IDLE (no request outstanding,
+        # done/error are combinational), so only reset, a start and the job
+        # itself need edges.  The enable is captured on the falling edge (the
+        # latch of an integrated clock-gate cell, which a synthesis flow
+        # substitutes); simulators then skip the engine's logic when idle.
+        m.domains.dw_gated = ClockDomain("dw_gated", local=True)
+        m.domains.dw_gate = ClockDomain("dw_gate", clk_edge="neg", local=True, reset_less=True)
+        eng = DomainRenamer("dw_gated")(Engine(self.cfg))
+        m.submodules.engine = eng
+        clk_en = Signal(init=1)
+        m.d.dw_gate += clk_en.eq(ResetSignal() | ctl.job.start | ~eng.job.idle)
+        m.d.comb += [ClockSignal("dw_gate").eq(ClockSignal()),
+                     ClockSignal("dw_gated").eq(ClockSignal() & clk_en),
+                     ResetSignal("dw_gated").eq(ResetSignal())]
         wiring.connect(m, wiring.flipped(self.ctrl), ctl.ctrl)
         wiring.connect(m, ctl.job, eng.job)
         wiring.connect(m, ctl.io, eng.io)
