@@ -35,7 +35,8 @@ def start_clock(dut, period_ns: float) -> str:
     """Start ``dut.clk`` with ``period_ns``; returns "native" or "cocotb"."""
     half = get_sim_steps(period_ns / 2, "ns")
     fn = _native()
-    if fn is not None and dut.clk._path == f"{dut._path}.clk":
+    # the native clock toggles every half period: it needs an even period in steps
+    if fn is not None and 2 * half == get_sim_steps(period_ns, "ns"):
         dut.clk.value = 1
         if fn(half):
             _modes[dut.clk._path] = "native"
