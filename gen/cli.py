@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# Before numpy loads: its OpenBLAS threads would spin next to the simulator
+# this command waits on (a core of two); the command's own products are small.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import __version__
 from .config import ClusterConfig, ConfigError

@@ -145,6 +145,12 @@ def _table(r, cfg, shape):
     print(f"before inference: loading {r['load_kib']:.1f} KiB of input and weights "
           f"{r['load_cycles']:,} cycles, programming the crossbar {r['program_cycles']:,} cycles; "
           f"TCDM in use {r['tcdm_kib']} KiB")
+    if cfg.clock.idle_gate:
+        lay = sum(L["stopped_cycles"] for L in r["layers"])
+        print(f"idle clock gate: the cluster's clock stopped in "
+              f"{100 * r['program_stopped_cycles'] / max(1, r['program_cycles']):.1f} % of the "
+              f"programming cycles, {100 * lay / max(1, tot):.1f} % of the layers' and "
+              f"{100 * r['sim_stopped_cycles'] / max(1, r['sim_cycles']):.1f} % of the run's")
     print(f"simulation: {r['sim_cycles']:,} cycles in {r['sim_wall_s']} s "
           f"({r['sim_cycles_per_s']:,} cycles/s); Verilator model "
           f"{'reused' if r['build_reused'] else 'built'} ({r['build_s']} s)")

@@ -207,6 +207,9 @@ class DwConfig:
 @dataclass(frozen=True)
 class ClockConfig:
     freq_mhz: float = _doc("clock frequency used to convert analog times to cycles", default=500.0)
+    idle_gate: bool = _doc("stop the cluster's clock while every block is idle (a clock gate at "
+                           "the cluster's clock root, as PULP clusters have); false keeps it running",
+                           default=True)
 
     @property
     def period_ns(self) -> float:

@@ -12,7 +12,7 @@ interconnect nor the other blocks.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, ClockDomain, Module, Signal
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -45,6 +45,12 @@ class ClusterBlock:
       events of all blocks in ``cfg.event_names()`` order (as the control block).
     * ``wave_parts``: ``{label: instance path under the block}`` of the
       sub-blocks whose ports get their own group in waveform layouts.
+    * ``quiet()``: a 1-bit signal, high only while no register of the block
+      would change at the next clock edge as long as nothing reaches it
+      (no bus request, event or input change); registers that merely settle
+      within two edges of the last activity (response and pulse registers)
+      need not count.  ``None``: the block cannot tell, and the cluster's
+      clock never stops.
     """
 
     ctrl_window: str | None = None
@@ -57,6 +63,9 @@ class ClusterBlock:
         return {}
 
     def port_busy(self):
+        return None
+
+    def quiet(self):
         return None
 
     def events(self) -> dict:
@@ -98,9 +107,21 @@ class Cluster(wiring.Component):
     asserts the internal reset at once and releases it on the second clock edge
     after ``rst`` falls (as PULP's rstgen does).  Besides being what silicon
     needs, it keeps every register's next-state logic off the top-level inputs,
-    which roughly halves Verilator's work per clock edge (docs/debugging.md)."""
+    which roughly halves Verilator's work per clock edge (docs/debugging.md).
+
+    Idle clock gate (``cfg.clock.idle_gate``): ``sync`` is ``clk`` through a
+    clock gate that stops it while every block is quiet (:meth:`ClusterBlock.quiet`)
+    and no master requests the interconnect, two cycles after the last
+    activity.  The enable is captured on the falling edge (the latch of an
+    integrated clock-gate cell), so an input that changes after a rising edge
+    (an AXI valid, a macro strobe) is seen at the next rising edge as without
+    the gate.  The gate and the cycle counters run on the ungated clock
+    (domain ``free``, with a reset synchronizer of its own).  Cycle counts do not change; a
+    simulator skips the whole cluster while it waits, e.g. for PCM writes
+    (docs/architecture.md, "Clock gating")."""
 
     RESET_STAGES = 2
+    GATE_TAIL = 2       # edges after the last activity: response and pulse registers settle
 
     def __init__(self, cfg: ClusterConfig, *, port_checker=None, sram_macros: bool = True,
                  blocks: dict[str, ClusterBlock] | None = None):
@@ -157,10 +178,16 @@ class Cluster(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
+        m.domains.free = free = ClockDomain("free", local=True)
         m.domains.sync = cd = ClockDomain("sync", local=True)
-        m.d.comb += cd.clk.eq(self.clk)
+        m.d.comb += free.clk.eq(self.clk)
+        # One synchronizer per domain (they release at the same edge): a reset taken
+        # from the ungated domain would make the simulator re-evaluate every
+        # register's next-state logic at each edge of the ungated clock.
         m.submodules.rst_sync = ResetSynchronizer(self.rst, domain="sync",
                                                   stages=self.RESET_STAGES)
+        m.submodules.rst_sync_free = ResetSynchronizer(self.rst, domain="free",
+                                                       stages=self.RESET_STAGES)
         m.submodules.interconnect = ic = Interconnect(cfg)
         for k in range(cfg.tcdm.banks):
             bank = TcdmBank(cfg.tcdm.bank_words, macro=self.sram_macros)
@@ -183,7 +210,7 @@ class Cluster(wiring.Component):
             for mname in block.external:
                 _lift(m, block, mname, getattr(self, f"{bname}_{mname}"))
 
-        connect_masters(m, self.blocks, ic)   # shared masters through a PortMux
+        muxes = connect_masters(m, self.blocks, ic)   # shared masters through a PortMux
 
         ctrl = self.blocks.get("ctrl")
         if cfg.event_names():
@@ -194,7 +221,44 @@ class Cluster(wiring.Component):
 
         if self.port_checker is not None:
             self._attach_checkers(m, ic)
+        quiet = self._quiet_terms(ic, muxes)
+        if quiet is None:
+            m.d.comb += cd.clk.eq(self.clk)
+        else:
+            self._clock_gate(m, cd, quiet)
         return m
+
+    @property
+    def idle_gate(self) -> bool:
+        """The cluster has the idle clock gate: configured, every block can tell
+        when it is quiet, and no master or target lives outside the cluster
+        (their activity is not visible here)."""
+        return (self.cfg.clock.idle_gate and not (self.external_masters or self.external_slaves
+                                                  or self.external_mems)
+                and all(b.quiet() is not None for b in self.blocks.values()))
+
+    def _quiet_terms(self, ic, muxes):
+        """All quiet: every block, the interconnect and the port muxes; None
+        without the gate."""
+        if not self.idle_gate:
+            return None
+        terms = [ic.quiet] + [b.quiet() for b in self.blocks.values()]
+        terms += [mux.quiet for mux in muxes]
+        return Cat(*terms).all()
+
+    def _clock_gate(self, m, cd, quiet):
+        active = Signal(name="cluster_active")
+        m.d.comb += active.eq(~quiet | ResetSignal("sync"))
+        tail = Signal(self.GATE_TAIL, name="cluster_active_tail")
+        m.d.free += tail.eq(Cat(active, tail[:-1]))
+        m.domains.gate = ClockDomain("gate", clk_edge="neg", reset_less=True, local=True)
+        clk_en = Signal(init=1, name="cluster_clk_en")
+        m.d.comb += ClockSignal("gate").eq(self.clk)
+        m.d.gate += clk_en.eq(active | tail.any())
+        gated = Signal(name="clk_gated")
+        m.d.comb += [gated.eq(self.clk & clk_en), cd.clk.eq(gated)]
+        if "ctrl" in self.blocks:       # counts the stopped cycles (GATED_CYCLES)
+            m.d.comb += self.blocks["ctrl"].clock_stopped.eq(~clk_en)
 
     def wave_groups(self, scope: str, module_ports=None) -> dict[str, list[tuple[str, int]]]:
         """Signals worth a first look in a waveform, grouped per block:
@@ -226,6 +290,10 @@ class Cluster(wiring.Component):
                 if ports:
                     groups[f"{bname}/{label}"] = [(f"{scope}.{bname}.{path}.{n}", w)
                                                   for n, w in ports]
+        if self.idle_gate:
+            groups["clock gate"] = [(f"{scope}.{n}", 1) for n in
+                                    ("clk", "clk_gated", "cluster_clk_en", "cluster_active")]
+            groups["clock gate"] += [(f"{scope}.{b.quiet().name}", 1) for b in self.blocks.values()]
         if self.port_checker is not None:
             groups["protocol checkers"] = [(f"{scope}.chk_fail", 1),
                                            (f"{scope}.chk_who", len(self.master_names)),

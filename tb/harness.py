@@ -269,8 +269,11 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
     # cocotb rewrites the asserts of every module imported after its start
     # ("*.py": numpy, cocotbext-axi, ...), which costs a second or more per run
     # when bytecode is not cached; the testbench's own modules are enough.
+    # numpy's OpenBLAS threads spin between the models' small products and take
+    # a core from the simulator (4 % of a demo's time on two cores): one thread.
     env = {"COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES",
                                                             "tb/*.py"),
+           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
            **env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters)}
     test_args = ["--trace", "--trace-file", str(run_dir / "dump.fst")] if b.waves else []
     t0 = time.monotonic()

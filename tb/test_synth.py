@@ -52,8 +52,8 @@ def _check_clean_cluster(cfg: ClusterConfig, rep: dict):
     # (shared data ports go through a port mux of their own: rtl/hwpe/port_mux.py)
     muxes = {n for n in comps if n.startswith("port_mux_")}
     assert bool(muxes) == (cfg.ima.enabled and cfg.dw.enabled and cfg.dw.ports == "shared")
-    # (and the reset synchronizer: rtl/cluster.py)
-    assert set(comps) - muxes == ({"interconnect", "bank", "rst_sync"}
+    # (and the reset synchronizers of the gated and the ungated domain: rtl/cluster.py)
+    assert set(comps) - muxes == ({"interconnect", "bank", "rst_sync", "rst_sync_free"}
                                   | {re.sub(r"\d+$", "", b) for b in blocks})
     assert comps["bank"]["instances"] == [f"bank{k}" for k in range(cfg.tcdm.banks)]
     boxes = {TcdmSram.module_name(cfg.tcdm.bank_words): cfg.tcdm.banks}

@@ -17,7 +17,8 @@ def test_wave_groups_name_real_ports(tmp_path):
     text = gen.sources[-1].read_text()
     groups = comp.wave_groups(top, lambda p: module_ports(text, f"{top}.{p}"))
     for g in ("SoC port", "ima/macro port", "ima/controller", "ima/streamer", "ima/engine",
-              "dw/controller", "dw/engine", "interconnect/hwpe0", "protocol checkers"):
+              "dw/controller", "dw/engine", "interconnect/hwpe0", "protocol checkers",
+              "clock gate"):
         assert groups.get(g), g
     decls = {}
     for name, sigs in groups.items():

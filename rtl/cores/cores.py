@@ -54,6 +54,10 @@ class Cores(wiring.Component, ClusterBlock):
             "sleeping": Out(n),
         })
         super().__init__(members)
+        self._quiet = Signal(name="cores_quiet")
+
+    def quiet(self):
+        return self._quiet
 
     # -- ClusterBlock ----------------------------------------------------------------------
     def tcdm_masters(self) -> dict:
@@ -118,4 +122,10 @@ class Cores(wiring.Component, ClusterBlock):
                          d.r_valid.eq(ic.r_valid | loc.r_valid),
                          d.rdata.eq(Mux(loc.r_valid, loc.rdata, ic.rdata))]
         m.d.comb += self.sleeping.eq(Cat(*sleeping))
+        # A core holds still when it never started (the core's fetch enable is
+        # sticky, so `started` mirrors it) or sleeps with its clock stopped.
+        started = Signal(n, name="started")
+        m.d.sync += started.eq(started | eu.fetch_en)
+        idle = [(~started[i] & ~eu.fetch_en[i]) | (sleeping[i] & ~eu.clock_en[i]) for i in range(n)]
+        m.d.comb += self._quiet.eq(Cat(*idle).all() & ~self.evt_in.any())
         return m

@@ -51,6 +51,8 @@ def cluster_ctrl_regmap(cfg: ClusterConfig) -> RegisterMap:
         R("EVT_PENDING", 0x20, "ro", f"sticky accelerator events ({ev})", kind="io"),
         R("EVT_CLEAR", 0x24, "wo", "write ones to clear EVT_PENDING bits", kind="io"),
         R("IRQ_MASK", 0x28, "rw", "interrupt enables: irq = EVT_PENDING & IRQ_MASK", kind="io"),
+        R("GATED_CYCLES", 0x2C, "ro", "cycles the idle clock gate stopped the cluster's clock "
+          "(configuration clock.idle_gate; wraps at 2^32)", kind="io"),
     ), constants={"EVENT": [(n.upper(), i, f"bit {i} of EVT_PENDING / IRQ_MASK / irq")
                             for i, n in enumerate(events)]},
         notes="An unmapped offset or a write to a read-only register answers a bus error "
@@ -70,7 +72,12 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
         n_ev = max(1, len(cfg.event_names()))
         window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
         super().__init__({"ctrl": In(TargetSignature(window_bits)),
-                          "evt_in": In(n_ev), "irq": Out(n_ev)})
+                          "evt_in": In(n_ev), "irq": Out(n_ev),
+                          "clock_stopped": In(1)})     # the cluster's idle gate holds the clock
+        self._quiet = Signal(name="ctrl_quiet")
+
+    def quiet(self):
+        return self._quiet
 
     def _constants(self) -> dict[str, int]:
         cfg, rm = self.cfg, self.regmap
@@ -92,8 +99,14 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
     def elaborate(self, platform):
         m = Module()
         c, rm = self.ctrl, self.regmap
+        # The cycle counter counts the cluster's clock cycles on the ungated clock
+        # (the cluster's ``free`` domain): it runs while the idle gate stops ``sync``.
         cycles = Signal(64, name="cycles")
-        m.d.sync += cycles.eq(cycles + 1)
+        m.d.free += cycles.eq(cycles + 1)
+        gated = Signal(32, name="gated_cycles")
+        with m.If(self.clock_stopped):
+            m.d.free += gated.eq(gated + 1)
+        m.d.comb += self._quiet.eq(~self.evt_in.any())
         cycle_hi = Signal(32, name="cycle_hi_latched")
         pending = Signal.like(self.evt_in, name="evt_pending")
         mask = Signal.like(self.evt_in, name="irq_mask")
@@ -121,6 +134,8 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
                             m.d.sync += cycle_hi.eq(cycles[32:])
                     elif r.name == "CYCLE_HI":
                         m.d.comb += rdata.eq(cycle_hi)
+                    elif r.name == "GATED_CYCLES":
+                        m.d.comb += rdata.eq(gated)
                     elif r.name == "EVT_PENDING":
                         m.d.comb += rdata.eq(pending)
                     elif r.name == "EVT_CLEAR":

@@ -41,6 +41,10 @@ class Dw(wiring.Component, ClusterBlock):
         members.update({n: Out(TcdmSignature()) for n in self.master_names})
         members.update(busy=Out(1), evt_done=Out(1), evt_error=Out(1))
         super().__init__(members)
+        self._quiet = Signal(name="dw_quiet")
+
+    def quiet(self):
+        return self._quiet
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names}
@@ -76,5 +80,7 @@ class Dw(wiring.Component, ClusterBlock):
         for i, n in enumerate(self.master_names):
             wiring.connect(m, eng.ports[i], wiring.flipped(getattr(self, n)))
         m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error),
-                     self.busy.eq(~eng.job.idle)]
+                     self.busy.eq(~eng.job.idle),
+                     # the engine is quiescent in IDLE (the reason for its own gate)
+                     self._quiet.eq(ctl.quiet & eng.job.idle)]
         return m

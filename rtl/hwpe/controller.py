@@ -95,6 +95,7 @@ class HwpeController(wiring.Component):
             "io": Out(IoSignature(regmap)),
             "evt_done": Out(1),
             "evt_error": Out(1),
+            "quiet": Out(1),        # no job starts, ends or is cleared at the next edge
         })
 
     def elaborate(self, platform):
@@ -231,6 +232,8 @@ class HwpeController(wiring.Component):
         can_start = Signal()
         m.d.comb += can_start.eq((rd_state == QUEUED) & ~running & job.idle & ~clear)
         m.d.sync += job.start.eq(can_start)
+        # (bus accesses are the interconnect's activity; evt_* pulses settle)
+        m.d.comb += self.quiet.eq(~can_start & ~job.start & ~job.clear & ~job.done)
         m.d.sync += [self.evt_done.eq(0), self.evt_error.eq(0)]
         with m.If(can_start):
             m.d.sync += [running.eq(1), running_id.eq(at(ids, rd))]

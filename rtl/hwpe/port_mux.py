@@ -15,7 +15,7 @@ last access.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -37,6 +37,7 @@ class PortMux(wiring.Component):
             "busy": In(clients),
             "ports": Out(TcdmSignature()).array(ports),
             "holder": Out(range(clients)),
+            "quiet": Out(1),            # the holder stays at the next edge
         })
 
     def elaborate(self, platform):
@@ -59,6 +60,9 @@ class PortMux(wiring.Component):
                              cl[i][p].rdata.eq(out.rdata)]
         quiet = Signal()
         m.d.comb += quiet.eq(~Cat(*reqs).bit_select(holder, 1) & ~self.busy.bit_select(holder, 1))
+        others = Signal(n, name="others_want")
+        m.d.comb += others.eq(want & ~(Const(1, n) << holder)[:n])
+        m.d.comb += self.quiet.eq(~(quiet & others.any()))
         with m.If(quiet):
             # round robin: the first wanting client after the holder
             for k in reversed(range(1, n)):
@@ -69,10 +73,10 @@ class PortMux(wiring.Component):
         return m
 
 
-def connect_masters(m: Module, blocks: dict, ic) -> None:
+def connect_masters(m: Module, blocks: dict, ic) -> list[PortMux]:
     """Connect every block's ``tcdm_masters()`` to the interconnect ``ic``: a
     master claimed by one block directly, masters claimed by several blocks
-    (same set of blocks) through one :class:`PortMux` per set."""
+    (same set of blocks) through one :class:`PortMux` per set (returned)."""
     claims: dict[str, list[str]] = {}
     for bname, block in blocks.items():
         for name in block.tcdm_masters():
@@ -83,8 +87,10 @@ def connect_masters(m: Module, blocks: dict, ic) -> None:
             wiring.connect(m, blocks[owners[0]].tcdm_masters()[name], getattr(ic, name))
         else:
             groups.setdefault(tuple(owners), []).append(name)
+    muxes = []
     for owners, names in groups.items():
         mux = PortMux(len(owners), len(names))
+        muxes.append(mux)
         m.submodules["port_mux_" + "_".join(owners)] = mux
         for i, bname in enumerate(owners):
             block = blocks[bname]
@@ -96,3 +102,4 @@ def connect_masters(m: Module, blocks: dict, ic) -> None:
                 m.d.comb += mux.busy[i].eq(busy)
         for p, name in enumerate(names):
             wiring.connect(m, mux.ports[p], getattr(ic, name))
+    return muxes

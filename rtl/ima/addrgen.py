@@ -35,6 +35,7 @@ class AddrGen(wiring.Component):
             "start": In(1),         # (re)load the configuration and begin
             "stop": In(1),          # abandon the stream
             "busy": Out(1),
+            "quiet": Out(1),        # no register changes at the next edge
             # the current group
             "valid": Out(1),
             "ack": In(1),
@@ -99,6 +100,7 @@ class AddrGen(wiring.Component):
         # -- advance ---------------------------------------------------------------------
         load = Signal()
         m.d.comb += load.eq(nxt_valid & (~cur_valid | (self.ack & seg_end)))
+        m.d.comb += self.quiet.eq(~self.start & ~self.stop & ~self.ack & ~load)
         with m.If(self.ack & ~seg_end):
             m.d.sync += [cur_w.eq(cur_w + P), cur_pos.eq(cur_pos + 4 * P), cur_first.eq(0)]
         with m.Elif(self.ack & seg_end):

@@ -65,6 +65,7 @@ class Engine(wiring.Component):
             "macro": Out(MacroSignature(ima.rows, ima.cols)),
             "ports": Out(TcdmSignature()).array(ima.data_ports),
             "busy": Out(1),         # a job is being checked, run or flushed
+            "quiet": Out(1),        # no register changes at the next edge (the clock gate)
         }
         if ima.stream_ports == "separate":
             members["sink_ports"] = Out(TcdmSignature()).array(ima.data_ports)
@@ -225,6 +226,21 @@ class Engine(wiring.Component):
                     m.next = "IDLE"
 
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+
+        # Quiet: idle, or waiting for the macro (an MVM, a PCM write) with the streams
+        # at rest, and the macro's outputs equal to their boundary registers.
+        waiting = Signal(name="waiting_for_macro")
+        m.d.comb += waiting.eq(
+            (fsm.ongoing("RUN") & ~prog_mode & mvm_busy & ~mdone & (sunk != steps))
+            | (fsm.ongoing("RUN") & prog_mode & pv_active & ~mready)
+            | (fsm.ongoing("SETTLE") & ~mready))
+        macro_still = Signal(name="macro_inputs_still")
+        m.d.comb += macro_still.eq((mac.done == mdone) & (mac.y == my)
+                                   & (mac.prog_ready == mready_q) & (mac.prog_rvalid == mrvalid)
+                                   & (mac.prog_rdata == mrdata))
+        m.d.comb += self.quiet.eq(
+            ((fsm.ongoing("IDLE") & ~job.start) | (waiting & ~job.clear))
+            & ~accepted_q & ~job.done & st.quiet & pr.quiet & macro_still)
 
         # ADC results: capture, free the DAC slot (also while flushing: then discarded).
         with m.If(mdone & mvm_busy):

@@ -41,6 +41,7 @@ class Ima(wiring.Component, ClusterBlock):
         self.window_bits = window_bits
         super().__init__(members)
         self._busy = Signal(name="ima_busy")
+        self._quiet = Signal(name="ima_quiet")
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names + self.sink_names}
@@ -52,6 +53,9 @@ class Ima(wiring.Component, ClusterBlock):
 
     def events(self) -> dict:
         return {"ima_done": self.evt_done, "ima_error": self.evt_error}
+
+    def quiet(self):
+        return self._quiet
 
     def elaborate(self, platform):
         m = Module()
@@ -67,5 +71,5 @@ class Ima(wiring.Component, ClusterBlock):
         for i, n in enumerate(self.sink_names):
             wiring.connect(m, eng.sink_ports[i], wiring.flipped(getattr(self, n)))
         m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error),
-                     self._busy.eq(eng.busy)]
+                     self._busy.eq(eng.busy), self._quiet.eq(ctl.quiet & eng.quiet)]
         return m

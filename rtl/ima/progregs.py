@@ -35,6 +35,7 @@ class ProgRegs(wiring.Component):
             "op_rvalid": In(1),
             "op_rdata": In(32),
             "busy": Out(1),
+            "quiet": Out(1),        # no register changes at the next edge (io writes aside)
         })
 
     def elaborate(self, platform):
@@ -98,6 +99,9 @@ class ProgRegs(wiring.Component):
                 with m.If(self.op_rvalid):
                     m.d.sync += read_data.eq(self.op_rdata)
                     m.next = "SETTLE"
+        m.d.comb += self.quiet.eq(~q.w_en & ~q.r_en & ~fsm.ongoing("ACCEPTED")
+                                  & ~(fsm.ongoing("SETTLE") & self.op_ready)
+                                  & ~(fsm.ongoing("READING") & self.op_rvalid))
         busy = q.r_rdy | ~fsm.ongoing("IDLE")
         m.d.comb += [self.busy.eq(busy), io.status_prog_busy.eq(busy),
                      io.status_prog_full.eq(~q.w_rdy)]

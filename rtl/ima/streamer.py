@@ -64,6 +64,7 @@ class Streamer(wiring.Component):
             "out_push": In(1),
             "out_data": In(8 * out_bytes),
             "out_done": Out(2),     # step output vectors completely written this cycle
+            "quiet": Out(1),        # no register changes at the next edge (the clock gate)
             "ports": Out(TcdmSignature()).array(ports),
         }
         if not shared:
@@ -216,4 +217,12 @@ class Streamer(wiring.Component):
             m.d.sync += [f.eq(0) for f in in_fly + out_fly]
 
         m.d.comb += self.idle.eq(Cat(p.idle for p in all_ports).all() & ~sg.busy & ~dg.busy)
+        # Quiet: nothing pushed, in flight or landing, no slot about to change state
+        # (a source waiting for a free slot holds still).
+        settling = ([(st == IN_GEN) & (f == 0) for st, f in zip(in_st, in_fly)]
+                    + [(st == OUT_GEN) & (f == 0) for st, f in zip(out_st, out_fly)])
+        m.d.comb += self.quiet.eq(
+            Cat(p.idle for p in all_ports).all() & sg.quiet & dg.quiet & ~src_go & ~snk_go
+            & ~Cat(*settling).any() & (self.out_done == 0) & ~self.start & ~self.stop
+            & ~self.in_release & ~self.out_push)
         return m

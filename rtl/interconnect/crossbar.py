@@ -44,6 +44,7 @@ class Interconnect(wiring.Component):
             members[f"periph_{s}"] = Out(TargetSignature(exact_log2(self.window_bytes)))
         for w in self.mem_windows:
             members[f"mem_{w.name}"] = Out(TargetSignature(exact_log2(w.size)))
+        members["quiet"] = Out(1)       # no master requests (the cluster's clock gate)
         super().__init__(members)
 
     @property
@@ -106,6 +107,8 @@ class Interconnect(wiring.Component):
             m.d.comb += h.eq(p.req & ~in_tcdm & ~in_periph & ~Cat(*in_mem).any())
             sel.append(row)
             hole.append(h)
+
+        m.d.comb += self.quiet.eq(~Cat(p.req for p in masters).any())
 
         # ---- per-target arbitration and payload mux ----------------------------------
         m_idx = max(1, ceil_log2(n_m))

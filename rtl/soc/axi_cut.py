@@ -26,17 +26,20 @@ class ChannelCut(wiring.Component):
         super().__init__({
             "i_valid": In(1), "i_ready": Out(1), "i_data": In(width),
             "o_valid": Out(1), "o_ready": In(1), "o_data": Out(width),
+            "quiet": Out(1),        # nothing held and nothing offered
         })
 
     def elaborate(self, platform):
         m = Module()
         skid_valid = Signal(name="skid_valid")
         skid_data = Signal.like(self.i_data, name="skid_data")
-        m.d.comb += self.i_ready.eq(~skid_valid)
+        m.d.comb += [self.i_ready.eq(~skid_valid),
+                     self.quiet.eq(~self.i_valid & ~skid_valid & ~self.o_valid)]
         with m.If(self.o_ready | ~self.o_valid):          # the main slot moves or is empty
-            m.d.sync += [self.o_valid.eq(skid_valid | self.i_valid),
-                         self.o_data.eq(Mux(skid_valid, skid_data, self.i_data)),
-                         skid_valid.eq(0)]
+            m.d.sync += [self.o_valid.eq(skid_valid | self.i_valid), skid_valid.eq(0)]
+            # the payload register loads only what is valid: an idle channel holds still
+            with m.If(skid_valid | self.i_valid):
+                m.d.sync += self.o_data.eq(Mux(skid_valid, skid_data, self.i_data))
         with m.Elif(self.i_valid & ~skid_valid):           # main slot held: park the input
             m.d.sync += [skid_valid.eq(1), skid_data.eq(self.i_data)]
         return m

@@ -51,9 +51,13 @@ class SocPort(wiring.Component, ClusterBlock):
             "axi": In(AxiSignature(data_width=cfg.soc.data_width, id_width=cfg.soc.id_width)),
             "lanes": Out(TcdmSignature()).array(self.lanes_n),
         })
+        self._quiet = Signal(name="soc_quiet")
 
     def tcdm_masters(self):
         return dict(zip(self.names, self.lanes))
+
+    def quiet(self):
+        return self._quiet
 
     # -- helpers ------------------------------------------------------------------------
     def _mapped(self, m, addr, name):
@@ -90,7 +94,7 @@ class SocPort(wiring.Component, ClusterBlock):
         m.d.comb += [cut.i_valid.eq(getattr(axi, f"{ch}valid")),
                      getattr(axi, f"{ch}ready").eq(cut.i_ready),
                      cut.i_data.eq(Cat(*vals))]
-        out = SimpleNamespace(valid=cut.o_valid, ready=cut.o_ready)
+        out = SimpleNamespace(valid=cut.o_valid, ready=cut.o_ready, quiet=cut.quiet)
         pos = 0
         for f, v in zip(fields, vals):
             sig = Signal(len(v), name=f"{ch}_{f}")
@@ -265,6 +269,11 @@ class SocPort(wiring.Component, ClusterBlock):
         m.d.comb += [axi.rdata.eq(fifo.r_data[:dw]), axi.rresp.eq(fifo.r_data[dw:dw + 2]),
                      axi.rlast.eq(fifo.r_data[dw + 2]), axi.rid.eq(fifo.r_data[dw + 3:])]
 
+        # no burst, beat, response or channel transfer under way (owner and the
+        # per-lane response flags settle by themselves)
+        m.d.comb += self._quiet.eq(aw.quiet & w.quiet & ar.quiet & ~w_active & ~b_collect
+                                   & ~b_valid & ~r_active & ~pend_valid & (fifo.level == 0)
+                                   & ~lane_is_read_q.any())
         # ---- lanes ------------------------------------------------------------------------
         for i, lane in enumerate(lanes):
             w_req = w_go & w_lane_active[i] & ~w_done[i]

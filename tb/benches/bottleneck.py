@@ -60,6 +60,10 @@ class Run:
     def cycle(self) -> int:
         return int(self.dut.ctrl.cycles.value)
 
+    def stopped(self) -> int:
+        """Cycles the cluster's idle clock gate has stopped the clock so far."""
+        return int(self.dut.ctrl.gated_cycles.value)
+
     async def write(self, addr, data: bytes):
         r = await self.axi.write(addr, data)
         assert r.resp == 0, f"loading {len(data)} bytes at {addr:#x}: {r.resp}"
@@ -72,12 +76,13 @@ class Run:
     async def layer(self, name, unit, acc: HwpeAxi, job: dict, work: dict):
         """Configure, trigger, sleep until the interrupt; record the cycles."""
         await acc.configure(job)
-        c0, t0 = self.cycle(), get_sim_time("ns")
+        c0, s0, t0 = self.cycle(), self.stopped(), get_sim_time("ns")
         await acc.trigger()
         err = await acc.wait_done()
-        c1, t1 = self.cycle(), get_sim_time("ns")
+        c1, s1, t1 = self.cycle(), self.stopped(), get_sim_time("ns")
         assert err == 0, f"layer {name} ({unit}) ended with error code {err}"
-        rec = {"name": name, "unit": unit, "cycles": c1 - c0, "start_ns": t0, "end_ns": t1, **work}
+        rec = {"name": name, "unit": unit, "cycles": c1 - c0, "stopped_cycles": s1 - s0,
+               "start_ns": t0, "end_ns": t1, **work}
         self.layers.append(rec)
         progress(self.dut, f"{name} on {unit}: {c1 - c0} cycles")
         return rec
@@ -143,7 +148,7 @@ async def bottleneck(dut):
 
     # -- program the crossbar: one bulk-programming job per layer -----------------------------
     progress(dut, "programming the crossbar (bulk-programming jobs; PCM writes are slow)")
-    c_prog = run.cycle()
+    c_prog, s_prog = run.cycle(), run.stopped()
     for name, (ncols, _) in packed.items():
         win = plan.windows[name]
         job = program_job(plan.addr(f"w_{name}"), win.row, win.rows, win.col, ncols)
@@ -151,7 +156,7 @@ async def bottleneck(dut):
         await run.ima.trigger()
         err = await run.ima.wait_done()
         assert err == 0, f"programming the {name} window failed with error {err}"
-    program_cycles = run.cycle() - c_prog
+    program_cycles, program_stopped = run.cycle() - c_prog, run.stopped() - s_prog
 
     # -- inference: the layers one after another ----------------------------------------------
     c_inf = run.cycle()
@@ -220,7 +225,8 @@ async def bottleneck(dut):
         "block": {**blk, "seed": seed, "residual": shape.residual},
         "layers": run.layers, "total_cycles": total, "bit_exact": not mismatches,
         "mismatches": mismatches, "load_cycles": load_cycles, "load_kib": sum(loaded) / 1024, "program_cycles": program_cycles,
-        "sim_cycles": run.cycle(), "wall_s": time.monotonic() - wall0,
+        "program_stopped_cycles": program_stopped,
+        "sim_cycles": run.cycle(), "sim_stopped_cycles": run.stopped(), "wall_s": time.monotonic() - wall0,
         "output_shape": list(out.shape),
         "crossbar": {"model": cfg.crossbar.model},
     }
