@@ -5,6 +5,7 @@ clock (GATED_CYCLES).  One run driven through the SoC port, one driven by the
 cores (sleeping on events, woken by the accelerators)."""
 
 import numpy as np
+import pytest
 
 from imcc.tb.configs import DEFAULT, SMALL
 from imcc.tb.programs import run_acc_bottleneck
@@ -17,11 +18,17 @@ def _ungated(cfg):
     return cfg.replace(clock={"idle_gate": False})
 
 
-def test_soc_driven_block_takes_the_same_cycles_with_and_without_the_gate(tmp_path):
+# the other engine and port arrangements: each has quiet states of its own
+OTHER_MODES = SMALL.replace(ima={"mode": "sequential", "stream_ports": "separate"},
+                            dw={"ports": "own"})
+
+
+@pytest.mark.parametrize("cfg", [SMALL, OTHER_MODES], ids=["small", "sequential-separate-own"])
+def test_soc_driven_block_takes_the_same_cycles_with_and_without_the_gate(cfg, tmp_path):
     (tmp_path / "gated").mkdir()
     (tmp_path / "free").mkdir()
-    gated = run_block(SMALL, tmp_path / "gated", **BLOCK)
-    free = run_block(_ungated(SMALL), tmp_path / "free", **BLOCK)
+    gated = run_block(cfg, tmp_path / "gated", **BLOCK)
+    free = run_block(_ungated(cfg), tmp_path / "free", **BLOCK)
     assert gated["bit_exact"] and free["bit_exact"], (gated["mismatches"], free["mismatches"])
     for key in ("load_cycles", "program_cycles", "total_cycles", "sim_cycles"):
         assert gated[key] == free[key], (key, gated[key], free[key])
