@@ -115,7 +115,8 @@ class Cluster(wiring.Component):
     activity.  The enable is captured on the falling edge (the latch of an
     integrated clock-gate cell), so an input that changes after a rising edge
     (an AXI valid, a macro strobe) is seen at the next rising edge as without
-    the gate.  The gate and the cycle counters run on the ungated clock
+    the gate; the SoC port is ready only while the clock runs, so an AXI
+    transfer offered later in a cycle waits for the next one.  The gate and the cycle counters run on the ungated clock
     (domain ``free``, with a reset synchronizer of its own).  Cycle counts do not change; a
     simulator skips the whole cluster while it waits, e.g. for PCM writes
     (docs/architecture.md, "Clock gating")."""
@@ -259,6 +260,8 @@ class Cluster(wiring.Component):
         m.d.comb += [gated.eq(self.clk & clk_en), cd.clk.eq(gated)]
         if "ctrl" in self.blocks:       # counts the stopped cycles (GATED_CYCLES)
             m.d.comb += self.blocks["ctrl"].clock_stopped.eq(~clk_en)
+        if "soc" in self.blocks:        # takes AXI transfers only while the clock runs
+            m.d.comb += self.blocks["soc"].clock_on.eq(clk_en)
 
     def wave_groups(self, scope: str, module_ports=None) -> dict[str, list[tuple[str, int]]]:
         """Signals worth a first look in a waveform, grouped per block:

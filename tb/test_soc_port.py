@@ -17,7 +17,8 @@ def _run(cfg, testcase, **env):
 
 @pytest.mark.parametrize("cfg", [DEFAULT, NARROW], ids=["axi64", "axi32"])
 @pytest.mark.parametrize("testcase", ["random_bursts", "fixed_bursts", "error_responses",
-                                      "control_registers", "backdoor_and_clock"])
+                                      "control_registers", "backdoor_and_clock",
+                                      "low_phase_manager"])
 def test_soc_port(cfg, testcase):
     _run(cfg, testcase)
 

@@ -50,6 +50,10 @@ class SocPort(wiring.Component, ClusterBlock):
         super().__init__({
             "axi": In(AxiSignature(data_width=cfg.soc.data_width, id_width=cfg.soc.id_width)),
             "lanes": Out(TcdmSignature()).array(self.lanes_n),
+            # The cluster's clock runs this cycle (its idle gate; 1 without one).  The
+            # inbound channels are ready only then: a transfer offered while the clock
+            # is stopped waits for it instead of being taken by nobody.
+            "clock_on": In(1, init=1),
         })
         self._quiet = Signal(name="soc_quiet")
 
@@ -83,8 +87,7 @@ class SocPort(wiring.Component, ClusterBlock):
                 & ((burst == AxiBurst.INCR) | (burst == AxiBurst.FIXED)
                    | ((burst == AxiBurst.WRAP) & wrap_len_ok)))
 
-    @staticmethod
-    def _cut(m, axi, ch: str, fields: tuple[str, ...]):
+    def _cut(self, m, axi, ch: str, fields: tuple[str, ...]):
         """The channel ``ch`` of ``axi`` after a register slice, with the AXI
         names: ``.valid``, ``.ready`` (driven by the port) and one attribute
         per field."""
@@ -92,7 +95,7 @@ class SocPort(wiring.Component, ClusterBlock):
         cut = ChannelCut(sum(len(v) for v in vals))
         m.submodules[f"{ch}_cut"] = cut
         m.d.comb += [cut.i_valid.eq(getattr(axi, f"{ch}valid")),
-                     getattr(axi, f"{ch}ready").eq(cut.i_ready),
+                     getattr(axi, f"{ch}ready").eq(cut.i_ready & self.clock_on),
                      cut.i_data.eq(Cat(*vals))]
         out = SimpleNamespace(valid=cut.o_valid, ready=cut.o_ready, quiet=cut.quiet)
         pos = 0
