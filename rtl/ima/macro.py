@@ -12,6 +12,10 @@ that register (a macro raises a strobe one cycle before the latency ends),
 so an MVM of ``L`` cycles started in cycle ``c`` is seen done in cycle
 ``c + L``, for ``L >= MACRO_MIN_CYCLES`` (2, gen/config.py).
 
+The macro runs on the cluster's ungated clock ``clk``: it keeps time while
+the cluster's idle gate stops the clock around it (rtl/cluster.py), and its
+outputs change after a rising edge of ``clk``.
+
 MVM
   ``start`` is high for one cycle.  With it, and held until ``done``:
   ``x`` (the DAC input vector, int8 x[i] in bits [8i+7:8i], applied to row
