@@ -240,7 +240,7 @@ class Engine(wiring.Component):
                                    & (mac.prog_rdata == mrdata))
         m.d.comb += self.quiet.eq(
             ((fsm.ongoing("IDLE") & ~job.start) | (waiting & ~job.clear))
-            & ~accepted_q & ~job.done & st.quiet & pr.quiet & macro_still)
+            & ~accepted_q & st.quiet & pr.quiet & macro_still)
 
         # ADC results: capture, free the DAC slot (also while flushing: then discarded).
         with m.If(mdone & mvm_busy):

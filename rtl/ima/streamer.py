@@ -222,7 +222,7 @@ class Streamer(wiring.Component):
         settling = ([(st == IN_GEN) & (f == 0) for st, f in zip(in_st, in_fly)]
                     + [(st == OUT_GEN) & (f == 0) for st, f in zip(out_st, out_fly)])
         m.d.comb += self.quiet.eq(
-            Cat(p.idle for p in all_ports).all() & sg.quiet & dg.quiet & ~src_go & ~snk_go
+            Cat(p.idle for p in all_ports).all() & sg.quiet & dg.quiet     # (ack = a push)
             & ~Cat(*settling).any() & (self.out_done == 0) & ~self.start & ~self.stop
             & ~self.in_release & ~self.out_push)
         return m
