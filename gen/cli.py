@@ -44,7 +44,12 @@ def add_config_args(p: argparse.ArgumentParser):
 
 
 def load_config(args) -> ClusterConfig:
-    return ClusterConfig.load(args.config, args.set)
+    """The configuration of the command line, its structure checked too (the
+    block registry lays it out: windows, masters, events)."""
+    from imcc.rtl.registry import compose
+    cfg = ClusterConfig.load(args.config, args.set)
+    compose(cfg)
+    return cfg
 
 
 def _parser() -> argparse.ArgumentParser:

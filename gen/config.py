@@ -29,6 +29,7 @@ IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pa
 # Shortest macro latency in cycles (rtl/ima/macro.py): counted to the IMA's input
 # register, so a macro answering after one edge is seen after two.
 MACRO_MIN_CYCLES = 2
+MAX_INSTANCES = 7   # accelerator instances per kind (a 3-bit field of the configuration readout)
 
 
 class ConfigError(ValueError):
@@ -107,13 +108,6 @@ class InterconnectConfig:
         win = self.periph_window_kib * 1024
         _check(self.periph_base % win == 0, f"{p}.periph_base", hex(self.periph_base),
                f"an address aligned to the peripheral window ({win} bytes)")
-        t = root.tcdm
-        span = len(root.periph_slaves()) * win
-        overlap = self.periph_base < t.base + t.size_bytes and t.base < self.periph_base + span
-        _check(not overlap, f"{p}.periph_base", hex(self.periph_base),
-               f"a window that does not overlap the TCDM [{t.base:#x}, {t.base + t.size_bytes:#x})")
-        _check(self.periph_base + span <= 2**32, f"{p}.periph_base", hex(self.periph_base),
-               "a window that ends below 4 GiB")
 
 
 @dataclass(frozen=True)
@@ -134,13 +128,6 @@ class CoresConfig:
         _int_in(f"{p}.imem_base", self.imem_base, 0, 2**32 - self.imem_bytes)
         _check(self.imem_base % self.imem_bytes == 0, f"{p}.imem_base", hex(self.imem_base),
                f"an address aligned to the instruction memory size ({self.imem_bytes} bytes)")
-        win = root.interconnect.periph_window_kib * 1024
-        others = [("TCDM", root.tcdm.base, root.tcdm.size_bytes),
-                  ("peripherals", root.interconnect.periph_base, len(root.periph_slaves()) * win)]
-        for what, base, size in others:
-            _check(not (self.imem_base < base + size and base < self.imem_base + self.imem_bytes),
-                   f"{p}.imem_base", hex(self.imem_base),
-                   f"a window that does not overlap the {what} [{base:#x}, {base + size:#x})")
 
 
 @dataclass(frozen=True)
@@ -161,7 +148,10 @@ class SocConfig:
 
 @dataclass(frozen=True)
 class ImaConfig:
-    enabled: bool = _doc("instantiate the in-memory accelerator", default=True)
+    enabled: bool = _doc("instantiate the in-memory accelerator (false: as instances = 0)",
+                         default=True)
+    instances: int = _doc("IMA subsystems, each with its own window, data ports, events and "
+                          "crossbar macro port (ima, ima1, ...)", default=1)
     rows: int = _doc("crossbar rows (inputs)", default=256)
     cols: int = _doc("crossbar columns (outputs)", default=256)
     data_ports: int = _doc("number of 32-bit TCDM data ports of the streamer", default=4)
@@ -179,6 +169,7 @@ class ImaConfig:
             v = getattr(self, name)
             _check(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024 and v % 8 == 0,
                    f"{p}.{name}", v, "a multiple of 8 from 8 to 1024")
+        _int_in(f"{p}.instances", self.instances, 0, MAX_INSTANCES)
         _int_in(f"{p}.data_ports", self.data_ports, 1, 16)
         _choice(f"{p}.stream_ports", self.stream_ports, ("shared", "separate"))
         _choice(f"{p}.mode", self.mode, ("pipelined", "sequential"))
@@ -189,7 +180,10 @@ class ImaConfig:
 
 @dataclass(frozen=True)
 class DwConfig:
-    enabled: bool = _doc("instantiate the depthwise 3x3 accelerator", default=True)
+    enabled: bool = _doc("instantiate the depthwise 3x3 accelerator (false: as instances = 0)",
+                         default=True)
+    instances: int = _doc("DW accelerators (dw, dw1, ...); with ports = 'shared', DW k shares "
+                          "the data ports of IMA k (or has them alone)", default=1)
     channels: int = _doc("channels per block (weight-stationary)", default=16)
     macs: int = _doc("multipliers", default=36)
     ports: str = _doc("'shared': static mux on the IMA's data ports (the paper); "
@@ -197,6 +191,7 @@ class DwConfig:
     job_contexts: int = _doc("job contexts of the HWPE controller", default=2)
 
     def validate(self, p, root):
+        _int_in(f"{p}.instances", self.instances, 0, MAX_INSTANCES)
         _int_in(f"{p}.channels", self.channels, 1, 64)
         _int_in(f"{p}.macs", self.macs, 9, 1024)
         _check(self.macs % 9 == 0, f"{p}.macs", self.macs, "a multiple of 9 (3x3 taps)")
@@ -327,6 +322,7 @@ class AddressWindow:
     name: str
     base: int
     size: int
+    field: str | None = None    # the configuration field that places it (for errors)
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
@@ -356,56 +352,8 @@ class ClusterConfig:
     def __post_init__(self):
         for name in _SECTIONS:
             getattr(self, name).validate(name, self)
-        n = len(self.tcdm_masters())
-        _check(1 <= n <= 64, "cores.count", self.cores.count,
-               f"a value that keeps the TCDM masters between 1 and 64 (now {n})")
-
-    # -- derived structure ---------------------------------------------------------------
-    def tcdm_masters(self) -> list[str]:
-        """Names of the logarithmic interconnect's masters, in port order.
-
-        Cores first, then the accelerators' data ports (``hwpe*`` are the ports the
-        IMA shares with the DW accelerator), then the SoC port's 32-bit lanes."""
-        m = [f"core{i}" for i in range(self.cores.count)]
-        if self.ima.enabled or (self.dw.enabled and self.dw.ports == "shared"):
-            m += [f"hwpe{i}" for i in range(self.ima.data_ports)]
-        if self.ima.enabled and self.ima.stream_ports == "separate":
-            m += [f"ima_sink{i}" for i in range(self.ima.data_ports)]
-        if self.dw.enabled and self.dw.ports == "own":
-            m += [f"dw{i}" for i in range(self.ima.data_ports)]
-        m += [f"soc{i}" for i in range(self.soc.lanes)]
-        return m
-
-    def periph_slaves(self) -> list[str]:
-        """Control slaves of the peripheral window, in window order."""
-        s = ["ctrl"]
-        if self.ima.enabled:
-            s.append("ima")
-        if self.dw.enabled:
-            s.append("dw")
-        if self.cores.count:
-            s.append("eu")      # event unit and core control (docs/cores.md)
-        return s
-
-    def memory_windows(self) -> list[AddressWindow]:
-        """Memories outside the TCDM that the interconnect decodes (after the
-        peripherals): the cores' instruction memory."""
-        if not self.cores.count:
-            return []
-        return [AddressWindow("imem", self.cores.imem_base, self.cores.imem_bytes)]
-
-    def event_names(self) -> list[str]:
-        """Accelerator events in the bit order of the cluster control block's
-        EVT_PENDING / IRQ_MASK registers and of the ``ctrl_irq`` lines."""
-        return [f"{acc}_{e}" for acc in ("ima", "dw") if getattr(self, acc).enabled
-                for e in ("done", "error")]
-
-    def address_map(self) -> list[AddressWindow]:
-        win = self.interconnect.periph_window_kib * 1024
-        amap = [AddressWindow("tcdm", self.tcdm.base, self.tcdm.size_bytes)]
-        amap += [AddressWindow(s, self.interconnect.periph_base + i * win, win)
-                 for i, s in enumerate(self.periph_slaves())]
-        return amap + self.memory_windows()
+        # The structure (which blocks, masters, windows) derives from the block
+        # registry: imcc.rtl.registry.compose(cfg), which checks that it fits.
 
     def ns_to_cycles(self, ns: float) -> int:
         """Whole cycles an analog time of ``ns`` takes at the configured clock."""

@@ -30,7 +30,8 @@ def _cluster(cfg, **kw):
 
 def _interconnect(cfg, **kw):
     from imcc.rtl.interconnect import Interconnect
-    return Interconnect(cfg, **kw)
+    from imcc.rtl.registry import compose
+    return Interconnect(cfg, compose(cfg), **kw)
 
 
 def _bank(cfg, **kw):
@@ -148,16 +149,19 @@ def generate(cfg: ClusterConfig, out_dir: str | Path, top: str = "cluster", *,
         h = hashlib.sha256(p.read_bytes()).hexdigest()
         files.append({"file": p.relative_to(out).as_posix(), "sha256": h})
         digest.update(h.encode())
+    from imcc.rtl.registry import compose
+    comp = compose(cfg)
     manifest = {
         "generator": f"imcc {__version__}",
         "top": top_module,
         "component": top,
         "config": cfg.to_dict(),
         "config_digest": cfg.digest(),
-        "tcdm_masters": cfg.tcdm_masters(),
+        "blocks": [{"name": i.name, "kind": i.kind.name} for i in comp.instances],
+        "tcdm_masters": list(comp.masters),
         "ports": ports,
         "address_map": [{"name": w.name, "base": f"0x{w.base:08x}", "size": w.size}
-                        for w in cfg.address_map()],
+                        for w in comp.address_map()],
         "sources": files,
         "source_hash": digest.hexdigest(),
     }

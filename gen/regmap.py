@@ -1,18 +1,23 @@
-"""Register-map outputs: C header and Markdown of what the configuration holds.
-
-For now the cluster's address map; each accelerator's register description
-adds its own header, Python constants and Markdown table here when it lands.
+"""Register-map outputs: the cluster's address map (C header, Markdown) and,
+per block kind of the registry that has registers, its C header, Python
+constants and Markdown table (one per kind; instances differ only in base).
 """
 
 from __future__ import annotations
 
 from .config import ClusterConfig
 
-__all__ = ["outputs", "c_header", "markdown"]
+__all__ = ["outputs", "c_header", "markdown", "register_maps"]
+
+
+def _comp(cfg: ClusterConfig):
+    from imcc.rtl.registry import compose
+    return compose(cfg)
 
 
 def c_header(cfg: ClusterConfig) -> str:
     guard = "IMCC_CLUSTER_H"
+    comp = _comp(cfg)
     rows = [
         ("IMCC_TCDM_BASE", f"0x{cfg.tcdm.base:08x}u", "L1 TCDM window"),
         ("IMCC_TCDM_SIZE", f"0x{cfg.tcdm.size_bytes:08x}u", "bytes"),
@@ -22,8 +27,8 @@ def c_header(cfg: ClusterConfig) -> str:
          "bytes per peripheral"),
         ("IMCC_NUM_CORES", f"{cfg.cores.count}u", ""),
     ]
-    periph = set(cfg.periph_slaves())
-    for w in cfg.address_map()[1:]:
+    periph = set(comp.periph_slaves)
+    for w in comp.address_map()[1:]:
         what = "control window" if w.name in periph else "memory window"
         rows.append((f"IMCC_{w.name.upper()}_BASE", f"0x{w.base:08x}u", f"{w.name} {what}"))
         if w.name not in periph:
@@ -37,32 +42,22 @@ def c_header(cfg: ClusterConfig) -> str:
 def markdown(cfg: ClusterConfig) -> str:
     lines = [f"# Address map (configuration {cfg.digest()})", "",
              "| window | base | size (bytes) |", "|---|---|---|"]
-    lines += [f"| {w.name} | 0x{w.base:08x} | {w.size} |" for w in cfg.address_map()]
+    lines += [f"| {w.name} | 0x{w.base:08x} | {w.size} |" for w in _comp(cfg).address_map()]
     lines += ["", "Any other address answers with a bus error (`r_err`).", ""]
     return "\n".join(lines)
 
 
 def register_maps(cfg: ClusterConfig) -> list:
-    """``(RegisterMap, base address)`` of every register-mapped block present."""
-    from imcc.rtl.ctrl import cluster_ctrl_regmap
-    bases = {w.name: w.base for w in cfg.address_map()}
-    maps = [(cluster_ctrl_regmap(cfg), bases["ctrl"])]
-    if "eu" in bases:
-        from imcc.rtl.cores import eu_regmap
-        maps.append((eu_regmap(cfg), bases["eu"]))
-    if "ima" in bases:
-        from imcc.rtl.ima import IMA_REGS
-        maps.append((IMA_REGS, bases["ima"]))
-    if "dw" in bases:
-        from imcc.rtl.dw import DW_REGS
-        maps.append((DW_REGS, bases["dw"]))
-    return maps
+    """``(RegisterMap, base of its first instance)`` of every register-mapped
+    block kind present, in registry order."""
+    return [(rm, next(iter(bases.values()))) for rm, bases in _comp(cfg).register_maps()]
 
 
 def outputs(cfg: ClusterConfig) -> dict[str, str]:
     out = {"imcc_cluster.h": c_header(cfg), "address_map.md": markdown(cfg)}
-    for rm, base in register_maps(cfg):
-        out[f"imcc_{rm.name}.h"] = rm.c_header(base, digest=cfg.digest())
-        out[f"imcc_{rm.name}_regs.py"] = rm.python_source(base, digest=cfg.digest())
-        out[f"{rm.name}-registers.md"] = rm.markdown(base)
+    for rm, bases in _comp(cfg).register_maps():
+        first = next(iter(bases.values()))
+        out[f"imcc_{rm.name}.h"] = rm.c_header(first, digest=cfg.digest(), bases=bases)
+        out[f"imcc_{rm.name}_regs.py"] = rm.python_source(first, digest=cfg.digest(), bases=bases)
+        out[f"{rm.name}-registers.md"] = rm.markdown(first)
     return out

@@ -1,13 +1,15 @@
 """The cluster top: TCDM banks behind the logarithmic interconnect, and the
 blocks that use them.
 
-A *block* (the SoC port, the IMA, the DW accelerator, ...) is a component that
-follows :class:`ClusterBlock`: it names the interconnect masters it drives,
-the peripheral window it answers (if any), and the members the cluster lifts
-to its own top level (interrupts, the analog macro port, the AXI port).
-Masters and windows that no block claims stay on the top level, so the
-cluster is simulable at every stage, and adding a block touches neither the
-interconnect nor the other blocks.
+A *block* (the SoC port, an IMA, a DW accelerator, ...) is a component that
+follows :class:`~imcc.rtl.block.ClusterBlock`: it names the interconnect
+masters it drives, the peripheral window it answers (if any), and the members
+the cluster lifts to its own top level (interrupts, the analog macro port, the
+AXI port).  Which blocks exist, and the masters, windows and events they
+bring, come from the block registry (rtl/registry.py).  Masters and windows
+that no block claims stay on the top level, so the cluster is simulable at
+every stage, and adding a block touches neither the interconnect nor the
+other blocks.
 """
 
 from __future__ import annotations
@@ -18,78 +20,13 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
+from .block import ClusterBlock
 from .interconnect import Interconnect, TcdmSignature, TargetSignature
 from .hwpe.port_mux import connect_masters
+from .registry import cluster_blocks, compose
 from .tcdm import TcdmBank
 
 __all__ = ["Cluster", "ClusterBlock", "cluster_blocks"]
-
-
-class ClusterBlock:
-    """What a block tells the cluster (a mixin for a ``wiring.Component``).
-
-    * ``tcdm_masters()``: ``{master name: port}`` with ``Out(TcdmSignature())``
-      ports, names from ``cfg.tcdm_masters()``.
-    * ``ctrl_window``: the name of its peripheral window (``cfg.periph_slaves()``)
-      with the ``In(TargetSignature)`` member ``ctrl``; ``None`` if it has none.
-    * ``external``: member names lifted to the cluster top as ``<block>_<member>``.
-    * ``events()``: end-of-job / error pulses for the cluster control block.
-    * ``port_busy()``: a 1-bit signal, high while the block must keep the masters
-      it shares with other blocks (a running job), or ``None``.  A master
-      claimed by several blocks (the IMA's and the DW's ``hwpe*`` ports) goes
-      through a :class:`~imcc.rtl.hwpe.port_mux.PortMux` that hands the ports
-      over only when the holder has no request and is not busy.
-    * ``mem_window``: the name of a memory window (``cfg.memory_windows()``) it
-      answers with the ``In(TargetSignature)`` member ``mem``; ``None`` if none.
-    * ``wants_events``: the block has an ``evt_in`` input that receives the
-      events of all blocks in ``cfg.event_names()`` order (as the control block).
-    * ``wave_parts``: ``{label: instance path under the block}`` of the
-      sub-blocks whose ports get their own group in waveform layouts.
-    * ``quiet()``: a 1-bit signal, high only while no register of the block
-      would change at the next clock edge as long as nothing reaches it
-      (no bus request, event or input change); registers that merely settle
-      within two edges of the last activity (response and pulse registers)
-      need not count.  ``None``: the block cannot tell, and the cluster's
-      clock never stops.
-    """
-
-    ctrl_window: str | None = None
-    mem_window: str | None = None
-    wants_events: bool = False
-    external: tuple[str, ...] = ()
-    wave_parts: dict[str, str] = {}
-
-    def tcdm_masters(self) -> dict:
-        return {}
-
-    def port_busy(self):
-        return None
-
-    def quiet(self):
-        return None
-
-    def events(self) -> dict:
-        """``{event name: 1-bit pulse}`` with names from ``cfg.event_names()``;
-        the cluster control block turns them into interrupt lines."""
-        return {}
-
-
-def cluster_blocks(cfg: ClusterConfig) -> dict[str, ClusterBlock]:
-    """The blocks present in ``cfg``, by name.  Each block that lands adds one
-    line here."""
-    from .ctrl import ClusterCtrl
-    from .soc import SocPort
-    blocks: dict[str, ClusterBlock] = {"soc": SocPort(cfg), "ctrl": ClusterCtrl(cfg)}
-    if cfg.cores.count:
-        from .cores import Cores
-        blocks["cores"] = Cores(cfg)
-    if cfg.ima.enabled:
-        from .ima import Ima
-        blocks["ima"] = Ima(cfg)
-    if cfg.dw.enabled:
-        from .dw import Dw
-        blocks["dw"] = Dw(cfg)
-    return blocks
 
 
 class Cluster(wiring.Component):
@@ -127,16 +64,17 @@ class Cluster(wiring.Component):
     def __init__(self, cfg: ClusterConfig, *, port_checker=None, sram_macros: bool = True,
                  blocks: dict[str, ClusterBlock] | None = None):
         self.cfg = cfg
+        self.comp = comp = compose(cfg)
         self.port_checker = port_checker
         self.sram_macros = sram_macros
         self.blocks = cluster_blocks(cfg) if blocks is None else blocks
-        self.master_names = cfg.tcdm_masters()
+        self.master_names = list(comp.masters)
         claimed_m = {n for b in self.blocks.values() for n in b.tcdm_masters()}
         claimed_s = {b.ctrl_window for b in self.blocks.values() if b.ctrl_window}
         self.external_masters = [n for n in self.master_names if n not in claimed_m]
-        self.external_slaves = [s for s in cfg.periph_slaves() if s not in claimed_s]
+        self.external_slaves = [s for s in comp.periph_slaves if s not in claimed_s]
         claimed_w = {b.mem_window for b in self.blocks.values() if b.mem_window}
-        self.external_mems = [w for w in cfg.memory_windows() if w.name not in claimed_w]
+        self.external_mems = [w for w in comp.memory_windows if w.name not in claimed_w]
 
         members = {"clk": In(1), "rst": In(1)}
         members.update({name: In(TcdmSignature()) for name in self.external_masters})
@@ -159,21 +97,21 @@ class Cluster(wiring.Component):
         (e.g. the cores' SystemVerilog), in compile order."""
         out = {}
         for block in self.blocks.values():
-            out.update(getattr(block, "external_sources", dict)())
+            out.update(block.external_sources())
         return out
 
     def synth_stubs(self) -> dict:
         """``{file name: Verilog}`` port-only stand-ins for external RTL (synthesis)."""
         out = {}
         for block in self.blocks.values():
-            out.update(getattr(block, "synth_stubs", dict)())
+            out.update(block.synth_stubs())
         return out
 
     def macro_modules(self) -> dict:
         """``{module name: factory}`` of macros the blocks instantiate by name."""
         out = {}
         for block in self.blocks.values():
-            out.update(getattr(block, "macro_modules", dict)())
+            out.update(block.macro_modules())
         return out
 
     def elaborate(self, platform):
@@ -189,7 +127,7 @@ class Cluster(wiring.Component):
                                                   stages=self.RESET_STAGES)
         m.submodules.rst_sync_free = ResetSynchronizer(self.rst, domain="free",
                                                        stages=self.RESET_STAGES)
-        m.submodules.interconnect = ic = Interconnect(cfg)
+        m.submodules.interconnect = ic = Interconnect(cfg, self.comp)
         for k in range(cfg.tcdm.banks):
             bank = TcdmBank(cfg.tcdm.bank_words, macro=self.sram_macros)
             m.submodules[f"bank{k}"] = bank
@@ -214,11 +152,12 @@ class Cluster(wiring.Component):
         muxes = connect_masters(m, self.blocks, ic)   # shared masters through a PortMux
 
         ctrl = self.blocks.get("ctrl")
-        if cfg.event_names():
+        events = self.comp.events
+        if events:
             sources = {k: v for b in self.blocks.values() for k, v in b.events().items()}
             for block in self.blocks.values():
                 if block is ctrl or block.wants_events:
-                    m.d.comb += block.evt_in.eq(Cat(sources.get(n, 0) for n in cfg.event_names()))
+                    m.d.comb += block.evt_in.eq(Cat(sources.get(n, 0) for n in events))
 
         if self.port_checker is not None:
             self._attach_checkers(m, ic)

@@ -16,6 +16,7 @@ from pathlib import Path
 from imcc.gen.config import ClusterConfig
 from imcc.tb import harness
 from imcc.tb.tops.lic_traffic import LicTraffic
+from imcc.rtl.registry import compose
 
 
 def throughput(n, banks, cycles):
@@ -65,7 +66,7 @@ def main():
     sim = re.search(r"random_traffic\s+PASS\s+([\d.]+)\s+([\d.]+)", log)
     tx, cyc = int(mt.group(1)), int(mt.group(2))
     sim_wall = float(sim.group(2))
-    print(f"\ncocotb random traffic, default cluster ({len(cfg.tcdm_masters())} masters, "
+    print(f"\ncocotb random traffic, default cluster ({len(compose(cfg).masters)} masters, "
           f"{cfg.tcdm.banks} banks): {tx} transactions in {cyc} cycles")
     print(f"  simulated cycles per wall second: {cyc / sim_wall:,.0f} "
           f"({tx / sim_wall:,.0f} transactions/s; {wall:.1f} s with start-up)")

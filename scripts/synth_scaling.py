@@ -17,15 +17,16 @@ import sys
 from imcc.gen.config import ClusterConfig, ConfigError
 from imcc.gen.synth import SynthError, synthesize
 from imcc.rtl.interconnect import Interconnect
+from imcc.rtl.registry import compose
 
 
 def measure(cfg: ClusterConfig, masters: int) -> dict:
     names = [f"m{i}" for i in range(masters)]
-    rep = synthesize(cfg, "interconnect", component=Interconnect(cfg, masters=names),
+    rep = synthesize(cfg, "interconnect", component=Interconnect(cfg, compose(cfg), masters=names),
                      name="imcc_interconnect", flat=True)
     if not rep.ok:
         raise SynthError("; ".join(map(str, rep.problems)))
-    targets = cfg.tcdm.banks + len(cfg.periph_slaves())
+    targets = cfg.tcdm.banks + len(compose(cfg).periph_slaves)
     return {"masters": masters, "banks": cfg.tcdm.banks, "targets": targets,
             "cells": rep.total.total_cells, "ffs": rep.total.ffs, "depth": rep.total.depth,
             "cells_per_crosspoint": round(rep.total.total_cells / (masters * targets), 1),

@@ -27,6 +27,7 @@ from filelock import FileLock
 
 from imcc.gen.config import ClusterConfig
 from imcc.gen.elaborate import generate
+from imcc.rtl.registry import compose
 
 __all__ = ["VERILATOR_FLAGS", "build_dir", "verilator_env", "Build", "build", "run", "lint"]
 
@@ -165,7 +166,7 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
                 groups = comp.wave_groups(
                     toplevel, lambda p: module_ports(text, f"{toplevel}.{p}"))
                 (path / "wave_groups.json").write_text(json.dumps(groups))
-            masters = cfg.tcdm_masters()
+            masters = compose(cfg).masters
             _verilate(gen.all_sources, toplevel, path / "obj", waves)
             (path / "ident.json").write_text(ident)
             stamp.write_text(json.dumps({"masters": masters}))

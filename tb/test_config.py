@@ -3,6 +3,7 @@
 import pytest
 
 from imcc.gen.config import ClusterConfig, ConfigError
+from imcc.rtl.registry import compose
 
 
 def test_defaults_are_the_papers_cluster():
@@ -12,9 +13,11 @@ def test_defaults_are_the_papers_cluster():
     assert c.dw.ports == "shared" and c.clock.freq_mhz == 500.0 and c.ima.mvm_ns == 130.0
     assert c.ns_to_cycles(c.ima.mvm_ns) == 65
     assert c.tcdm.bank_words == 4096
-    assert c.tcdm_masters()[:9] == [f"core{i}" for i in range(8)] + ["hwpe0"]
-    assert [w.name for w in c.address_map()] == ["tcdm", "ctrl", "ima", "dw", "eu", "imem"]
-    assert c.address_map()[1].base == 0x1020_0000 and c.address_map()[2].base == 0x1020_1000
+    comp = compose(c)
+    assert comp.masters[:9] == tuple(f"core{i}" for i in range(8)) + ("hwpe0",)
+    assert [w.name for w in comp.address_map()] == ["tcdm", "ctrl", "ima", "dw", "eu", "imem"]
+    assert comp.address_map()[1].base == 0x1020_0000 and comp.address_map()[2].base == 0x1020_1000
+    assert comp.events == ("ima_done", "ima_error", "dw_done", "dw_error")
 
 
 @pytest.mark.parametrize("override, field", [
@@ -40,7 +43,7 @@ def test_defaults_are_the_papers_cluster():
 ])
 def test_bad_values_name_the_field(override, field):
     with pytest.raises(ConfigError) as e:
-        ClusterConfig.load(None, [override])
+        compose(ClusterConfig.load(None, [override]))   # values, then the structure
     assert e.value.field == field
     assert str(e.value).startswith(field)
 

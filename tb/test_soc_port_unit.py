@@ -9,7 +9,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from imcc.gen.config import ClusterConfig
-from imcc.rtl.soc import AxiBurst, AxiResp, SocPort
+from imcc.rtl.registry import build_block
+from imcc.rtl.soc import AxiBurst, AxiResp
 
 CFG = ClusterConfig()
 BUS = CFG.soc.data_width // 8
@@ -17,7 +18,7 @@ BUS = CFG.soc.data_width // 8
 
 class Harness:
     def __init__(self, seed=0, p_grant=0.6):
-        self.dut = SocPort(CFG)
+        self.dut = build_block(CFG, "soc")
         self.rng = random.Random(seed)
         self.p_grant = p_grant
         self.mem = {}                 # byte address -> value

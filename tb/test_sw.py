@@ -4,6 +4,7 @@ the configuration, and bad input exits 2 with one line."""
 from imcc.gen import cli, sw
 from imcc.gen.config import ClusterConfig
 from imcc.tb.bus.elf import Elf
+from imcc.rtl.registry import compose
 
 
 def test_every_app_builds_and_links_where_the_address_map_says(tmp_path, capsys):
@@ -15,7 +16,7 @@ def test_every_app_builds_and_links_where_the_address_map_says(tmp_path, capsys)
         text = [s for s in elf.segments if s.addr == cfg.cores.imem_base]
         assert text and len(text[0].data) <= cfg.cores.imem_bytes
         for s in elf.segments:
-            inside = [w for w in cfg.address_map() if w.contains(s.addr)]
+            inside = [w for w in compose(cfg).address_map() if w.contains(s.addr)]
             assert inside and inside[0].name in ("imem", "tcdm"), hex(s.addr)
 
 

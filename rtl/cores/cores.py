@@ -20,7 +20,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
-from ..cluster import ClusterBlock
+from ..block import ClusterBlock
 from ..interconnect.protocol import TargetSignature, TcdmSignature
 from .cv32e40p import Cv32e40p, sources, stub
 from .event_unit import PRIVATE, EventUnit
@@ -40,8 +40,12 @@ class Cores(wiring.Component, ClusterBlock):
     wants_events = True
     external = ("putc", "putc_data", "eoc", "eoc_code", "sleeping")
 
-    def __init__(self, cfg: ClusterConfig):
-        self.cfg = cfg
+    name = "cores"
+
+    def __init__(self, cfg: ClusterConfig, acc_events, eu_base: int):
+        """``acc_events``: the accelerators' event names; ``eu_base``: the event
+        unit's window (for the cores' private offsets)."""
+        self.cfg, self.acc_events, self.eu_base = cfg, list(acc_events), eu_base
         self.n = n = cfg.cores.count
         wb = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
         self.imem_words = cfg.cores.imem_bytes // 4
@@ -49,7 +53,7 @@ class Cores(wiring.Component, ClusterBlock):
         members.update({
             "ctrl": In(TargetSignature(wb)),
             "mem": In(TargetSignature(cfg.cores.imem_bytes.bit_length() - 1)),
-            "evt_in": In(max(1, len(cfg.event_names()))),
+            "evt_in": In(max(1, len(acc_events))),
             "putc": Out(1), "putc_data": Out(16), "eoc": Out(1), "eoc_code": Out(32),
             "sleeping": Out(n),
         })
@@ -77,7 +81,7 @@ class Cores(wiring.Component, ClusterBlock):
     def elaborate(self, platform):
         m = Module()
         cfg, n = self.cfg, self.n
-        m.submodules.eu = eu = EventUnit(cfg)
+        m.submodules.eu = eu = EventUnit(cfg, self.acc_events)
         wiring.connect(m, wiring.flipped(self.ctrl), eu.ctrl)
         m.d.comb += [eu.evt_in.eq(self.evt_in), self.putc.eq(eu.putc),
                      self.putc_data.eq(eu.putc_data), self.eoc.eq(eu.eoc),
@@ -94,7 +98,7 @@ class Cores(wiring.Component, ClusterBlock):
             o_rdata=mp.rdata)
         m.d.comb += mp.r_err.eq(0)
 
-        eu_base = next(w.base for w in cfg.address_map() if w.name == "eu")
+        eu_base = self.eu_base
         win = cfg.interconnect.periph_window_kib * 1024
         sleeping = []
         for i in range(n):

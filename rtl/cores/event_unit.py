@@ -11,7 +11,7 @@ its event arrives.  Through the interconnect those offsets answer a bus error.
 
 Every core has an event buffer (sticky bits, :data:`EVENT` constants):
 software events 0-7, the barrier, and the accelerators' events
-(``cfg.event_names()``) from bit 16.  :func:`eu_regmap` is the single source
+(the composition's events) from bit 16.  :func:`eu_regmap` is the single source
 of this decode, ``imcc_eu.h``, the Python constants and docs/eu-registers.md.
 """
 
@@ -31,11 +31,13 @@ PRIVATE = 0x800         # first private (core-local) offset of the window
 EVT_SW = 0              # software events: bits 0..7
 N_SW = 8
 EVT_BARRIER = 8
-EVT_ACC = 16            # accelerator events: bit 16 + index in cfg.event_names()
+EVT_ACC = 16            # accelerator events: bit 16 + index in the cluster's event list
+MAX_ACC_EVENTS = 32 - EVT_ACC
 BOOT_ADDR0 = 0x040
 
 
-def eu_regmap(cfg: ClusterConfig) -> RegisterMap:
+def eu_regmap(cfg: ClusterConfig, acc_events) -> RegisterMap:
+    """``acc_events``: the accelerators' event names (the composition's events)."""
     n = cfg.cores.count
     R = Register
     regs = [
@@ -72,7 +74,7 @@ def eu_regmap(cfg: ClusterConfig) -> RegisterMap:
     events = [(f"SW{k}", EVT_SW + k, f"software event {k}") for k in range(N_SW)]
     events.append(("BARRIER", EVT_BARRIER, "the barrier released this core"))
     events += [(e.upper(), EVT_ACC + i, f"accelerator event {e}")
-               for i, e in enumerate(cfg.event_names())]
+               for i, e in enumerate(acc_events)]
     return RegisterMap("eu", "Event unit and core control", tuple(regs),
                        constants={"EVENT": events,
                                   "LAYOUT": [("PRIVATE", PRIVATE, "first private offset"),
@@ -89,11 +91,12 @@ class EventUnit(wiring.Component):
     the grant withheld while a wait is pending); ``sleep``: the cores'
     ``core_sleep_o``; ``clock_en``: their ``pulp_clock_en_i``."""
 
-    def __init__(self, cfg: ClusterConfig):
+    def __init__(self, cfg: ClusterConfig, acc_events=()):
         self.cfg = cfg
         self.n = n = cfg.cores.count
-        self.regmap = eu_regmap(cfg)
-        self.n_ev = max(1, len(cfg.event_names()))
+        self.acc_events = list(acc_events)
+        self.regmap = eu_regmap(cfg, acc_events)
+        self.n_ev = max(1, len(acc_events))
         wb = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
         super().__init__({
             "ctrl": In(TargetSignature(wb)),
@@ -167,8 +170,8 @@ class EventUnit(wiring.Component):
         # -- per-core private registers and the event buffers -----------------------------------
         off = {r.name: (r.offset - PRIVATE) // 4 for r in rm.registers if r.offset >= PRIVATE}
         acc = Signal(32)
-        m.d.comb += acc.eq(self.evt_in[:len(cfg.event_names())] << EVT_ACC
-                           if cfg.event_names() else 0)
+        m.d.comb += acc.eq(self.evt_in[:len(self.acc_events)] << EVT_ACC
+                           if self.acc_events else 0)
         gnt = Signal(n)
         putc_req = Signal(n)
         new_arr = Signal(n)

@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
-from ..cluster import ClusterBlock
+from ..block import ClusterBlock
 from ..hwpe.regs import Field, Register, RegisterMap
 from ..interconnect.protocol import TargetSignature
 
@@ -22,27 +22,42 @@ __all__ = ["ClusterCtrl", "cluster_ctrl_regmap", "VERSION"]
 VERSION = (0, 1)
 
 
-def cluster_ctrl_regmap(cfg: ClusterConfig) -> RegisterMap:
-    events = cfg.event_names()
+def readout(cfg: ClusterConfig, comp) -> dict[str, list]:
+    """``{readout register: [ReadoutField]}``: the control block's own fields
+    and those every kind of the registry contributes (present or not, so the
+    offsets and fields do not depend on which blocks a cluster has)."""
+    from ..block import ReadoutField
+    from ..registry import REGISTRY
+    out = {"CLUSTER_CFG": [ReadoutField("CLUSTER_CFG", Field("MASTERS", 5, 7, "TCDM masters"),
+                                        len(comp.masters))]}
+    for k in REGISTRY:
+        for name, _offset, _doc in k.readout_registers:
+            out.setdefault(name, [])
+        for f in k.readout(cfg, comp):
+            out.setdefault(f.register, []).append(f)
+    return out
+
+
+def cluster_ctrl_regmap(cfg: ClusterConfig, comp) -> RegisterMap:
+    """``comp``: the cluster's :class:`~imcc.rtl.registry.Composition` (events,
+    readout contributions of the block kinds)."""
+    from ..registry import REGISTRY
+    events = comp.events
     ev = ", ".join(f"bit {i}: {n}" for i, n in enumerate(events)) or "none"
+    fields = readout(cfg, comp)
     R = Register
-    return RegisterMap("ctrl", "Cluster control", (
+
+    def cfg_reg(name, offset, doc):
+        return R(name, offset, "ro", doc, kind="io",
+                 fields=tuple(sorted((f.field for f in fields[name]), key=lambda f: f.lsb)))
+    kinds = [cfg_reg(n, o, d) for k in REGISTRY for n, o, d in k.readout_registers]
+    return RegisterMap("ctrl", "Cluster control", tuple(sorted((
         R("CLUSTER_ID", 0x00, "ro", "cluster id (configuration soc.cluster_id)", kind="io"),
         R("VERSION", 0x04, "ro", "generator version", kind="io", fields=(
             Field("MINOR", 0, 16, "minor version"), Field("MAJOR", 16, 16, "major version"))),
         R("TCDM_CFG", 0x08, "ro", "TCDM geometry", kind="io", fields=(
             Field("SIZE_KIB", 0, 16, "TCDM size in KiB"), Field("BANKS", 16, 11, "number of banks"))),
-        R("IMA_CFG", 0x0C, "ro", "IMA geometry", kind="io", fields=(
-            Field("ROWS", 0, 11, "crossbar rows"), Field("COLS", 11, 11, "crossbar columns"),
-            Field("PORTS", 22, 5, "streamer data ports"),
-            Field("PIPELINED", 27, 1, "1: pipelined engine"),
-            Field("PRESENT", 31, 1, "the IMA is instantiated"))),
-        R("CLUSTER_CFG", 0x10, "ro", "cluster composition", kind="io", fields=(
-            Field("CORES", 0, 5, "number of cores"), Field("MASTERS", 5, 7, "TCDM masters"),
-            Field("SOC_LANES", 12, 3, "32-bit lanes of the SoC port"),
-            Field("DW_CHANNELS", 15, 7, "DW channels per block"),
-            Field("DW_OWN_PORTS", 22, 1, "1: the DW has its own data ports"),
-            Field("DW_PRESENT", 31, 1, "the DW accelerator is instantiated"))),
+        cfg_reg("CLUSTER_CFG", 0x10, "cluster composition"),
         R("CLOCK_MHZ", 0x14, "ro", "configured clock in MHz (for analog-time conversions)", kind="io"),
         R("CYCLE_LO", 0x18, "ro", "cycle counter, low word; reading it latches the high word",
           kind="io"),
@@ -53,23 +68,26 @@ def cluster_ctrl_regmap(cfg: ClusterConfig) -> RegisterMap:
         R("IRQ_MASK", 0x28, "rw", "interrupt enables: irq = EVT_PENDING & IRQ_MASK", kind="io"),
         R("GATED_CYCLES", 0x2C, "ro", "cycles the idle clock gate stopped the cluster's clock "
           "(configuration clock.idle_gate; wraps at 2^32)", kind="io"),
-    ), constants={"EVENT": [(n.upper(), i, f"bit {i} of EVT_PENDING / IRQ_MASK / irq")
+        *kinds), key=lambda r: r.offset)), constants={"EVENT": [(n.upper(), i, f"bit {i} of EVT_PENDING / IRQ_MASK / irq")
                             for i, n in enumerate(events)]},
         notes="An unmapped offset or a write to a read-only register answers a bus error "
               "(SLVERR on the SoC port).")
 
 
 class ClusterCtrl(wiring.Component, ClusterBlock):
-    """``evt_in``: one pulse input per ``cfg.event_names()``; ``irq``: level
+    """``evt_in``: one pulse input per event of the composition (``comp.events``); ``irq``: level
     interrupt lines (pending and enabled), lifted to the top as ``ctrl_irq``."""
 
     ctrl_window = "ctrl"
     external = ("irq",)
 
-    def __init__(self, cfg: ClusterConfig):
+    name = "ctrl"
+
+    def __init__(self, cfg: ClusterConfig, comp):
         self.cfg = cfg
-        self.regmap = cluster_ctrl_regmap(cfg)
-        n_ev = max(1, len(cfg.event_names()))
+        self.regmap = cluster_ctrl_regmap(cfg, comp)
+        self._readout = readout(cfg, comp)
+        n_ev = max(1, len(comp.events))
         window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
         super().__init__({"ctrl": In(TargetSignature(window_bits)),
                           "evt_in": In(n_ev), "irq": Out(n_ev),
@@ -81,20 +99,15 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
 
     def _constants(self) -> dict[str, int]:
         cfg, rm = self.cfg, self.regmap
-        return {
+        out = {
             "CLUSTER_ID": cfg.soc.cluster_id,
             "VERSION": rm["VERSION"].pack(MAJOR=VERSION[0], MINOR=VERSION[1]),
             "TCDM_CFG": rm["TCDM_CFG"].pack(SIZE_KIB=cfg.tcdm.size_kib, BANKS=cfg.tcdm.banks),
-            "IMA_CFG": rm["IMA_CFG"].pack(ROWS=cfg.ima.rows, COLS=cfg.ima.cols,
-                                          PORTS=cfg.ima.data_ports,
-                                          PIPELINED=int(cfg.ima.mode == "pipelined"),
-                                          PRESENT=int(cfg.ima.enabled)),
-            "CLUSTER_CFG": rm["CLUSTER_CFG"].pack(
-                CORES=cfg.cores.count, MASTERS=len(cfg.tcdm_masters()), SOC_LANES=cfg.soc.lanes,
-                DW_CHANNELS=cfg.dw.channels, DW_OWN_PORTS=int(cfg.dw.ports == "own"),
-                DW_PRESENT=int(cfg.dw.enabled)),
             "CLOCK_MHZ": int(round(cfg.clock.freq_mhz)),
         }
+        for reg, fields in self._readout.items():
+            out[reg] = rm[reg].pack(**{f.field.name: f.value for f in fields})
+        return out
 
     def elaborate(self, platform):
         m = Module()

@@ -14,34 +14,33 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
-from ..cluster import ClusterBlock
+from ..block import ClusterBlock
 from ..hwpe.controller import HwpeController
 from ..interconnect.protocol import TargetSignature, TcdmSignature
 from .engine import Engine
 from .regs import DW_REGS
 
-__all__ = ["Dw", "dw_master_names"]
-
-
-def dw_master_names(cfg: ClusterConfig) -> list[str]:
-    prefix = "hwpe" if cfg.dw.ports == "shared" else "dw"
-    return [f"{prefix}{i}" for i in range(cfg.ima.data_ports)]
+__all__ = ["Dw"]
 
 
 class Dw(wiring.Component, ClusterBlock):
-    ctrl_window = "dw"
+    """One DW accelerator, instance ``name`` (``dw``, ``dw1``, ...), answering
+    the peripheral window of that name; ``masters``: its data ports
+    (:class:`~imcc.rtl.dw.kind.DwKind`)."""
+
     wave_parts = {"controller": "ctrl", "engine": "engine", "job check": "engine.check",
                   "segment port": "engine.seg"}
 
-    def __init__(self, cfg: ClusterConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: ClusterConfig, name: str = "dw", masters: list[str] | None = None):
+        from .kind import DwKind
+        self.cfg, self.name, self.ctrl_window = cfg, name, name
         self.window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
-        self.master_names = dw_master_names(cfg)
+        self.master_names = DwKind().masters(cfg, 0) if masters is None else masters
         members = {"ctrl": In(TargetSignature(self.window_bits))}
         members.update({n: Out(TcdmSignature()) for n in self.master_names})
         members.update(busy=Out(1), evt_done=Out(1), evt_error=Out(1))
         super().__init__(members)
-        self._quiet = Signal(name="dw_quiet")
+        self._quiet = Signal(name=f"{name}_quiet")
 
     def quiet(self):
         return self._quiet
@@ -50,7 +49,7 @@ class Dw(wiring.Component, ClusterBlock):
         return {n: getattr(self, n) for n in self.master_names}
 
     def events(self) -> dict:
-        return {"dw_done": self.evt_done, "dw_error": self.evt_error}
+        return {f"{self.name}_done": self.evt_done, f"{self.name}_error": self.evt_error}
 
     def port_busy(self):
         return self.busy

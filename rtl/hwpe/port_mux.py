@@ -22,7 +22,15 @@ from amaranth.utils import ceil_log2
 
 from ..interconnect.protocol import TcdmSignature
 
-__all__ = ["PortMux", "connect_masters"]
+__all__ = ["PortMux", "connect_masters", "shared_port_names"]
+
+
+def shared_port_names(cfg, k: int) -> list[str]:
+    """The data ports of accelerator pair ``k``: IMA k drives them, and DW k
+    too with ``dw.ports = "shared"`` (``hwpe0..`` for pair 0, ``hwpe<k>_0..``
+    for the others, so adding a pair renames nothing of the first)."""
+    prefix = "hwpe" if k == 0 else f"hwpe{k}_"
+    return [f"{prefix}{i}" for i in range(cfg.ima.data_ports)]
 
 
 class PortMux(wiring.Component):

@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
-from ..cluster import ClusterBlock
+from ..block import ClusterBlock
 from ..hwpe.controller import HwpeController
 from ..interconnect.protocol import TargetSignature, TcdmSignature
 from .engine import Engine
@@ -22,26 +22,32 @@ __all__ = ["Ima"]
 
 
 class Ima(wiring.Component, ClusterBlock):
-    ctrl_window = "ima"
     external = ("macro", "evt_done", "evt_error")
     wave_parts = {"controller": "ctrl", "engine": "engine", "job check": "engine.check",
                   "streamer": "engine.streamer", "programming": "engine.progregs"}
 
-    def __init__(self, cfg: ClusterConfig):
-        self.cfg = cfg
+    """One IMA subsystem, instance ``name`` (``ima``, ``ima1``, ...), answering
+    the peripheral window of that name; ``masters``: its interconnect master
+    names (:class:`~imcc.rtl.ima.kind.ImaKind`), data ports first, then the
+    separate sink ports if configured."""
+
+    def __init__(self, cfg: ClusterConfig, name: str = "ima", masters: list[str] | None = None):
+        from .kind import ImaKind
+        self.cfg, self.name = cfg, name
         ima = cfg.ima
         window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
-        self.master_names = [f"hwpe{i}" for i in range(ima.data_ports)]
-        self.sink_names = ([f"ima_sink{i}" for i in range(ima.data_ports)]
-                           if ima.stream_ports == "separate" else [])
+        names = ImaKind().masters(cfg, 0) if masters is None else masters
+        self.master_names = names[:ima.data_ports]
+        self.sink_names = names[ima.data_ports:]
+        self.ctrl_window = name
         members = {"ctrl": In(TargetSignature(window_bits))}
         members.update({n: Out(TcdmSignature()) for n in self.master_names + self.sink_names})
         members.update(macro=Out(MacroSignature(ima.rows, ima.cols)), evt_done=Out(1),
                        evt_error=Out(1))
         self.window_bits = window_bits
         super().__init__(members)
-        self._busy = Signal(name="ima_busy")
-        self._quiet = Signal(name="ima_quiet")
+        self._busy = Signal(name=f"{name}_busy")
+        self._quiet = Signal(name=f"{name}_quiet")
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names + self.sink_names}
@@ -52,7 +58,7 @@ class Ima(wiring.Component, ClusterBlock):
         return self._busy
 
     def events(self) -> dict:
-        return {"ima_done": self.evt_done, "ima_error": self.evt_error}
+        return {f"{self.name}_done": self.evt_done, f"{self.name}_error": self.evt_error}
 
     def quiet(self):
         return self._quiet

@@ -27,13 +27,16 @@ class Interconnect(wiring.Component):
     """Members: one ``In(TcdmSignature())`` per master name (``core0``, ``hwpe0``,
     ``soc0``, ...), ``banks`` (``Out(TargetSignature)`` array), one
     ``periph_<name>`` target per peripheral slave and one ``mem_<name>`` target
-    per memory window (``cfg.memory_windows()``, e.g. the instruction memory)."""
+    per memory window (e.g. the instruction memory).
 
-    def __init__(self, cfg: ClusterConfig, masters: list[str] | None = None):
+    ``comp``: the cluster's :class:`~imcc.rtl.registry.Composition` (masters,
+    peripheral slaves, memory windows); ``masters`` replaces its master list."""
+
+    def __init__(self, cfg: ClusterConfig, comp, masters: list[str] | None = None):
         self.cfg = cfg
-        self.master_names = list(cfg.tcdm_masters() if masters is None else masters)
-        self.slave_names = cfg.periph_slaves()
-        self.mem_windows = cfg.memory_windows()
+        self.master_names = list(comp.masters if masters is None else masters)
+        self.slave_names = list(comp.periph_slaves)
+        self.mem_windows = list(comp.memory_windows)
         t, ic = cfg.tcdm, cfg.interconnect
         self.bank_bits = exact_log2(t.banks)
         self.bank_addr_width = max(1, ceil_log2(t.bank_words))

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from imcc.gen.config import ClusterConfig
-from ..cluster import ClusterBlock
+from ..block import ClusterBlock
 from ..interconnect.protocol import TcdmSignature
 from .axi import AxiBurst, AxiResp, AxiSignature
 from .axi_cut import ChannelCut
@@ -42,10 +42,14 @@ R_FIFO_DEPTH = 4
 class SocPort(wiring.Component, ClusterBlock):
     external = ("axi",)
 
-    def __init__(self, cfg: ClusterConfig):
-        self.cfg = cfg
+    name = "soc"
+
+    def __init__(self, cfg: ClusterConfig, names: list[str], address_map):
+        """``names``: the lanes' master names; ``address_map``: the windows that
+        answer (any other address gets DECERR)."""
+        self.cfg, self.address_map = cfg, list(address_map)
         self.lanes_n = cfg.soc.lanes
-        self.names = [n for n in cfg.tcdm_masters() if n.startswith("soc")]
+        self.names = list(names)
         assert len(self.names) == self.lanes_n
         super().__init__({
             "axi": In(AxiSignature(data_width=cfg.soc.data_width, id_width=cfg.soc.id_width)),
@@ -68,7 +72,7 @@ class SocPort(wiring.Component, ClusterBlock):
         """1 when ``addr`` falls in a window of the address map (else DECERR)."""
         s = Signal(name=name)
         m.d.comb += s.eq(Cat(*[(addr >= w.base) & (addr < w.base + w.size)
-                               for w in self.cfg.address_map()]).any())
+                               for w in self.address_map]).any())
         return s
 
     @staticmethod

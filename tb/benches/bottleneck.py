@@ -34,7 +34,8 @@ from imcc.sim.crossbar import Crossbar
 from imcc.sim.drift_study import crossbar_pointwise, metrics
 from imcc.tb.benches.soc_axi import setup as soc_setup
 from imcc.tb.bus.crossbar_macro import CrossbarMacro
-from imcc.tb.bus.hwpe_axi import AxiRegs, HwpeAxi
+from imcc.tb.bus.hwpe import HwpeDriver, hwpe_driver
+from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import pack_window, pad_columns, pointwise_job, program_job
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 
@@ -53,8 +54,8 @@ class Run:
     def __init__(self, dut, cfg, axi):
         self.dut, self.cfg, self.axi = dut, cfg, axi
         regs = AxiRegs(axi)
-        self.ima = HwpeAxi(dut, cfg, regs, "ima")
-        self.dw = HwpeAxi(dut, cfg, regs, "dw")
+        self.ima = hwpe_driver(dut, cfg, regs, "ima")
+        self.dw = hwpe_driver(dut, cfg, regs, "dw")
         self.layers = []
 
     def cycle(self) -> int:
@@ -73,12 +74,12 @@ class Run:
         assert r.resp == 0, f"reading {n} bytes at {addr:#x}: {r.resp}"
         return bytes(r.data)
 
-    async def layer(self, name, unit, acc: HwpeAxi, job: dict, work: dict):
+    async def layer(self, name, unit, acc: HwpeDriver, job, work: dict):
         """Configure, trigger, sleep until the interrupt; record the cycles."""
         await acc.configure(job)
         c0, s0, t0 = self.cycle(), self.stopped(), get_sim_time("ns")
         await acc.trigger()
-        err = await acc.wait_done()
+        err = await acc.wait_end()
         c1, s1, t1 = self.cycle(), self.stopped(), get_sim_time("ns")
         assert err == 0, f"layer {name} ({unit}) ended with error code {err}"
         rec = {"name": name, "unit": unit, "cycles": c1 - c0, "stopped_cycles": s1 - s0,
@@ -86,10 +87,6 @@ class Run:
         self.layers.append(rec)
         progress(self.dut, f"{name} on {unit}: {c1 - c0} cycles")
         return rec
-
-
-def ima_regs(job) -> dict:
-    return dict(job.registers())
 
 
 def golden(cfg, plan, x, p):
@@ -123,8 +120,8 @@ async def bottleneck(dut):
     xbar = Crossbar(cfg)
     CrossbarMacro(dut, "ima_macro", xbar, dut.clk, cfg.clock.period_ns)
     run = Run(dut, cfg, axi)
-    await run.ima.enable_irq()
-    await run.dw.enable_irq()
+    await run.ima.evt.enable()
+    await run.dw.evt.enable()
 
     # -- load input and parameters through the SoC port -------------------------------------
     c_load = run.cycle()
@@ -152,9 +149,7 @@ async def bottleneck(dut):
     for name, (ncols, _) in packed.items():
         win = plan.windows[name]
         job = program_job(plan.addr(f"w_{name}"), win.row, win.rows, win.col, ncols)
-        await run.ima.configure(ima_regs(job))
-        await run.ima.trigger()
-        err = await run.ima.wait_done()
+        err = await run.ima.run(job)
         assert err == 0, f"programming the {name} window failed with error {err}"
     program_cycles, program_stopped = run.cycle() - c_prog, run.stopped() - s_prog
 
@@ -166,7 +161,7 @@ async def bottleneck(dut):
         job = pointwise_job(src, plan.addr("y_expand"), shape.cin, shape.cexp, shape.h * shape.w,
                             row_off=win.row, col_off=win.col, gain=p.expand_gain,
                             shift=p.expand_shift, lo=p.expand_lo, hi=p.expand_hi)
-        await run.layer("expand 1x1", "IMA", run.ima, ima_regs(job),
+        await run.layer("expand 1x1", "IMA", run.ima, job,
                         {"mvms": shape.h * shape.w})
         src = plan.addr("y_expand")
     await run.layer("depthwise 3x3", "DW", run.dw, {
@@ -180,7 +175,7 @@ async def bottleneck(dut):
     job = pointwise_job(plan.addr("y_dw"), plan.addr("y_project"), shape.cexp, shape.cout,
                         ho * wo, row_off=win.row, col_off=win.col, gain=p.project_gain,
                         shift=p.project_shift, lo=p.project_lo, hi=p.project_hi)
-    await run.layer("project 1x1", "IMA", run.ima, ima_regs(job), {"mvms": ho * wo})
+    await run.layer("project 1x1", "IMA", run.ima, job, {"mvms": ho * wo})
     if shape.residual:
         await run.layer("residual add", "DW", run.dw, {
             "MODE": dict(OP=DW_OP["ADD"]), "SIZE": dict(H=ho, W=wo),

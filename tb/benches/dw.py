@@ -17,15 +17,13 @@ import random
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-from amaranth.lib.wiring import In
-from cocotbext.axi import AxiResp
 
 from imcc.gen.config import ClusterConfig
-from imcc.gen.regmap import register_maps
-from imcc.rtl.cluster import Cluster
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.sim import golden
-from imcc.tb.benches.soc_axi import setup as soc_setup
+from imcc.tb.benches.soc_axi import setup as soc_setup, tie_off_macros
+from imcc.tb.bus.hwpe import hwpe_driver
+from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 
 ERR = {n: v for n, v, _ in DW_REGS.constants["ERR"]}
@@ -37,77 +35,44 @@ def _config() -> ClusterConfig:
 
 
 class Dw:
-    """Job offload through the SoC port; waits on the cluster's interrupt line."""
+    """A DW instance driven through the SoC port (its :class:`HwpeDriver`
+    ``drv``, events on the cluster's interrupt line), with the hardware time
+    of each job and the TCDM backdoor ``mem``."""
 
-    def __init__(self, dut, cfg, axi):
-        self.dut, self.cfg, self.axi = dut, cfg, axi
-        maps = {rm.name: (rm, base) for rm, base in register_maps(cfg)}
-        self.base = maps["dw"][1]
-        self.ctrl, self.ctrl_base = maps["ctrl"]
-        self.creg = self.ctrl.namespace(self.ctrl_base)
-        ev = cfg.event_names()
-        self.bit_done, self.bit_err = ev.index("dw_done"), ev.index("dw_error")
+    def __init__(self, dut, cfg, axi, instance: str = "dw"):
+        self.dut, self.cfg, self.instance = dut, cfg, instance
+        self.drv = hwpe_driver(dut, cfg, AxiRegs(axi), instance)
+        self.block = getattr(dut, instance)
         self.mem = TcdmBackdoor(dut.cluster if hasattr(dut, "cluster") else dut, cfg)
-
-    async def wr(self, off, value):
-        r = await self.axi.write(off, (value & 0xFFFF_FFFF).to_bytes(4, "little"), size=2)
-        assert r.resp == AxiResp.OKAY, f"write {off:#x}: {r.resp}"
-
-    async def rd(self, off):
-        r = await self.axi.read(off, 4, size=2)
-        assert r.resp == AxiResp.OKAY, f"read {off:#x}: {r.resp}"
-        return int.from_bytes(r.data, "little")
-
-    async def irq_on(self):
-        mask = (1 << self.bit_done) | (1 << self.bit_err)
-        await self.wr(self.ctrl_base + self.creg.IRQ_MASK, mask)
 
     async def submit(self, **regs):
         """ACQUIRE, write the job registers (name -> value or field dict), TRIGGER."""
-        jid = await self.rd(self.base + DW_REGS["ACQUIRE"].offset)
-        assert jid != 0xFFFF_FFFF, "no free job context"
-        for name, v in regs.items():
-            r = DW_REGS[name]
-            word = r.pack(**v) if isinstance(v, dict) else v
-            await self.wr(self.base + r.offset, word)
-        await self.wr(self.base + DW_REGS["TRIGGER"].offset, 0)
-        return jid
+        return await self.drv.offload(regs)
 
     async def _watch(self):
         """Cycles from the DW leaving idle to its end-of-job event (hardware times)."""
-        dut = self.dut
-        await RisingEdge(dut.dw.busy)
-        c0 = int(dut.ctrl.cycles.value)
-        await RisingEdge(dut.dw.evt_done)
-        return int(dut.ctrl.cycles.value) - c0
+        await RisingEdge(self.block.busy)
+        c0 = int(self.dut.ctrl.cycles.value)
+        await RisingEdge(self.block.evt_done)
+        return int(self.dut.ctrl.cycles.value) - c0
 
     async def run(self, max_cycles, **regs):
         """Submit one job and wait for its end event; returns (error code, cycles).
-        A hang fails the test; the events must say what STATUS says."""
+        A hang fails the test; the event, the interrupt line and STATUS agree."""
         watch = cocotb.start_soon(self._watch())
         await self.submit(**regs)
         cycles = await with_timeout(watch, 2 * max_cycles + 2000, "ns")
-        pend = await self.rd(self.ctrl_base + self.creg.EVT_PENDING)
-        assert pend >> self.bit_done & 1, f"EVT_PENDING {pend:#x} without dw_done"
-        assert int(self.dut.ctrl_irq.value) >> self.bit_done & 1, "no dw_done interrupt"
-        await self.wr(self.ctrl_base + self.creg.EVT_CLEAR, pend)
-        status = DW_REGS["STATUS"].unpack(await self.rd(self.base + DW_REGS["STATUS"].offset))
-        err = status["ERROR"]
-        assert bool(pend >> self.bit_err & 1) == (err != 0), (err, pend)
-        assert status["BUSY"] == 0, status
+        err = await self.drv.wait_end()
+        assert (await self.drv.status())["BUSY"] == 0
         return err, cycles
 
 
-async def setup(dut):
+async def setup(dut, instance: str = "dw"):
     cfg = _config()
     axi = await soc_setup(dut, cfg)
-    shell = Cluster(cfg)
-    for path, flow, _ in shell.signature.flatten(shell):
-        name = "__".join(str(p) for p in path)
-        if flow == In and name.startswith("ima_"):
-            getattr(dut, name).value = 0
-    dw = Dw(dut, cfg, axi)
-    await dw.irq_on()
+    tie_off_macros(dut, cfg)
+    dw = Dw(dut, cfg, axi, instance)
+    await dw.drv.evt.enable()
     return cfg, dw
 
 
@@ -284,29 +249,25 @@ async def bad_jobs(dut):
     await dw.submit(**{**ok, "SIZE": dict(H=32, W=32), "CHANNELS": dict(C=64),
                        "DST_ADDR": t.base + 0x10000, "SRC_ADDR": t.base + 0x20000})
     await ClockCycles(dut.clk, 300)
-    assert int(dut.dw.busy.value) == 1, "the job should still run"
-    await dw.wr(dw.base + DW_REGS["SOFT_CLEAR"].offset, 1)
-    for _ in range(50):
-        if DW_REGS["STATUS"].unpack(await dw.rd(dw.base + DW_REGS["STATUS"].offset))["BUSY"] == 0:
-            break
-    else:
-        raise AssertionError("the DW did not become idle after SOFT_CLEAR")
-    await dw.wr(dw.ctrl_base + dw.creg.EVT_CLEAR, 0xFFFF_FFFF)
+    assert int(dw.block.busy.value) == 1, "the job should still run"
+    await dw.drv.write("SOFT_CLEAR", 1)
+    await dw.drv.wait_idle(limit=50)
+    await dw.drv.evt.ctrl.write("EVT_CLEAR", 0xFFFF_FFFF)
     # the next job runs normally
     rng = np.random.default_rng(4)
     await dw_job(dw, Alloc(cfg, random.Random(4)), rng, 5, 6, 20, 1, (1, 1, 1, 1))
     # two jobs queued back to back (two contexts): both finish, in order
-    fin0 = await dw.rd(dw.base + DW_REGS["FINISHED_JOBS"].offset)
+    fin0 = await dw.drv.read("FINISHED_JOBS")
     await dw.submit(**{**ok, "DST_ADDR": t.base + 0x900})
     await dw.submit(**{**ok, "SIZE": dict(H=0, W=1)})
     for expect in (0, ERR["ZERO"]):
         while True:
-            fin = await dw.rd(dw.base + DW_REGS["FINISHED_JOBS"].offset)
+            fin = await dw.drv.read("FINISHED_JOBS")
             if fin - fin0 >= 1:
                 break
             await ClockCycles(dut.clk, 20)
         fin0 += 1
-    status = DW_REGS["STATUS"].unpack(await dw.rd(dw.base + DW_REGS["STATUS"].offset))
+    status = await dw.drv.status()
     assert status == {"BUSY": 0, "ERROR": ERR["ZERO"]}, status
 
 

@@ -45,6 +45,7 @@ from imcc.tb.bus.reset import release_reset
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 from imcc.tb.bus.tcdm_master import TcdmMaster
 from imcc.tb.monitors.tcdm import watch
+from imcc.rtl.registry import compose
 
 PERIOD_NS = 2
 GUARD = 16          # bytes checked untouched around every output region
@@ -110,10 +111,10 @@ class Env:
 
 def _idle_inputs(dut, cfg: ClusterConfig):
     """Ports of the cluster that no block drives and no test uses: idle."""
-    for name in cfg.tcdm_masters():
+    for name in compose(cfg).masters:
         if name != "core0" and hasattr(dut, f"{name}__req"):
             getattr(dut, f"{name}__req").value = 0
-    for s in cfg.periph_slaves() + [w.name for w in cfg.memory_windows()]:
+    for s in [*compose(cfg).periph_slaves, *(w.name for w in compose(cfg).memory_windows)]:
         for pre in ("periph_", "mem_"):
             if hasattr(dut, f"{pre}{s}__rdata"):
                 getattr(dut, f"{pre}{s}__rdata").value = 0

@@ -18,6 +18,7 @@ from imcc.gen.config import ClusterConfig
 from imcc.tb.monitors.tcdm import Rule, watch
 from imcc.tb.bus.clock import start_clock
 from imcc.tb.bus.reset import release_reset
+from imcc.rtl.registry import compose
 
 MASK32 = (1 << 32) - 1
 
@@ -63,7 +64,7 @@ class Traffic:
 
     def __init__(self, dut, cfg: ClusterConfig, rng: random.Random):
         self.dut, self.cfg, self.rng = dut, cfg, rng
-        self.names = cfg.tcdm_masters()
+        self.names = compose(cfg).masters
         self.n = len(self.names)
         self.mem = Memory()
         self.req = [None] * self.n        # (addr, we, be, wdata, issue_cycle)
@@ -72,7 +73,7 @@ class Traffic:
         self.max_wait = [0] * self.n
         self.cycle = 0
         t = cfg.tcdm
-        self.windows = [(w.base, w.size) for w in cfg.address_map()[1:]]
+        self.windows = [(w.base, w.size) for w in compose(cfg).address_map()[1:]]
         self.tcdm_words = t.size_bytes // 4
 
     # -- address patterns ---------------------------------------------------------------
@@ -170,7 +171,7 @@ async def run_traffic(dut, transactions: int, pattern: str, seed: int, p_req=Non
     cfg = _config()
     rng = random.Random(seed)
     await _reset(dut)
-    watch(dut, cfg.tcdm_masters())
+    watch(dut, compose(cfg).masters)
     tr = Traffic(dut, cfg, rng)
     pools = {"spread": tr.pool("spread"), "hot": tr.pool("hot")}
     # Each master gets its own appetite, so idle cycles vary between masters.
@@ -211,7 +212,7 @@ async def fairness_one_bank(dut):
     """Every master hammers the same bank; none waits more than N-1 cycles."""
     cfg = _config()
     await _reset(dut)
-    watch(dut, cfg.tcdm_masters())
+    watch(dut, compose(cfg).masters)
     rng = random.Random(7)
     tr = Traffic(dut, cfg, rng)
     t = cfg.tcdm
@@ -238,7 +239,7 @@ async def monitor_catches_violation(dut):
     grant must be reported with its name and the rule."""
     cfg = _config()
     await _reset(dut)
-    names = cfg.tcdm_masters()
+    names = compose(cfg).masters
     t = cfg.tcdm
     addr = t.base + 4 * 5
     # master 0 and master 1 ask for the same bank; one of them waits ...

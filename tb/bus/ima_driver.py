@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cocotb
-from cocotb.triggers import Event, RisingEdge
-
 from imcc.gen.config import ClusterConfig
 from imcc.rtl.ima.regs import IMA_REGS
+from imcc.rtl.registry import compose
+from imcc.tb.bus.hwpe import ALL_ONES, HwpeDriver, PinEvents
 
 __all__ = ["Stream", "ImaJob", "ImaDriver", "pointwise_job", "conv_job", "program_job",
-           "pack_weights"]
-
-ALL_ONES = 0xFFFF_FFFF
+           "pack_weights", "ALL_ONES"]
 
 
 @dataclass(frozen=True)
@@ -145,79 +142,22 @@ def pack_weights(w) -> "list[int]":
     return [int(v) for v in words.ravel()]
 
 
-class ImaDriver:
-    """Register-level access to the IMA through ``master`` (async ``read(addr)``
-    and ``write(addr, value, check=)`` returning the bus error: a
-    tb/bus/tcdm_master.TcdmMaster or a tb/bus/hwpe_axi.AxiRegs), and a count of
-    the IMA's end-of-job events (``ima_evt_done`` / ``ima_evt_error`` on the top)."""
+class ImaDriver(HwpeDriver):
+    """An IMA instance's :class:`~imcc.tb.bus.hwpe.HwpeDriver` with its
+    end-of-job events counted on the instance's lines (``<instance>_evt_done``
+    / ``_evt_error`` on the top): ``events`` has one error flag per finished
+    job, :meth:`wait_events` waits for a total count.  ``master``: register
+    accesses (tb/bus/tcdm_master.TcdmMaster or tb/bus/hwpe_axi.AxiRegs)."""
 
-    def __init__(self, dut, master, cfg: ClusterConfig, *, evt_done="ima_evt_done",
-                 evt_error="ima_evt_error"):
-        self.m = master
-        base = {w.name: w.base for w in cfg.address_map()}["ima"]
-        self.R = IMA_REGS.namespace(base)      # the generated constants module
-        self.base = base
-        self.events: list[bool] = []           # one per finished job: error flag
-        self._evt = Event()
-        self._done = getattr(dut, evt_done)
-        self._error = getattr(dut, evt_error)
-        self._task = cocotb.start_soon(self._watch())
+    def __init__(self, dut, master, cfg: ClusterConfig, instance: str = "ima"):
+        comp = compose(cfg)
+        pins = PinEvents(getattr(dut, f"{instance}_evt_done"), getattr(dut, f"{instance}_evt_error"))
+        super().__init__(master, IMA_REGS, comp.base(instance), pins, name=instance)
 
-    async def _watch(self):
-        while True:
-            # evt_error is registered in the same edge as evt_done: read it now
-            # (not in the read-only phase, where the woken waiter could not drive).
-            await RisingEdge(self._done)
-            self.events.append(bool(int(self._error.value)))
-            self._evt.set()
+    @property
+    def events(self) -> list[bool]:
+        return self.evt.events
 
     async def wait_events(self, n: int):
         """Until ``n`` end-of-job events have been seen in total."""
-        while len(self.events) < n:
-            self._evt.clear()
-            await self._evt.wait()
-
-    # -- registers ----------------------------------------------------------------------
-    async def write(self, name: str, value: int, *, check=True) -> int:
-        return await self.m.write(self.base + getattr(self.R, name), value & ALL_ONES, check=check)
-
-    async def read(self, name: str, *, check=True) -> int:
-        return await self.m.read(self.base + getattr(self.R, name), check=check)
-
-    def field(self, reg: str, fld: str, word: int) -> int:
-        lsb, width = getattr(self.R, f"{reg}_{fld}")
-        return word >> lsb & ((1 << width) - 1)
-
-    async def status(self) -> dict:
-        w = await self.read("STATUS")
-        return {f: self.field("STATUS", f, w) for f in self.R.FIELDS["STATUS"]}
-
-    async def acquire(self) -> int:
-        return await self.read("ACQUIRE")
-
-    async def configure(self, job: ImaJob):
-        for name, value in job.registers():
-            await self.write(name, value)
-
-    async def offload(self, job: ImaJob) -> int:
-        """ACQUIRE (must succeed), job registers, TRIGGER; returns the job id."""
-        jid = await self.acquire()
-        if jid == ALL_ONES:
-            raise AssertionError("ACQUIRE: no free job context")
-        await self.configure(job)
-        await self.write("TRIGGER", 0)
-        return jid
-
-    async def run(self, job: ImaJob) -> int:
-        """Offload ``job`` and wait for its end; returns its error code."""
-        n = len(self.events)
-        await self.offload(job)
-        await self.wait_events(n + 1)
-        return self.field("STATUS", "ERROR", await self.read("STATUS"))
-
-    async def wait_idle(self, what: str = "BUSY", limit: int = 1_000_000):
-        """Poll STATUS until ``what`` is 0 (register programming has no event)."""
-        for _ in range(limit):
-            if not (await self.status())[what]:
-                return
-        raise AssertionError(f"STATUS.{what} stayed set")
+        await self.evt.wait_count(n)

@@ -15,7 +15,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
-from imcc.rtl.cluster import Cluster, cluster_blocks
+from imcc.rtl.cluster import Cluster
+from imcc.rtl.registry import cluster_blocks
 from imcc.rtl.interconnect.protocol import TcdmSignature
 from imcc.tb.monitors.tcdm import TcdmPortChecker
 from imcc.tb.tops import CLOCK_PORTS, drive_cluster_clock
@@ -56,10 +57,9 @@ class TrafficNoise(wiring.Component):
 class ImaCluster(wiring.Component):
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg
-        blocks = cluster_blocks(cfg)
-        if "cores" in blocks:
-            blocks.pop("cores")._MustUse__silence = True   # built, deliberately not used
-        self._cluster = c = Cluster(cfg, port_checker=TcdmPortChecker, blocks=blocks)
+        # The cores stay out: their master ports are driven from here.
+        self._cluster = c = Cluster(cfg, port_checker=TcdmPortChecker,
+                                    blocks=cluster_blocks(cfg, skip=("cores",)))
         self.noise_masters = [n for n in c.external_masters if n.startswith("core") and n != "core0"]
         members = dict(CLOCK_PORTS)
         members.update({k: c.signature.members[k] for k in KEEP})

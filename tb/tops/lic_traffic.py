@@ -17,6 +17,7 @@ from amaranth.utils import exact_log2
 
 from imcc.gen.config import ClusterConfig
 from imcc.rtl.interconnect import Interconnect
+from imcc.rtl.registry import compose
 
 __all__ = ["LicTraffic"]
 
@@ -37,7 +38,7 @@ class LicTraffic(wiring.Component):
         m = Module()
         cfg = self.cfg
         names = [f"m{i}" for i in range(self.n)]
-        m.submodules.interconnect = ic = Interconnect(cfg, masters=names)
+        m.submodules.interconnect = ic = Interconnect(cfg, compose(cfg), masters=names)
         for b in ic.banks:
             m.d.comb += [b.rdata.eq(0), b.r_err.eq(0)]
         for s in ic.slave_names:

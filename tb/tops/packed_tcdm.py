@@ -6,7 +6,7 @@ full cluster puts inside later.
 
 A cocotb testbench driving 14 masters then touches 9 handles per cycle
 instead of 126: ``m_req`` has bit i for master i, ``m_addr`` bits
-[32i, 32i+32) and so on, in ``cfg.tcdm_masters()`` order.  Each peripheral
+[32i, 32i+32) and so on, in ``compose(cfg).masters`` order.  Each peripheral
 window is backed by a scratch RAM (a :class:`TcdmSram`) until its real
 slave exists, so address decoding and routing into the windows are tested.
 The protocol checker of tb/monitors sits on every master port.
@@ -21,6 +21,7 @@ from imcc.rtl.cluster import Cluster
 from imcc.rtl.tcdm import TcdmSram
 from imcc.tb.monitors.tcdm import TcdmPortChecker
 from imcc.tb.tops import CLOCK_PORTS, drive_cluster_clock
+from imcc.rtl.registry import compose
 
 __all__ = ["PackedTcdm"]
 
@@ -32,8 +33,8 @@ class PackedTcdm(wiring.Component):
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg
         self._cluster = Cluster(cfg, port_checker=TcdmPortChecker, blocks={})
-        n = len(cfg.tcdm_masters())
-        proto = getattr(self._cluster, cfg.tcdm_masters()[0])
+        n = len(compose(cfg).masters)
+        proto = getattr(self._cluster, compose(cfg).masters[0])
         members = dict(CLOCK_PORTS)
         members.update({f"m_{k}": In(len(getattr(proto, k)) * n) for k in _MASTER_IN})
         members.update({f"m_{k}": Out(len(getattr(proto, k)) * n) for k in _MASTER_OUT})
@@ -48,7 +49,7 @@ class PackedTcdm(wiring.Component):
         m = Module()
         m.submodules.cluster = c = self._cluster
         tb = drive_cluster_clock(m, self, c)
-        ports = [getattr(c, name) for name in self.cfg.tcdm_masters()]
+        ports = [getattr(c, name) for name in compose(self.cfg).masters]
         for k in _MASTER_IN:
             w = len(getattr(ports[0], k))
             m.d.comb += [getattr(p, k).eq(getattr(self, f"m_{k}")[i * w:(i + 1) * w])
@@ -58,8 +59,8 @@ class PackedTcdm(wiring.Component):
         m.d.comb += [self.chk_fail.eq(c.chk_fail), self.chk_who.eq(c.chk_who),
                      self.chk_kind.eq(c.chk_kind)]
         words = self.cfg.interconnect.periph_window_kib * 1024 // 4
-        windows = [(f"periph_{s}", words) for s in self.cfg.periph_slaves()]
-        windows += [(f"mem_{w.name}", w.size // 4) for w in self.cfg.memory_windows()]
+        windows = [(f"periph_{s}", words) for s in compose(self.cfg).periph_slaves]
+        windows += [(f"mem_{w.name}", w.size // 4) for w in compose(self.cfg).memory_windows]
         for name, words in windows:
             tgt = getattr(c, name)
             ram = TcdmSram(words)

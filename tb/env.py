@@ -1,0 +1,116 @@
+"""The cluster test environment every cocotb bench on the generated cluster
+(tb/tops/cluster_tb) starts from, and the bench side of running a bench.
+
+:meth:`ClusterEnv.start`: the configuration (``IMCC_CONFIG``), the clock, the
+tie-offs of ports no block drives, the reset, the TCDM protocol monitor, the
+SoC port's AXI manager, the TCDM backdoor and a bump allocator, one
+behavioural crossbar per IMA instance on its macro port (ideal or PCM as
+configured, each array with a seed of its own), and :meth:`ClusterEnv.driver`
+for any accelerator instance (tb/bus/hwpe.py).
+
+A bench returns its figures with :func:`write_result` (JSON); the harness's
+``run_bench`` reads them back (tb/harness.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from imcc.gen.config import ClusterConfig
+from imcc.rtl.registry import compose
+
+__all__ = ["config", "write_result", "ClusterEnv"]
+
+
+def config() -> ClusterConfig:
+    """The configuration the bench runs (``IMCC_CONFIG``, set by the harness)."""
+    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
+
+
+def write_result(data) -> None:
+    """Hand the bench's figures (JSON-serialisable) to the harness."""
+    path = os.environ.get("IMCC_RESULT")
+    if path:
+        with open(path, "w") as f:
+            json.dump(data, f)
+
+
+class ClusterEnv:
+    """Members: ``dut``, ``cfg``, ``comp`` (the composition), ``axi`` (the SoC
+    port's manager), ``regs`` (32-bit register accesses over it), ``mem`` (the
+    TCDM backdoor), ``xbars`` (``{IMA instance: Crossbar}``)."""
+
+    def __init__(self, dut, cfg: ClusterConfig, axi):
+        from imcc.tb.bus.hwpe_axi import AxiRegs
+        from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+        self.dut, self.cfg, self.comp, self.axi = dut, cfg, compose(cfg), axi
+        self.regs = AxiRegs(axi) if axi is not None else None
+        self.mem = TcdmBackdoor(dut, cfg)
+        self.xbars: dict = {}
+        self._drivers: dict = {}
+        self._next = cfg.tcdm.base
+
+    @classmethod
+    async def start(cls, dut, cfg: ClusterConfig | None = None, *, crossbars: bool = True,
+                    irqs: bool = True) -> "ClusterEnv":
+        """Clock, tie-offs, reset, monitor and AXI manager (tb/benches/soc_axi.setup);
+        with ``crossbars`` a behavioural crossbar on every IMA instance's macro
+        port (otherwise the macro inputs are tied off); with ``irqs`` every
+        accelerator's events enabled on the interrupt line."""
+        from imcc.tb.benches.soc_axi import setup, tie_off_macros
+        cfg = cfg or config()
+        env = cls(dut, cfg, await setup(dut, cfg))
+        if crossbars:
+            for inst in env.comp.of_kind("ima"):
+                env.attach_crossbar(inst.name)
+        else:
+            tie_off_macros(dut, cfg)
+        if irqs:
+            for inst in env.comp.instances:
+                if inst.kind.events:
+                    await env.driver(inst.name).evt.enable()
+        return env
+
+    def attach_crossbar(self, instance: str, xbar=None):
+        """The behavioural crossbar answering ``instance``'s macro port; its
+        seed is the configuration's plus the instance index, so every array has
+        its own device state."""
+        from imcc.sim.crossbar import Crossbar
+        from imcc.tb.bus.crossbar_macro import CrossbarMacro
+        if xbar is None:
+            k = self.comp.instance(instance).index
+            xbar = Crossbar(self.cfg, seed=self.cfg.crossbar.seed + k)
+        CrossbarMacro(self.dut, f"{instance}_macro", xbar, self.dut.clk, self.cfg.clock.period_ns)
+        self.xbars[instance] = xbar
+        return xbar
+
+    def driver(self, instance: str):
+        """The :class:`~imcc.tb.bus.hwpe.HwpeDriver` of an accelerator instance
+        (register accesses over the SoC port, events on the interrupt line)."""
+        from imcc.tb.bus.hwpe import hwpe_driver
+        if instance not in self._drivers:
+            self._drivers[instance] = hwpe_driver(self.dut, self.cfg, self.regs, instance)
+        return self._drivers[instance]
+
+    def cycle(self) -> int:
+        """The cluster's cycle counter (control block, ungated clock)."""
+        return int(self.dut.ctrl.cycles.value)
+
+    def alloc(self, nbytes: int, align: int = 4) -> int:
+        """A fresh TCDM region of ``nbytes`` (bump allocation, ``align``-aligned)."""
+        a = (self._next + align - 1) // align * align
+        self._next = a + nbytes
+        t = self.cfg.tcdm
+        if self._next > t.base + t.size_bytes:
+            raise RuntimeError(f"test data exceeds the TCDM ({nbytes} more bytes at {a:#x})")
+        return a
+
+    def put(self, array) -> int:
+        """Copy ``array`` into a fresh TCDM region; returns its address."""
+        data = np.ascontiguousarray(array).tobytes()
+        addr = self.alloc(len(data))
+        self.mem.write(addr, data)
+        return addr
