@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -92,17 +91,12 @@ def simulate(cfg, blk: dict, seed: int, *, dump: str | None = None, progress=Non
     b = harness.build(cfg, "cluster_tb", component=cluster_tb)
     build_s = time.monotonic() - t0
     say(f"model {'reused' if b.reused else 'built'} in {build_s:.1f} s; simulating")
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "result.json"
-        env = {"IMCC_CONFIG": cfg.to_json(), "IMCC_BLOCK": json.dumps({**blk, "seed": seed}),
-               "IMCC_RESULT": str(out), "IMCC_NO_ASSERT": "1"}
-        if dump:
-            env["IMCC_DUMP"] = str(Path(dump).resolve())
-        t1 = time.monotonic()
-        run_dir = harness.run(b, "imcc.tb.benches.bottleneck", name="imcc_run_bottleneck",
-                              extra_env=env, progress=say)
-        sim_s = time.monotonic() - t1
-        r = json.loads(out.read_text())
+    env = {"IMCC_BLOCK": json.dumps({**blk, "seed": seed}), "IMCC_NO_ASSERT": "1"}
+    if dump:
+        env["IMCC_DUMP"] = str(Path(dump).resolve())
+    bench = harness.run_bench(cfg, "bottleneck", name="imcc_run_bottleneck", env=env,
+                              progress=say)
+    r, run_dir, sim_s = bench.result, bench.run_dir, bench.seconds
     r.update(clock_mhz=cfg.clock.freq_mhz, build_s=round(build_s, 1), build_reused=b.reused,
              sim_wall_s=round(sim_s, 1), sim_cycles_per_s=round(r["sim_cycles"] / sim_s),
              run_dir=str(run_dir))

@@ -69,9 +69,12 @@ def plan_bottleneck(cfg: ClusterConfig, s: BottleneckShape) -> BottleneckPlan:
     """TCDM buffers (16-byte aligned, one after another from the TCDM base) and
     crossbar windows (expand at the top-left, project below and to the right of
     it, so both 1x1 layers live in one array)."""
-    if not cfg.ima.enabled or not cfg.dw.enabled:
-        raise MappingError("the bottleneck needs the IMA and the DW accelerator "
-                           "(ima.enabled and dw.enabled)")
+    from imcc.rtl.registry import compose
+    comp = compose(cfg)
+    if not comp.of_kind("ima") or not comp.of_kind("dw"):
+        missing = "ima" if not comp.of_kind("ima") else "dw"
+        raise MappingError(f"the bottleneck needs an IMA and a DW accelerator "
+                           f"({missing}.instances = 0 or {missing}.enabled = false)")
     ho, wo = s.out_hw
     cexp = s.cexp
     need = [("x", s.h * s.w * s.cin)]

@@ -54,7 +54,10 @@ def register_maps(cfg: ClusterConfig) -> list:
 
 
 def outputs(cfg: ClusterConfig) -> dict[str, str]:
-    out = {"imcc_cluster.h": c_header(cfg), "address_map.md": markdown(cfg)}
+    from imcc.rtl.hwpe.regs import HWPE_REGS
+    out = {"imcc_cluster.h": c_header(cfg), "address_map.md": markdown(cfg),
+           # the control registers every accelerator shares (sw/hal/hwpe.h)
+           "imcc_hwpe.h": HWPE_REGS.c_header(digest=cfg.digest())}
     for rm, bases in _comp(cfg).register_maps():
         first = next(iter(bases.values()))
         out[f"imcc_{rm.name}.h"] = rm.c_header(first, digest=cfg.digest(), bases=bases)

@@ -9,13 +9,8 @@ to its end-of-job event (job check and drain included).
 """
 
 import argparse
-import json
-import tempfile
-from pathlib import Path
-
 from imcc.gen.config import ClusterConfig
 from imcc.tb import harness
-from imcc.tb.tops.cluster_tb import cluster_tb
 
 
 def main():
@@ -23,13 +18,8 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
     cfg = ClusterConfig.load(None, ["cores.count=0", *args.set])
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "r.json"
-        harness.run(b, "imcc.tb.benches.dw", testcase="mobilenet", name="bench_dw",
-                    extra_env={"IMCC_CONFIG": cfg.to_json(), "IMCC_BENCH_RESULT": str(out),
-                               "IMCC_SHAPES": "28x28x192/1,56x56x144/2"})
-        r = json.loads(out.read_text())
+    r = harness.run_bench(cfg, "dw", testcase="mobilenet", name="bench_dw",
+                          env={"IMCC_SHAPES": "28x28x192/1,56x56x144/2"}).result
     peak = cfg.dw.macs
     port_bytes = cfg.ima.data_ports * 4
     print(f"DW accelerator: {cfg.dw.channels} channels per block, {peak} multipliers, "

@@ -18,8 +18,6 @@ the DW accelerator out (it takes no part).
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 from pathlib import Path
 
 from imcc.gen.config import ClusterConfig
@@ -32,15 +30,12 @@ UTILS = [0.05, 0.10, 0.25, 0.50, 0.75, 1.00]
 
 def measure(cfg: ClusterConfig, utils, mhz: float, steps: int) -> dict:
     """{utilisation: result} of the stream_rate bench on ``cfg``'s build."""
-    b = harness.build(cfg, "ima_cluster", component=ImaCluster)
-    with tempfile.TemporaryDirectory() as d:
-        res = Path(d) / "r.json"
-        harness.run(b, "imcc.tb.benches.ima", testcase="stream_rate",
-                    name=f"bench_ima_{cfg.ima.mode}_{cfg.ima.data_ports}p_{mhz:g}MHz",
-                    extra_env={"IMCC_CONFIG": cfg.to_json(), "IMCC_RESULT": str(res),
-                               "IMCC_UTIL": ",".join(str(u) for u in utils),
-                               "IMCC_STEPS": str(steps), "IMCC_CLOCK_MHZ": str(mhz)})
-        return {r["util"]: r for r in json.loads(res.read_text())["results"]}
+    res = harness.run_bench(cfg, "ima", testcase="stream_rate", top="ima_cluster",
+                            component=ImaCluster,
+                            name=f"bench_ima_{cfg.ima.mode}_{cfg.ima.data_ports}p_{mhz:g}MHz",
+                            env={"IMCC_UTIL": ",".join(str(u) for u in utils),
+                                 "IMCC_STEPS": steps, "IMCC_CLOCK_MHZ": mhz}).result
+    return {r["util"]: r for r in res["results"]}
 
 
 def at(cfg: ClusterConfig, mhz: float) -> ClusterConfig:

@@ -7,11 +7,8 @@ and the simulation speed of the cocotb random-traffic test.
 """
 
 import argparse
-import json
 import re
-import tempfile
 import time
-from pathlib import Path
 
 from imcc.gen.config import ClusterConfig
 from imcc.tb import harness
@@ -21,12 +18,9 @@ from imcc.rtl.registry import compose
 
 def throughput(n, banks, cycles):
     cfg = ClusterConfig().replace(tcdm={"banks": banks})
-    b = harness.build(cfg, "lic_traffic", component=lambda c: LicTraffic(c, n), params={"n": n})
-    with tempfile.TemporaryDirectory() as d:
-        res = Path(d) / "r.json"
-        harness.run(b, "imcc.tb.benches.lic_throughput", name=f"bench_lic_{n}x{banks}",
-                    extra_env={"IMCC_RESULT": str(res), "IMCC_CYCLES": str(cycles)})
-        return json.loads(res.read_text())
+    return harness.run_bench(cfg, "lic_throughput", top="lic_traffic",
+                             component=lambda c: LicTraffic(c, n), params={"n": n},
+                             name=f"bench_lic_{n}x{banks}", env={"IMCC_CYCLES": cycles}).result
 
 
 def main():
@@ -54,12 +48,10 @@ def main():
 
     cfg = ClusterConfig()
     from imcc.tb.tops.packed_tcdm import PackedTcdm
-    b = harness.build(cfg, "packed_tcdm", component=PackedTcdm)
     t0 = time.monotonic()
-    run_dir = harness.run(b, "imcc.tb.benches.tcdm_traffic", testcase="random_traffic",
-                          name="bench_tcdm_random_traffic",
-                          extra_env={"IMCC_CONFIG": cfg.to_json(),
-                                     "IMCC_TRANSACTIONS": str(args.transactions)})
+    run_dir = harness.run_bench(cfg, "tcdm_traffic", testcase="random_traffic", top="packed_tcdm",
+                                component=PackedTcdm, name="bench_tcdm_random_traffic",
+                                env={"IMCC_TRANSACTIONS": args.transactions}).run_dir
     wall = time.monotonic() - t0
     log = (run_dir / "sim.log").read_text()
     mt = re.search(r"(\d+) transactions in (\d+) cycles", log)

@@ -7,13 +7,8 @@ bursts into an idle TCDM, and the time to load the reference bottleneck's
 """
 
 import argparse
-import json
-import tempfile
-from pathlib import Path
-
 from imcc.gen.config import ClusterConfig, ConfigError
 from imcc.tb import harness
-from imcc.tb.tops.cluster_tb import cluster_tb
 
 
 def main():
@@ -27,13 +22,8 @@ def main():
         ap.error(str(e))
     if not 1 <= args.kib <= cfg.tcdm.size_kib:
         ap.error(f"--kib must be between 1 and the TCDM size ({cfg.tcdm.size_kib})")
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "r.json"
-        harness.run(b, "imcc.tb.benches.soc_axi", testcase="throughput", name="bench_soc_port",
-                    extra_env={"IMCC_CONFIG": cfg.to_json(), "IMCC_BENCH_RESULT": str(out),
-                               "IMCC_LOAD_BYTES": str(args.kib * 1024)})
-        r = json.loads(out.read_text())
+    r = harness.run_bench(cfg, "soc_axi", testcase="throughput", name="bench_soc_port",
+                          env={"IMCC_LOAD_BYTES": args.kib * 1024}).result
     period = cfg.clock.period_ns
     print(f"SoC port, {cfg.soc.data_width}-bit AXI, {cfg.soc.lanes} TCDM lanes, "
           f"bursts of up to 256 beats, no stalls")

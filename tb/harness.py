@@ -29,7 +29,8 @@ from imcc.gen.config import ClusterConfig
 from imcc.gen.elaborate import generate
 from imcc.rtl.registry import compose
 
-__all__ = ["VERILATOR_FLAGS", "build_dir", "verilator_env", "Build", "build", "run", "lint"]
+__all__ = ["VERILATOR_FLAGS", "build_dir", "verilator_env", "Build", "build", "run", "run_bench",
+           "BenchRun", "lint"]
 
 # The one place for Verilator flags.  Amaranth's Verilog back end is linted
 # with -Wall; the warnings below are properties of that back end, each
@@ -87,19 +88,32 @@ def waves_enabled() -> bool:
     return os.environ.get("WAVES", "0").lower() in ("1", "true", "yes", "on")
 
 
+# What can shape a Verilated model: the RTL, the generator's configuration and
+# elaboration, the testbench tops and monitors (they are RTL), the waveform
+# layout and port-visibility writers and the simulator's C++ main loop; of this
+# file, only the functions that make a build.  Editing a command, a bench or a
+# model does not rebuild anything.
+_RTL_SHAPING = ("rtl/**/*.py", "gen/__init__.py", "gen/config.py", "gen/elaborate.py",
+                "tb/tops/*.py", "tb/monitors/*.py", "tb/waves.py", "tb/csrc/*")
+
+
+def shaping_files() -> list[Path]:
+    """The files of :data:`_RTL_SHAPING`, in hashing order."""
+    root = Path(__file__).resolve().parent.parent
+    return [p for pattern in _RTL_SHAPING for p in sorted(root.glob(pattern)) if p.is_file()]
+
+
 def _sources_hash() -> str:
-    """Hash of the Python that shapes generated RTL (and its testbench tops)."""
-    import imcc.gen, imcc.rtl  # noqa: E401
+    """Hash of the sources that shape a Verilated model (:func:`shaping_files`)
+    and of the functions of this file that make a build."""
+    import inspect
+    root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    roots = [Path(imcc.gen.__file__).parent, Path(imcc.rtl.__file__).parent,
-             Path(__file__).parent / "tops", Path(__file__).parent / "monitors"]
-    h.update((Path(__file__).parent / "csrc" / "public.vlt").read_bytes())
-    h.update(MAIN_CPP.read_bytes())
-    h.update(Path(__file__).read_bytes())   # how a build is made is part of it
-    for root in roots:
-        for p in sorted(root.rglob("*.py")):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+    for p in shaping_files():
+        h.update(p.relative_to(root).as_posix().encode())
+        h.update(p.read_bytes())
+    for fn in (build, _Verilator, _verilate, _ports_vlt):
+        h.update(inspect.getsource(fn).encode())
     return h.hexdigest()
 
 
@@ -315,6 +329,40 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
         raise AssertionError(f"{n_failed} of {n} cocotb tests failed in {test_module} ({where})\n"
                              + "\n".join(failures[-30:]) + "\n--- log tail ---\n" + text[-3000:])
     return run_dir
+
+
+@dataclass
+class BenchRun:
+    result: dict | list | None      # what the bench wrote with imcc.tb.env.write_result
+    build: Build
+    run_dir: Path                   # sim.log, results.xml, dump.fst with waves
+    seconds: float                  # wall time of the simulation
+
+
+def run_bench(cfg: ClusterConfig, bench: str, *, testcase: str | None = None,
+              top: str = "cluster_tb", component: Callable | None = None,
+              params: dict | None = None, env: dict | None = None, name: str | None = None,
+              progress: Callable[[str], None] | None = None) -> BenchRun:
+    """The one way to run a bench: build ``top`` for ``cfg`` (the generated
+    cluster with protocol checkers by default; ``component``/``params`` as for
+    :func:`build`), run the cocotb module ``imcc.tb.benches.<bench>`` (or a
+    dotted module path) with ``IMCC_CONFIG`` and ``IMCC_RESULT`` set, and
+    return what the bench wrote with ``imcc.tb.env.write_result``.  ``env``:
+    further variables (values made strings).  A failed test raises."""
+    if component is None and top == "cluster_tb":
+        from .tops.cluster_tb import cluster_tb as component
+    b = build(cfg, top, component=component, params=params)
+    module = bench if "." in bench else f"imcc.tb.benches.{bench}"
+    run_name = name or os.environ.get("PYTEST_CURRENT_TEST", module).split(" ")[0]
+    result = build_dir() / "runs" / f"{_test_dir_name(run_name)}.result.json"
+    result.unlink(missing_ok=True)
+    extra = {"IMCC_CONFIG": cfg.to_json(), "IMCC_RESULT": str(result),
+             **{k: str(v) for k, v in (env or {}).items()}}
+    t0 = time.monotonic()
+    run_dir = run(b, module, testcase=testcase, name=run_name, extra_env=extra,
+                  progress=progress)
+    data = json.loads(result.read_text()) if result.exists() else None
+    return BenchRun(data, b, run_dir, time.monotonic() - t0)
 
 
 def lint(sources, toplevel: str) -> str:

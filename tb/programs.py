@@ -17,7 +17,6 @@ from imcc.sim.bottleneck import bottleneck, random_bottleneck
 from imcc.sim.crossbar import Crossbar
 from imcc.tb import harness
 from imcc.tb.bus.ima_driver import pack_window
-from imcc.tb.tops.cluster_tb import cluster_tb
 
 __all__ = ["run_app", "run_sw_bottleneck", "run_acc_bottleneck", "BOTTLENECK_LAYERS",
            "ACC_JOBS"]
@@ -45,18 +44,15 @@ def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=
     ``exit``, ``cycles``, ``wall_s``, ``console``, ``outputs`` (bytes) and the
     Verilator model's ``build_key``, ``build_s`` and ``build_reused``."""
     elf = sw.build(cfg, app, harness.build_dir() / "sw" / cfg.digest(), defines=defines)
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
     with tempfile.TemporaryDirectory() as d:
-        extra = {"IMCC_CONFIG": cfg.to_json(), "IMCC_ELF": str(elf),
-                 "IMCC_RESULT": str(Path(d) / "result.json"),
-                 **{k: str(v) for k, v in (env or {}).items()}}
+        extra = {"IMCC_ELF": str(elf), **(env or {})}
         if inputs:
             np.savez(Path(d) / "inputs.npz", **{k: np.ascontiguousarray(v) for k, v in inputs.items()})
             extra["IMCC_INPUTS"] = str(Path(d) / "inputs.npz")
         if outputs:
             extra["IMCC_OUTPUTS"] = json.dumps(outputs)
-        harness.run(b, "imcc.tb.benches.cores_sw", testcase=testcase, extra_env=extra)
-        r = json.loads((Path(d) / "result.json").read_text())
+        bench = harness.run_bench(cfg, "cores_sw", testcase=testcase, env=extra)
+        r, b = bench.result, bench.build
     r["outputs"] = {k: bytes.fromhex(v) for k, v in r["outputs"].items()}
     r["build_s"], r["build_reused"], r["build_key"] = b.seconds, b.reused, b.key
     return r

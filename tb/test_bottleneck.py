@@ -8,18 +8,12 @@ import pytest
 
 from imcc.gen.mapping import BottleneckShape, MappingError, plan_bottleneck
 from imcc.tb import harness
-from imcc.tb.tops.cluster_tb import cluster_tb
 
 from imcc.tb.configs import DEFAULT, SMALL   # SMALL: 16 banks, 64x64 crossbar (tb/configs.py)
 
 
 def run_block(cfg, tmp_path, **blk):
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    out = tmp_path / "result.json"
-    harness.run(b, "imcc.tb.benches.bottleneck",
-                extra_env={"IMCC_CONFIG": cfg.to_json(), "IMCC_BLOCK": json.dumps(blk),
-                           "IMCC_RESULT": str(out)})
-    return json.loads(out.read_text())
+    return harness.run_bench(cfg, "bottleneck", env={"IMCC_BLOCK": json.dumps(blk)}).result
 
 
 @pytest.mark.parametrize("cfg, blk", [

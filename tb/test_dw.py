@@ -4,10 +4,8 @@ jobs, bit-exact against imcc.sim.golden, with the TCDM protocol checkers."""
 
 import pytest
 
-from imcc.gen.config import ClusterConfig
 from imcc.tb.configs import NO_CORES
 from imcc.tb import harness
-from imcc.tb.tops.cluster_tb import cluster_tb
 
 # No cores (they do not take part); the IMA shares its data ports with the DW.
 SHARED = NO_CORES       # shared build (tb/configs.py)
@@ -15,9 +13,7 @@ OWN = SHARED.replace(dw={"ports": "own"})
 
 
 def _run(cfg, testcase, **env):
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    harness.run(b, "imcc.tb.benches.dw", testcase=testcase,
-                extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
+    return harness.run_bench(cfg, "dw", testcase=testcase, env=env).result
 
 
 @pytest.mark.parametrize("testcase", ["random_shapes", "residual_add", "bad_jobs", "mobilenet"])

@@ -14,7 +14,6 @@ import pytest
 from imcc.gen.config import ClusterConfig
 from imcc.tb import harness
 from imcc.tb.configs import NO_CORES
-from imcc.tb.tops.cluster_tb import cluster_tb
 from imcc.tb.tops.ima_cluster import ImaCluster
 
 VARIANT = ClusterConfig().replace(ima={"mode": "sequential", "stream_ports": "separate",
@@ -22,12 +21,9 @@ VARIANT = ClusterConfig().replace(ima={"mode": "sequential", "stream_ports": "se
 
 
 def _run(cfg, testcase, top="cluster_tb", **env):
-    if top == "cluster_tb":
-        b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    else:
-        b = harness.build(cfg, "ima_cluster", component=ImaCluster)
-    harness.run(b, "imcc.tb.benches.ima", testcase=testcase,
-                extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
+    component = None if top == "cluster_tb" else ImaCluster
+    return harness.run_bench(cfg, "ima", testcase=testcase, top=top, component=component,
+                             env=env).result
 
 
 @pytest.mark.parametrize("testcase", ["pointwise_layers", "packed_layers", "conv_first_layer",

@@ -17,6 +17,7 @@ from imcc.rtl.ima import IMA_REGS, Ima
 from imcc.rtl.ima.regs import ERR
 from imcc.sim.crossbar import Crossbar
 from imcc.sim.golden import ima_conv, ima_pointwise
+from imcc.tb.bus.hwpe import HwpeDriver
 from imcc.tb.bus.ima_driver import ALL_ONES, conv_job, pack_weights, pointwise_job, program_job
 
 CODES = {n: v for n, v, _ in ERR}
@@ -149,16 +150,10 @@ class ImaSim:
         return rdata
 
     async def run_job(self, ctx, job, limit=200_000):
-        n = len(self.events)
-        assert await self.read(ctx, "ACQUIRE") != ALL_ONES
-        for name, value in job.registers():
-            await self.write(ctx, name, value)
-        await self.write(ctx, "TRIGGER", 0)
-        while len(self.events) == n:
-            await self.cycle(ctx)
-            assert self.cycles < limit, "job did not end"
-        status = await self.read(ctx, "STATUS")
-        return IMA_REGS["STATUS"].unpack(status)["ERROR"]
+        """The job through the testbenches' one HWPE driver (tb/bus/hwpe.py), its
+        register accesses and events carried by this cycle model."""
+        return await HwpeDriver(_SimRegs(self, ctx), IMA_REGS, 0,
+                                _SimEvents(self, ctx, limit)).run(job)
 
     def load(self, addr, data: bytes):
         o = addr - self.cfg.tcdm.base
@@ -167,6 +162,44 @@ class ImaSim:
     def fetch(self, addr, n) -> bytes:
         o = addr - self.cfg.tcdm.base
         return self.mem[o:o + n].tobytes()
+
+
+class _SimRegs:
+    """Register accesses of :class:`HwpeDriver` on the IMA's control port
+    (addresses are offsets: the driver's base is 0)."""
+
+    def __init__(self, h: ImaSim, ctx):
+        self.h, self.ctx = h, ctx
+
+    async def access(self, addr, we, wdata, check):
+        rdata, err = await self.h.cycle(self.ctx, (addr, we, wdata & ALL_ONES))
+        await self.h.cycle(self.ctx)
+        assert not (check and err), f"bus error at offset {addr:#x}"
+        return err if we else rdata
+
+    async def read(self, addr, *, check=True):
+        return await self.access(addr, 0, 0, check)
+
+    async def write(self, addr, value, *, check=True):
+        return await self.access(addr, 1, value, check)
+
+
+class _SimEvents:
+    """End-of-job events of :class:`HwpeDriver`: the IMA's ``evt_done`` pulses
+    the cycle model records."""
+
+    def __init__(self, h: ImaSim, ctx, limit: int):
+        self.h, self.ctx, self.limit = h, ctx, limit
+
+    def mark(self) -> int:
+        return len(self.h.events)
+
+    async def wait(self, token=None) -> bool:
+        n = self.mark() if token is None else token
+        while len(self.h.events) <= n:
+            await self.h.cycle(self.ctx)
+            assert self.h.cycles < self.limit, "job did not end"
+        return self.h.events[n][1]
 
 
 def _simulate(h: ImaSim, body):

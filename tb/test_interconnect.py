@@ -12,9 +12,8 @@ SMALL = ClusterConfig().replace(tcdm={"banks": 8, "size_kib": 64}, cores={"count
 
 
 def _run(cfg, testcase, **env):
-    b = harness.build(cfg, "packed_tcdm", component=PackedTcdm)
-    harness.run(b, "imcc.tb.benches.tcdm_traffic", testcase=testcase,
-                extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
+    return harness.run_bench(cfg, "tcdm_traffic", testcase=testcase, top="packed_tcdm",
+                             component=PackedTcdm, env=env).result
 
 
 @pytest.mark.parametrize("cfg", [DEFAULT, SMALL], ids=["default", "8banks"])

@@ -4,15 +4,12 @@ generated cluster under cocotbext-axi."""
 import pytest
 
 from imcc.tb import harness
-from imcc.tb.tops.cluster_tb import cluster_tb
 
 from imcc.tb.configs import DEFAULT, SMALL as NARROW   # shared builds (tb/configs.py)
 
 
 def _run(cfg, testcase, **env):
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
-    harness.run(b, "imcc.tb.benches.soc_axi", testcase=testcase,
-                extra_env={"IMCC_CONFIG": cfg.to_json(), **{k: str(v) for k, v in env.items()}})
+    return harness.run_bench(cfg, "soc_axi", testcase=testcase, env=env).result
 
 
 @pytest.mark.parametrize("cfg", [DEFAULT, NARROW], ids=["axi64", "axi32"])
@@ -25,13 +22,7 @@ def test_soc_port(cfg, testcase):
 
 def test_soc_port_full_speed():
     """Long bursts without stalls move at least 0.95 beats per cycle."""
-    import json
-    import tempfile
-    from pathlib import Path
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "r.json"
-        _run(DEFAULT, "throughput", IMCC_BENCH_RESULT=out, IMCC_LOAD_BYTES=32 * 1024)
-        r = json.loads(out.read_text())
+    r = _run(DEFAULT, "throughput", IMCC_LOAD_BYTES=32 * 1024)
     for kind in ("write", "read"):
         assert r[kind]["beats_per_cycle"] >= 0.95, r
 

@@ -20,7 +20,7 @@ import keyword
 from dataclasses import dataclass, field
 
 __all__ = ["Field", "Register", "RegisterMap", "control_registers", "STATUS_BUSY",
-           "STATUS_ERROR", "ACCESS"]
+           "STATUS_ERROR", "ACCESS", "HWPE_REGS"]
 
 ACCESS = {"rw": "read/write", "ro": "read-only", "wo": "write-only"}
 KINDS = ("ctrl", "job", "io")
@@ -289,3 +289,10 @@ class RegisterMap:
             out += [f"| {v} | {n} | {doc} |" for n, v, doc in items]
             out.append("")
         return "\n".join(out)
+
+
+# The control registers alone: what every accelerator shares (the generated
+# imcc_hwpe.h behind sw/hal/hwpe.h; each kind's own map adds its STATUS bits
+# and job registers).
+HWPE_REGS = RegisterMap("hwpe", "HWPE control registers (every accelerator)",
+                        tuple(control_registers()))

@@ -1,6 +1,5 @@
 """The SoC port's entry in the block registry."""
 
-from amaranth.utils import ceil_log2
 
 from ..block import BlockKind, ReadoutField
 from ..hwpe.regs import Field

@@ -1,27 +1,26 @@
 /* imcc HAL: the depthwise 3x3 / element-wise add accelerator (DW) driven by a
-   core (docs/dw.md): the same job protocol as the IMA (ima.h): acquire a job
-   context, write its registers, trigger, sleep on the end-of-job event, read
-   the job's error code.  Offsets and fields come from the generated imcc_dw.h,
-   the event bits from imcc_eu.h.
+   core (docs/dw.md): the job protocol of hwpe.h with the DW's job registers.
+   Offsets and fields come from the generated imcc_dw.h, the event bits from
+   imcc_eu.h.  The dw_* calls drive the first instance (`dw`); instance k of a
+   cluster with dw.instances > 1 is at IMCC_DW_BASE_OF(k) (hwpe_* calls and
+   dw_write_job_at).
 
    As for the IMA: at most one DW job in flight per waiting core, its event
    consumed by exactly one dw_wait (the next job may be prepared meanwhile). */
 #ifndef IMCC_HAL_DW_H
 #define IMCC_HAL_DW_H
 
-#include "imcc.h"
+#include "hwpe.h"
 #ifndef IMCC_DW_BASE
 #error "dw.h: this cluster configuration has no DW accelerator (dw.enabled = false)"
 #endif
 #include "imcc_dw.h"
 
 #define DW(off) IMCC_REG(IMCC_DW_BASE, off)
-/* ACQUIRE's answer when every job context is queued or running. */
-#define DW_NO_CONTEXT 0xFFFFFFFFu
-/* Result of dw_prepare / dw_run when no context was free (beyond IMCC_DW_ERR_*). */
-#define DW_ERR_NO_CONTEXT ((IMCC_DW_STATUS_ERROR_MASK >> IMCC_DW_STATUS_ERROR_LSB) + 1u)
-/* The DW's end-of-job events in the event unit (the error event comes with done). */
-#define DW_EVENTS (IMCC_EVT(IMCC_EU_EVENT_DW_DONE) | IMCC_EVT(IMCC_EU_EVENT_DW_ERROR))
+#define DW_NO_CONTEXT HWPE_NO_CONTEXT
+#define DW_ERR_NO_CONTEXT HWPE_ERR_NO_CONTEXT
+/* The first DW's end-of-job events in the event unit. */
+#define DW_EVENTS HWPE_EVENTS(DW)
 
 /* One job: the values of the job registers (MODE .. SCALE_B). */
 typedef struct {
@@ -34,40 +33,42 @@ typedef struct {
   int32_t scale_a, scale_b;                 /* ADD: y = (a*scale_a + b*scale_b) requantised */
 } dw_job_t;
 
-static inline uint32_t dw_addr(const volatile void *p) { return (uint32_t)(uintptr_t)p; }
+#define dw_addr hwpe_addr
 
 /* Lock the next job context: its job id, or DW_NO_CONTEXT. */
-static inline uint32_t dw_acquire(void) { return DW(IMCC_DW_ACQUIRE); }
+static inline uint32_t dw_acquire(void) { return hwpe_acquire(IMCC_DW_BASE); }
 
-/* Write the job registers of the acquired context (all of them: a context
-   keeps what an earlier job left in it). */
-static inline void dw_write_job(const dw_job_t *j) {
-  DW(IMCC_DW_MODE) = IMCC_FIELD(IMCC_DW_MODE, OP, j->op) |
-                     IMCC_FIELD(IMCC_DW_MODE, STRIDE, j->stride) |
-                     IMCC_FIELD(IMCC_DW_MODE, PAD_T, j->pad_t) |
-                     IMCC_FIELD(IMCC_DW_MODE, PAD_B, j->pad_b) |
-                     IMCC_FIELD(IMCC_DW_MODE, PAD_L, j->pad_l) |
-                     IMCC_FIELD(IMCC_DW_MODE, PAD_R, j->pad_r);
-  DW(IMCC_DW_SIZE) = IMCC_FIELD(IMCC_DW_SIZE, H, j->h) | IMCC_FIELD(IMCC_DW_SIZE, W, j->w);
-  DW(IMCC_DW_CHANNELS) = IMCC_FIELD(IMCC_DW_CHANNELS, C, j->c);
-  DW(IMCC_DW_SRC_ADDR) = j->src;
-  DW(IMCC_DW_SRC2_ADDR) = j->src2;
-  DW(IMCC_DW_WEIGHT_ADDR) = j->weight;
-  DW(IMCC_DW_BIAS_ADDR) = j->bias;
-  DW(IMCC_DW_SCALE_ADDR) = j->scale;
-  DW(IMCC_DW_DST_ADDR) = j->dst;
-  DW(IMCC_DW_QUANT) = IMCC_FIELD(IMCC_DW_QUANT, SHIFT, j->shift) |
-                      IMCC_FIELD(IMCC_DW_QUANT, LO, j->lo) | IMCC_FIELD(IMCC_DW_QUANT, HI, j->hi);
-  DW(IMCC_DW_SCALE_A) = (uint32_t)j->scale_a;
-  DW(IMCC_DW_SCALE_B) = (uint32_t)j->scale_b;
+/* Write the job registers of the context acquired at the DW at `base` (all
+   of them: a context keeps what an earlier job left in it). */
+static inline void dw_write_job_at(uint32_t base, const dw_job_t *j) {
+  HWPE(base, IMCC_DW_MODE) = IMCC_FIELD(IMCC_DW_MODE, OP, j->op) |
+                             IMCC_FIELD(IMCC_DW_MODE, STRIDE, j->stride) |
+                             IMCC_FIELD(IMCC_DW_MODE, PAD_T, j->pad_t) |
+                             IMCC_FIELD(IMCC_DW_MODE, PAD_B, j->pad_b) |
+                             IMCC_FIELD(IMCC_DW_MODE, PAD_L, j->pad_l) |
+                             IMCC_FIELD(IMCC_DW_MODE, PAD_R, j->pad_r);
+  HWPE(base, IMCC_DW_SIZE) = IMCC_FIELD(IMCC_DW_SIZE, H, j->h) | IMCC_FIELD(IMCC_DW_SIZE, W, j->w);
+  HWPE(base, IMCC_DW_CHANNELS) = IMCC_FIELD(IMCC_DW_CHANNELS, C, j->c);
+  HWPE(base, IMCC_DW_SRC_ADDR) = j->src;
+  HWPE(base, IMCC_DW_SRC2_ADDR) = j->src2;
+  HWPE(base, IMCC_DW_WEIGHT_ADDR) = j->weight;
+  HWPE(base, IMCC_DW_BIAS_ADDR) = j->bias;
+  HWPE(base, IMCC_DW_SCALE_ADDR) = j->scale;
+  HWPE(base, IMCC_DW_DST_ADDR) = j->dst;
+  HWPE(base, IMCC_DW_QUANT) = IMCC_FIELD(IMCC_DW_QUANT, SHIFT, j->shift) |
+                              IMCC_FIELD(IMCC_DW_QUANT, LO, j->lo) |
+                              IMCC_FIELD(IMCC_DW_QUANT, HI, j->hi);
+  HWPE(base, IMCC_DW_SCALE_A) = (uint32_t)j->scale_a;
+  HWPE(base, IMCC_DW_SCALE_B) = (uint32_t)j->scale_b;
 }
 
-static inline void dw_trigger(void) { DW(IMCC_DW_TRIGGER) = 0; }
+/* Write the job registers of the acquired context. */
+static inline void dw_write_job(const dw_job_t *j) { dw_write_job_at(IMCC_DW_BASE, j); }
+
+static inline void dw_trigger(void) { hwpe_trigger(IMCC_DW_BASE); }
 
 /* STATUS.ERROR: the error code of the last job that ended (IMCC_DW_ERR_*). */
-static inline uint32_t dw_error(void) {
-  return IMCC_FIELD_GET(IMCC_DW_STATUS, ERROR, DW(IMCC_DW_STATUS));
-}
+static inline uint32_t dw_error(void) { return hwpe_error(IMCC_DW_BASE); }
 
 /* Acquire a context and write the job, without triggering it: 0 or DW_ERR_NO_CONTEXT. */
 static inline uint32_t dw_prepare(const dw_job_t *j) {
@@ -77,10 +78,7 @@ static inline uint32_t dw_prepare(const dw_job_t *j) {
 }
 
 /* Sleep (cv.elw) until the DW's end-of-job event, clear it; the job's error code. */
-static inline uint32_t dw_wait(void) {
-  (void)evt_wait_clear(DW_EVENTS);
-  return dw_error();
-}
+static inline uint32_t dw_wait(void) { return hwpe_wait(IMCC_DW_BASE, DW_EVENTS); }
 
 /* Prepare, trigger, wait: the job's error code (0: success). */
 static inline uint32_t dw_run(const dw_job_t *j) {

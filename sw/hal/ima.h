@@ -1,8 +1,10 @@
 /* imcc HAL: the in-memory accelerator (IMA) driven by a core (docs/ima.md,
-   "Job programming model"): acquire a job context, write its registers,
-   trigger, sleep on the end-of-job event, read the job's error code.
-   Register offsets and fields come from the generated imcc_ima.h, the event
-   bits from imcc_eu.h: nothing here is a number of its own.
+   "Job programming model"): the job protocol of hwpe.h with the IMA's job
+   registers.  Register offsets and fields come from the generated
+   imcc_ima.h, the event bits from imcc_eu.h: nothing here is a number of its
+   own.  The ima_* calls drive the first instance (`ima`); a cluster with
+   ima.instances > 1 drives instance k at IMCC_IMA_BASE_OF(k) through the
+   hwpe_* calls and ima_write_job_at.
 
    Events are sticky bits in each core's event buffer, not counters: keep at
    most one IMA job in flight per waiting core and consume its event with
@@ -10,20 +12,17 @@
 #ifndef IMCC_HAL_IMA_H
 #define IMCC_HAL_IMA_H
 
-#include "imcc.h"
+#include "hwpe.h"
 #ifndef IMCC_IMA_BASE
 #error "ima.h: this cluster configuration has no IMA (ima.enabled = false)"
 #endif
 #include "imcc_ima.h"
 
 #define IMA(off) IMCC_REG(IMCC_IMA_BASE, off)
-/* ACQUIRE's answer when every job context is queued or running. */
-#define IMA_NO_CONTEXT 0xFFFFFFFFu
-/* Result of ima_prepare / ima_run when no context was free: beyond the
-   STATUS.ERROR codes (IMCC_IMA_ERR_*), which fit the field. */
-#define IMA_ERR_NO_CONTEXT ((IMCC_IMA_STATUS_ERROR_MASK >> IMCC_IMA_STATUS_ERROR_LSB) + 1u)
-/* The IMA's end-of-job events in the event unit (the error event comes with done). */
-#define IMA_EVENTS (IMCC_EVT(IMCC_EU_EVENT_IMA_DONE) | IMCC_EVT(IMCC_EU_EVENT_IMA_ERROR))
+#define IMA_NO_CONTEXT HWPE_NO_CONTEXT
+#define IMA_ERR_NO_CONTEXT HWPE_ERR_NO_CONTEXT
+/* The first IMA's end-of-job events in the event unit. */
+#define IMA_EVENTS HWPE_EVENTS(IMA)
 
 /* One stream: step (i, o) at addr + i*step0 + o*step1, each c2 x c1 segments
    of len bytes at + a*stride2 + b*stride1. */
@@ -42,45 +41,47 @@ typedef struct {
   ima_stream_t src, dst;
 } ima_job_t;
 
-static inline uint32_t ima_addr(const volatile void *p) { return (uint32_t)(uintptr_t)p; }
+#define ima_addr hwpe_addr
 
 /* Lock the next job context: its job id, or IMA_NO_CONTEXT. */
-static inline uint32_t ima_acquire(void) { return IMA(IMCC_IMA_ACQUIRE); }
+static inline uint32_t ima_acquire(void) { return hwpe_acquire(IMCC_IMA_BASE); }
 
 /* The registers of stream P (SRC or DST) from an ima_stream_t. */
-#define IMA_WRITE_STREAM(P, s) do {                                                        \
-    IMA(IMCC_IMA_##P##_ADDR) = (s)->addr;                                                  \
-    IMA(IMCC_IMA_##P##_LEN) = IMCC_FIELD(IMCC_IMA_##P##_LEN, LEN, (s)->len);               \
-    IMA(IMCC_IMA_##P##_COUNT) = IMCC_FIELD(IMCC_IMA_##P##_COUNT, C1, (s)->c1) |            \
-                                IMCC_FIELD(IMCC_IMA_##P##_COUNT, C2, (s)->c2);             \
-    IMA(IMCC_IMA_##P##_STRIDE1) = (uint32_t)(s)->stride1;                                  \
-    IMA(IMCC_IMA_##P##_STRIDE2) = (uint32_t)(s)->stride2;                                  \
-    IMA(IMCC_IMA_##P##_STEP0) = (uint32_t)(s)->step0;                                      \
-    IMA(IMCC_IMA_##P##_STEP1) = (uint32_t)(s)->step1;                                      \
+#define IMA_WRITE_STREAM(base, P, s) do {                                                    \
+    HWPE(base, IMCC_IMA_##P##_ADDR) = (s)->addr;                                             \
+    HWPE(base, IMCC_IMA_##P##_LEN) = IMCC_FIELD(IMCC_IMA_##P##_LEN, LEN, (s)->len);          \
+    HWPE(base, IMCC_IMA_##P##_COUNT) = IMCC_FIELD(IMCC_IMA_##P##_COUNT, C1, (s)->c1) |       \
+                                       IMCC_FIELD(IMCC_IMA_##P##_COUNT, C2, (s)->c2);        \
+    HWPE(base, IMCC_IMA_##P##_STRIDE1) = (uint32_t)(s)->stride1;                             \
+    HWPE(base, IMCC_IMA_##P##_STRIDE2) = (uint32_t)(s)->stride2;                             \
+    HWPE(base, IMCC_IMA_##P##_STEP0) = (uint32_t)(s)->step0;                                 \
+    HWPE(base, IMCC_IMA_##P##_STEP1) = (uint32_t)(s)->step1;                                 \
   } while (0)
 
-/* Write the job registers of the acquired context. */
-static inline void ima_write_job(const ima_job_t *j) {
-  IMA(IMCC_IMA_MODE) = IMCC_FIELD(IMCC_IMA_MODE, OP, j->op);
-  IMA(IMCC_IMA_ROWS) = IMCC_FIELD(IMCC_IMA_ROWS, OFFSET, j->row_off) |
-                       IMCC_FIELD(IMCC_IMA_ROWS, COUNT, j->n_rows);
-  IMA(IMCC_IMA_COLS) = IMCC_FIELD(IMCC_IMA_COLS, OFFSET, j->col_off) |
-                       IMCC_FIELD(IMCC_IMA_COLS, COUNT, j->n_cols);
-  IMA(IMCC_IMA_GAIN) = j->gain;
-  IMA(IMCC_IMA_ADC) = IMCC_FIELD(IMCC_IMA_ADC, SHIFT, j->shift) |
-                      IMCC_FIELD(IMCC_IMA_ADC, LO, j->lo) | IMCC_FIELD(IMCC_IMA_ADC, HI, j->hi);
-  IMA(IMCC_IMA_STEPS) = IMCC_FIELD(IMCC_IMA_STEPS, INNER, j->inner) |
-                        IMCC_FIELD(IMCC_IMA_STEPS, OUTER, j->outer);
-  IMA_WRITE_STREAM(SRC, &j->src);
-  IMA_WRITE_STREAM(DST, &j->dst);
+/* Write the job registers of the context acquired at the IMA at `base`. */
+static inline void ima_write_job_at(uint32_t base, const ima_job_t *j) {
+  HWPE(base, IMCC_IMA_MODE) = IMCC_FIELD(IMCC_IMA_MODE, OP, j->op);
+  HWPE(base, IMCC_IMA_ROWS) = IMCC_FIELD(IMCC_IMA_ROWS, OFFSET, j->row_off) |
+                              IMCC_FIELD(IMCC_IMA_ROWS, COUNT, j->n_rows);
+  HWPE(base, IMCC_IMA_COLS) = IMCC_FIELD(IMCC_IMA_COLS, OFFSET, j->col_off) |
+                              IMCC_FIELD(IMCC_IMA_COLS, COUNT, j->n_cols);
+  HWPE(base, IMCC_IMA_GAIN) = j->gain;
+  HWPE(base, IMCC_IMA_ADC) = IMCC_FIELD(IMCC_IMA_ADC, SHIFT, j->shift) |
+                             IMCC_FIELD(IMCC_IMA_ADC, LO, j->lo) |
+                             IMCC_FIELD(IMCC_IMA_ADC, HI, j->hi);
+  HWPE(base, IMCC_IMA_STEPS) = IMCC_FIELD(IMCC_IMA_STEPS, INNER, j->inner) |
+                               IMCC_FIELD(IMCC_IMA_STEPS, OUTER, j->outer);
+  IMA_WRITE_STREAM(base, SRC, &j->src);
+  IMA_WRITE_STREAM(base, DST, &j->dst);
 }
 
-static inline void ima_trigger(void) { IMA(IMCC_IMA_TRIGGER) = 0; }
+/* Write the job registers of the acquired context. */
+static inline void ima_write_job(const ima_job_t *j) { ima_write_job_at(IMCC_IMA_BASE, j); }
+
+static inline void ima_trigger(void) { hwpe_trigger(IMCC_IMA_BASE); }
 
 /* STATUS.ERROR: the error code of the last job that ended (IMCC_IMA_ERR_*). */
-static inline uint32_t ima_error(void) {
-  return IMCC_FIELD_GET(IMCC_IMA_STATUS, ERROR, IMA(IMCC_IMA_STATUS));
-}
+static inline uint32_t ima_error(void) { return hwpe_error(IMCC_IMA_BASE); }
 
 /* Acquire a context and write the job, without triggering it (configure the
    next job while the current one runs): 0 or IMA_ERR_NO_CONTEXT. */
@@ -91,10 +92,7 @@ static inline uint32_t ima_prepare(const ima_job_t *j) {
 }
 
 /* Sleep (cv.elw) until the IMA's end-of-job event, clear it; the job's error code. */
-static inline uint32_t ima_wait(void) {
-  (void)evt_wait_clear(IMA_EVENTS);
-  return ima_error();
-}
+static inline uint32_t ima_wait(void) { return hwpe_wait(IMCC_IMA_BASE, IMA_EVENTS); }
 
 /* Prepare, trigger, wait: the job's error code (0: success). */
 static inline uint32_t ima_run(const ima_job_t *j) {

@@ -27,7 +27,6 @@ import cocotb
 import numpy as np
 from cocotb.simtime import get_sim_time
 
-from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import BottleneckShape, plan_bottleneck
 from imcc.sim.bottleneck import bottleneck as golden_block, dump, random_bottleneck
 from imcc.sim.crossbar import Crossbar
@@ -38,8 +37,8 @@ from imcc.tb.bus.hwpe import HwpeDriver, hwpe_driver
 from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import pack_window, pad_columns, pointwise_job, program_job
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+from imcc.tb.env import config, write_result
 
-DW_OP = {"DW3X3": 0, "ADD": 1}
 
 
 def progress(dut, text):
@@ -107,7 +106,7 @@ def golden(cfg, plan, x, p):
 @cocotb.test()
 async def bottleneck(dut):
     wall0 = time.monotonic()
-    cfg = ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
+    cfg = config()
     blk = json.loads(os.environ.get("IMCC_BLOCK", "{}"))
     seed = blk.pop("seed", 0)
     shape = BottleneckShape(**blk)
@@ -165,7 +164,7 @@ async def bottleneck(dut):
                         {"mvms": shape.h * shape.w})
         src = plan.addr("y_expand")
     await run.layer("depthwise 3x3", "DW", run.dw, {
-        "MODE": dict(OP=DW_OP["DW3X3"], STRIDE=shape.stride, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1),
+        "MODE": dict(OP=run.dw.OP["DW3X3"], STRIDE=shape.stride, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1),
         "SIZE": dict(H=shape.h, W=shape.w), "CHANNELS": dict(C=shape.cexp),
         "SRC_ADDR": src, "WEIGHT_ADDR": plan.addr("w_dw"), "BIAS_ADDR": plan.addr("dw_bias"),
         "SCALE_ADDR": plan.addr("dw_scale"), "DST_ADDR": plan.addr("y_dw"),
@@ -178,7 +177,7 @@ async def bottleneck(dut):
     await run.layer("project 1x1", "IMA", run.ima, job, {"mvms": ho * wo})
     if shape.residual:
         await run.layer("residual add", "DW", run.dw, {
-            "MODE": dict(OP=DW_OP["ADD"]), "SIZE": dict(H=ho, W=wo),
+            "MODE": dict(OP=run.dw.OP["ADD"]), "SIZE": dict(H=ho, W=wo),
             "CHANNELS": dict(C=shape.cout), "SRC_ADDR": plan.addr("y_project"),
             "SRC2_ADDR": plan.addr("x"), "DST_ADDR": plan.addr("y"),
             "SCALE_A": p.add_sa, "SCALE_B": p.add_sb,
@@ -230,9 +229,7 @@ async def bottleneck(dut):
         report["crossbar"].update(
             t_inference=cfg.crossbar.t_inference, compensation=cfg.crossbar.drift_compensation,
             seed=cfg.crossbar.seed, rms_lsb=rms, over_1lsb=over, snr_db=snr)
-    if os.environ.get("IMCC_RESULT"):
-        with open(os.environ["IMCC_RESULT"], "w") as f:
-            json.dump(report, f, indent=1)
+    write_result(report)
     if os.environ.get("IMCC_DUMP"):
         d = dump(x, p, ref)
         d["y"] = y_cluster

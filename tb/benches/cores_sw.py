@@ -32,12 +32,10 @@ from imcc.tb.benches.soc_axi import setup
 from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+from imcc.tb.env import config, write_result
 
 
 
-
-def _config() -> ClusterConfig:
-    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
 
 
 class Host:
@@ -107,7 +105,7 @@ def _cycle(dut) -> int:
 
 async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     """Load, start, wait for EOC; ``during(host)`` runs concurrently (events)."""
-    cfg = cfg or _config()
+    cfg = cfg or config()
     axi = await setup(dut, cfg)
     if cfg.ima.enabled:      # the analog macro lives outside the Verilog
         CrossbarMacro(dut, "ima_macro", Crossbar(cfg), dut.clk, cfg.clock.period_ns)
@@ -136,9 +134,7 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     backdoor = TcdmBackdoor(dut, cfg)
     for name, n in json.loads(os.environ.get("IMCC_OUTPUTS", "{}")).items():
         out["outputs"][name] = backdoor.read(elf.symbol(name), n).hex()
-    if os.environ.get("IMCC_RESULT"):
-        with open(os.environ["IMCC_RESULT"], "w") as f:
-            json.dump(out, f)
+    write_result(out)
     return host, out
 
 
@@ -159,7 +155,7 @@ async def program_any_exit(dut):
 async def event_wakes_sleeping_cores(dut):
     """sw/apps/events.c: the cores sleep in cv.elw (clock-gated: the sleep lines
     rise and stay up), an event written by the host wakes exactly them."""
-    cfg = _config()
+    cfg = config()
     n = cfg.cores.count
     others = ((1 << n) - 1) & ~1
 

@@ -4,13 +4,12 @@ backdoor (or the SoC port), control through the SoC port (cocotbext-axi),
 results bit-exact against imcc.sim.golden.
 
 Environment: IMCC_CONFIG, IMCC_SEED, IMCC_JOBS (random jobs),
-IMCC_BENCH_RESULT (JSON of cycle counts, scripts/bench_dw.py), IMCC_SHAPES
+IMCC_RESULT (JSON of cycle counts, scripts/bench_dw.py), IMCC_SHAPES
 (``HxWxC/s`` list for ``mobilenet``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 
@@ -18,20 +17,17 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from imcc.gen.config import ClusterConfig
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.sim import golden
 from imcc.tb.benches.soc_axi import setup as soc_setup, tie_off_macros
 from imcc.tb.bus.hwpe import hwpe_driver
 from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+from imcc.tb.env import config, write_result
 
 ERR = {n: v for n, v, _ in DW_REGS.constants["ERR"]}
 OP = {n: v for n, v, _ in DW_REGS.constants["OP"]}
 
-
-def _config() -> ClusterConfig:
-    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
 
 
 class Dw:
@@ -68,7 +64,7 @@ class Dw:
 
 
 async def setup(dut, instance: str = "dw"):
-    cfg = _config()
+    cfg = config()
     axi = await soc_setup(dut, cfg)
     tie_off_macros(dut, cfg)
     dw = Dw(dut, cfg, axi, instance)
@@ -173,12 +169,6 @@ async def add_job(dw: Dw, alloc: Alloc, rng, shape, *, aligned=False, check=True
     return cycles, a.size
 
 
-def _result(data):
-    if os.environ.get("IMCC_BENCH_RESULT"):
-        with open(os.environ["IMCC_BENCH_RESULT"], "w") as f:
-            json.dump(data, f)
-
-
 @cocotb.test()
 async def random_shapes(dut):
     """Random H, W in 1..32, C in 1..200, stride 1 and 2, padding 0..2 per side,
@@ -227,12 +217,12 @@ async def bad_jobs(dut):
     end = t.base + t.size_bytes
     cases = [
         ("MODE", dict(MODE=dict(OP=7, STRIDE=1))),
-        ("STRIDE", dict(MODE=dict(OP=0, STRIDE=3, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1))),
-        ("STRIDE", dict(MODE=dict(OP=0, STRIDE=0, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1))),
+        ("STRIDE", dict(MODE=dict(OP=OP["DW3X3"], STRIDE=3, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1))),
+        ("STRIDE", dict(MODE=dict(OP=OP["DW3X3"], STRIDE=0, PAD_T=1, PAD_B=1, PAD_L=1, PAD_R=1))),
         ("ZERO", dict(SIZE=dict(H=0, W=4))),
         ("ZERO", dict(CHANNELS=dict(C=0))),
         ("ZERO", dict(MODE=dict(OP=OP["ADD"]), SIZE=dict(H=3, W=0))),
-        ("SHAPE", dict(SIZE=dict(H=1, W=4), MODE=dict(OP=0, STRIDE=1, PAD_T=1, PAD_L=1, PAD_R=1))),
+        ("SHAPE", dict(SIZE=dict(H=1, W=4), MODE=dict(OP=OP["DW3X3"], STRIDE=1, PAD_T=1, PAD_L=1, PAD_R=1))),
         ("CLIP", dict(QUANT=dict(SHIFT=0, LO=5, HI=4))),
         ("ADDRESS", dict(SRC_ADDR=t.base - 4)),
         ("ADDRESS", dict(DST_ADDR=end - 10)),
@@ -274,7 +264,7 @@ async def bad_jobs(dut):
 @cocotb.test()
 async def mobilenet(dut):
     """MobileNetV2 depthwise layers (IMCC_SHAPES, default 28x28x192/1) and the
-    28x28x32 residual add, bit-exact; cycle counts to IMCC_BENCH_RESULT.
+    28x28x32 residual add, bit-exact; cycle counts to IMCC_RESULT.
     A layer whose tensors do not fit the TCDM runs in two row halves."""
     cfg, dw = await setup(dut)
     rng = np.random.default_rng(7)
@@ -301,4 +291,4 @@ async def mobilenet(dut):
     cyc, n = await add_job(dw, Alloc(cfg, random.Random(1)), rng, (28, 28, 32), aligned=True)
     dut._log.info("add 28x28x32: %d cycles, %.2f elements/cycle", cyc, n / cyc)
     out["add"].append({"shape": "28x28x32", "cycles": cyc, "elements": n})
-    _result(out)
+    write_result(out)

@@ -22,7 +22,6 @@ IMCC_CLOCK_MHZ (clock of the macro model only).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 
@@ -46,13 +45,11 @@ from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 from imcc.tb.bus.tcdm_master import TcdmMaster
 from imcc.tb.monitors.tcdm import watch
 from imcc.rtl.registry import compose
+from imcc.tb.env import config, write_result
 
 PERIOD_NS = 2
 GUARD = 16          # bytes checked untouched around every output region
 
-
-def _config() -> ClusterConfig:
-    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
 
 
 def _seed() -> int:
@@ -122,7 +119,7 @@ def _idle_inputs(dut, cfg: ClusterConfig):
 
 
 async def setup(dut, *, noise: bool = False) -> Env:
-    cfg = _config()
+    cfg = config()
     start_clock(dut, PERIOD_NS)
     dut.rst.value = 1
     own_top = hasattr(dut, "core0__req")        # tb/tops/ima_cluster.py
@@ -524,7 +521,4 @@ async def stream_rate(dut):
                     "cycles_per_mvm": float(np.mean(steady)), "min": float(np.min(steady)),
                     "max": float(np.max(steady)), "mvm_cycles": env.xbar.mvm_cycles})
         dut._log.info("%.2f: %dx%d %.2f cycles per MVM", u, nr, nc, out[-1]["cycles_per_mvm"])
-    res = os.environ.get("IMCC_RESULT")
-    if res:
-        with open(res, "w") as f:
-            json.dump({"slots": slot_counts(env.cfg), "results": out}, f)
+    write_result({"slots": slot_counts(env.cfg), "results": out})

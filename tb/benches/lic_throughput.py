@@ -1,13 +1,13 @@
 """Throughput of the interconnect under hardware-generated traffic
 (design: tb/tops/lic_traffic).  Python only starts and stops the run."""
 
-import json
 import os
 
 import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from imcc.tb.bus.clock import start_clock
+from imcc.tb.env import write_result
 
 CYCLES = int(os.environ.get("IMCC_CYCLES", "100000"))
 
@@ -30,5 +30,4 @@ async def throughput(dut):
         await ReadOnly()
         out[name] = int(dut.accepted.value) / int(dut.cycles.value)
         await RisingEdge(dut.clk)
-    with open(os.environ["IMCC_RESULT"], "w") as f:
-        json.dump(out, f)
+    write_result(out)

@@ -1,11 +1,10 @@
 """The SoC port under cocotbext-axi, on the whole cluster (design: Cluster
 with protocol checkers, tb/test_soc_port.py).  Environment: IMCC_CONFIG,
-IMCC_SEED, IMCC_OPS (random operations), IMCC_BENCH_RESULT (throughput run).
+IMCC_SEED, IMCC_OPS (random operations), IMCC_RESULT (throughput run).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -23,10 +22,8 @@ from imcc.tb.bus.clock import clock_mode, start_clock
 from imcc.tb.bus.reset import release_reset
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 from imcc.rtl.registry import compose
+from imcc.tb.env import config, write_result
 
-
-def _config() -> ClusterConfig:
-    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
 
 
 async def setup(dut, cfg: ClusterConfig, *, manager: bool = True) -> AxiMaster | None:
@@ -88,7 +85,7 @@ async def random_bursts(dut):
     """Random lengths, sizes, alignments and strobes from concurrent workers
     (reads and writes in flight together), random stalls on every channel,
     checked against a byte model."""
-    cfg = _config()
+    cfg = config()
     rng = random.Random(int(os.environ.get("IMCC_SEED", "1")))
     axi = await setup(dut, cfg)
     backpressure(axi, rng)
@@ -136,7 +133,7 @@ async def backdoor_and_clock(dut):
     """The bulk TCDM backdoor (tb/bus/tcdm_backdoor.py) agrees with the SoC port
     both ways, unaligned ranges across every bank included; the native clock
     (tb/bus/clock.py) drives the configured period with a 50% duty cycle."""
-    cfg = _config()
+    cfg = config()
     axi = await setup(dut, cfg)
     assert clock_mode(dut) == "native", "the harness's main loop should drive the clock"
     half_ps = round(cfg.clock.period_ns * 1000 / 2)
@@ -167,7 +164,7 @@ async def backdoor_and_clock(dut):
 @cocotb.test()
 async def fixed_bursts(dut):
     """FIXED bursts of full-width beats: every beat hits the same word."""
-    cfg = _config()
+    cfg = config()
     axi = await setup(dut, cfg)
     bus = cfg.soc.data_width // 8
     addr = cfg.tcdm.base + 0x400
@@ -184,7 +181,7 @@ async def fixed_bursts(dut):
 async def error_responses(dut):
     """DECERR for holes, SLVERR for a refused control access; nothing hangs and
     the port keeps working afterwards."""
-    cfg = _config()
+    cfg = config()
     axi = await setup(dut, cfg)
     t, ic = cfg.tcdm, cfg.interconnect
     end = ic.periph_base + len(compose(cfg).periph_slaves) * ic.periph_window_kib * 1024
@@ -209,7 +206,7 @@ async def error_responses(dut):
 @cocotb.test()
 async def control_registers(dut):
     """Every cluster-control register reads what the configuration says."""
-    cfg = _config()
+    cfg = config()
     axi = await setup(dut, cfg)
     rm, base = next((rm, b) for rm, b in register_maps(cfg) if rm.name == "ctrl")
     regs = rm.namespace(base)
@@ -250,8 +247,8 @@ async def control_registers(dut):
 async def throughput(dut):
     """Beats per cycle of long write and read bursts into an idle TCDM (no
     stalls); the load time of ``IMCC_LOAD_BYTES``.  Results go to
-    IMCC_BENCH_RESULT when set (scripts/bench_soc_port.py)."""
-    cfg = _config()
+    IMCC_RESULT when set (scripts/bench_soc_port.py)."""
+    cfg = config()
     axi = await setup(dut, cfg)
     bus = cfg.soc.data_width // 8
     nbytes = int(os.environ.get("IMCC_LOAD_BYTES", str(64 * 1024)))
@@ -275,9 +272,7 @@ async def throughput(dut):
                      "beats_per_cycle": beats / cycles, "wall_s": wall}
         dut._log.info("%s %d bytes: %d beats in %d cycles = %.3f beats/cycle (%.2f s wall)",
                       kind, nbytes, beats, cycles, beats / cycles, wall)
-    if os.environ.get("IMCC_BENCH_RESULT"):
-        with open(os.environ["IMCC_BENCH_RESULT"], "w") as f:
-            json.dump(out, f)
+    write_result(out)
 
 
 async def _cycle(dut) -> int:
@@ -291,7 +286,7 @@ async def low_phase_manager(dut):
     cocotbext-axi does, after the rising one) while the idle cluster's clock is
     stopped: each transfer waits for the clock (the port is ready only while
     it runs) and none is lost - a one-beat write, then a one-beat read of it."""
-    cfg = _config()
+    cfg = config()
     await setup(dut, cfg, manager=False)
     await ClockCycles(dut.clk, 10)
     stopped = int(dut.ctrl.gated_cycles.value)

@@ -7,7 +7,6 @@ JSON), IMCC_TRANSACTIONS, IMCC_PATTERN.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 
@@ -19,12 +18,10 @@ from imcc.tb.monitors.tcdm import Rule, watch
 from imcc.tb.bus.clock import start_clock
 from imcc.tb.bus.reset import release_reset
 from imcc.rtl.registry import compose
+from imcc.tb.env import config
 
 MASK32 = (1 << 32) - 1
 
-
-def _config() -> ClusterConfig:
-    return ClusterConfig.from_dict(json.loads(os.environ["IMCC_CONFIG"]))
 
 
 async def _reset(dut):
@@ -168,7 +165,7 @@ class Traffic:
 
 
 async def run_traffic(dut, transactions: int, pattern: str, seed: int, p_req=None):
-    cfg = _config()
+    cfg = config()
     rng = random.Random(seed)
     await _reset(dut)
     watch(dut, compose(cfg).masters)
@@ -210,7 +207,7 @@ async def random_traffic(dut):
 @cocotb.test()
 async def fairness_one_bank(dut):
     """Every master hammers the same bank; none waits more than N-1 cycles."""
-    cfg = _config()
+    cfg = config()
     await _reset(dut)
     watch(dut, compose(cfg).masters)
     rng = random.Random(7)
@@ -237,7 +234,7 @@ async def fairness_one_bank(dut):
 async def monitor_catches_violation(dut):
     """The protocol checker itself: a master that drops its request before the
     grant must be reported with its name and the rule."""
-    cfg = _config()
+    cfg = config()
     await _reset(dut)
     names = compose(cfg).masters
     t = cfg.tcdm

@@ -16,6 +16,9 @@ from imcc.rtl.ima.regs import IMA_REGS
 from imcc.rtl.registry import compose
 from imcc.tb.bus.hwpe import ALL_ONES, HwpeDriver, PinEvents
 
+# Opcodes from the register description (what the generated header gives software).
+OP_MVM, OP_PROGRAM = IMA_REGS.constant("OP", "MVM"), IMA_REGS.constant("OP", "PROGRAM")
+
 __all__ = ["Stream", "ImaJob", "ImaDriver", "pointwise_job", "conv_job", "program_job",
            "pack_weights", "ALL_ONES"]
 
@@ -36,7 +39,7 @@ class Stream:
 
 @dataclass(frozen=True)
 class ImaJob:
-    op: int = 0
+    op: int = OP_MVM
     row_off: int = 0
     n_rows: int = 1
     col_off: int = 0
@@ -87,7 +90,7 @@ def pointwise_job(src: int, dst: int, cin: int, cout: int, pixels: int, *, row_o
     channels of a pixel at once.  ``*_pitch``: bytes between pixels."""
     inner, outer = _grid(pixels)
     ip, op = in_pitch or cin, out_pitch or cout
-    return ImaJob(op=0, row_off=row_off, n_rows=cin, col_off=col_off, n_cols=cout, gain=gain,
+    return ImaJob(op=OP_MVM, row_off=row_off, n_rows=cin, col_off=col_off, n_cols=cout, gain=gain,
                   shift=shift, lo=lo, hi=hi, inner=inner, outer=outer,
                   src=Stream(src, cin, step0=ip, step1=ip * inner),
                   dst=Stream(dst, cout, step0=op, step1=op * inner))
@@ -99,7 +102,7 @@ def conv_job(src: int, dst: int, hp: int, wp: int, c: int, k: int, stride: int, 
     in memory) by virtual im2col: a step's input is k segments (kernel rows)
     of k*c contiguous bytes, rows [ky][kx][c] of the crossbar."""
     ho, wo = (hp - k) // stride + 1, (wp - k) // stride + 1
-    return ImaJob(op=0, row_off=row_off, n_rows=k * k * c, col_off=col_off, n_cols=cout,
+    return ImaJob(op=OP_MVM, row_off=row_off, n_rows=k * k * c, col_off=col_off, n_cols=cout,
                   gain=gain, shift=shift, lo=lo, hi=hi, inner=wo, outer=ho,
                   src=Stream(src, k * c, c1=k, stride1=wp * c, step0=stride * c,
                              step1=stride * wp * c),
@@ -110,7 +113,7 @@ def program_job(src: int, row_off: int, n_rows: int, col_off: int, n_cols: int) 
     """Bulk programming: packed weights in the TCDM, row-major, n_cols / 8
     words per row (:func:`pack_weights`)."""
     row_bytes = n_cols // 2
-    return ImaJob(op=1, row_off=row_off, n_rows=n_rows, col_off=col_off, n_cols=n_cols,
+    return ImaJob(op=OP_PROGRAM, row_off=row_off, n_rows=n_rows, col_off=col_off, n_cols=n_cols,
                   inner=n_rows, src=Stream(src, row_bytes, step0=row_bytes))
 
 
