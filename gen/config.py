@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
     "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow", "CrossbarConfig",
+    "DmaConfig", "L2Config",
     "parse_duration",
 ]
 
@@ -318,6 +319,55 @@ class CrossbarConfig:
 
 
 @dataclass(frozen=True)
+class DmaConfig:
+    """The cluster DMA between the TCDM and the SoC's L2 (docs/dma.md)."""
+
+    enabled: bool = _doc("instantiate the cluster DMA (an AXI4 manager port to the SoC's L2)",
+                         default=True)
+    data_width: int = _doc("AXI data width of the DMA's manager port in bits", default=64)
+    id_width: int = _doc("AXI ID width of the DMA's manager port in bits", default=4)
+    ports: int = _doc("TCDM data ports (32-bit interconnect masters dma0..)", default=4)
+    queue: int = _doc("transfers queued behind the running one (launched, not started)",
+                      default=4)
+    max_burst: int = _doc("longest AXI burst in beats (bursts never cross 4 KiB)", default=16)
+    outstanding: int = _doc("AXI read bursts in flight", default=4)
+
+    def validate(self, p, root):
+        _choice(f"{p}.data_width", self.data_width, (32, 64, 128))
+        _int_in(f"{p}.id_width", self.id_width, 1, 16)
+        _int_in(f"{p}.ports", self.ports, 1, 16)
+        _int_in(f"{p}.queue", self.queue, 1, 16)
+        _int_in(f"{p}.max_burst", self.max_burst, 1, 256)
+        _int_in(f"{p}.outstanding", self.outstanding, 1, 16)
+
+
+@dataclass(frozen=True)
+class L2Config:
+    """The SoC's L2 memory as the DMA sees it (outside the cluster; simulated by
+    a testbench model behind the DMA's AXI port)."""
+
+    base: int = _doc("byte address of the L2 window (PULP's SoC map)", default=0x1C00_0000)
+    size_kib: int = _doc("L2 size in KiB", default=4096)
+    latency: int = _doc("simulation model: cycles from an accepted read burst to its first "
+                        "beat", default=4)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.size_kib * 1024
+
+    def validate(self, p, root):
+        _int_in(f"{p}.size_kib", self.size_kib, 4, 1024 * 1024)
+        _check(self.size_kib % 4 == 0, f"{p}.size_kib", self.size_kib, "a multiple of 4 KiB")
+        _int_in(f"{p}.base", self.base, 0, 2**32 - self.size_bytes)
+        _check(self.base % 4096 == 0, f"{p}.base", hex(self.base), "an address aligned to 4 KiB")
+        t = root.tcdm
+        _check(not (self.base < t.base + t.size_bytes and t.base < self.base + self.size_bytes),
+               f"{p}.base", hex(self.base),
+               f"a window that does not overlap the TCDM [{t.base:#x}, {t.base + t.size_bytes:#x})")
+        _int_in(f"{p}.latency", self.latency, 1, 1000)
+
+
+@dataclass(frozen=True)
 class AddressWindow:
     name: str
     base: int
@@ -331,7 +381,7 @@ class AddressWindow:
 _SECTIONS = {
     "tcdm": TcdmConfig, "interconnect": InterconnectConfig, "cores": CoresConfig,
     "soc": SocConfig, "ima": ImaConfig, "dw": DwConfig, "clock": ClockConfig,
-    "crossbar": CrossbarConfig,
+    "crossbar": CrossbarConfig, "dma": DmaConfig, "l2": L2Config,
 }
 
 
@@ -348,6 +398,8 @@ class ClusterConfig:
     dw: DwConfig = field(default_factory=DwConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
     crossbar: CrossbarConfig = field(default_factory=CrossbarConfig)
+    dma: DmaConfig = field(default_factory=DmaConfig)
+    l2: L2Config = field(default_factory=L2Config)
 
     def __post_init__(self):
         for name in _SECTIONS:

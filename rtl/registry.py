@@ -21,6 +21,7 @@ from imcc.gen.config import AddressWindow, ClusterConfig, ConfigError
 from .block import BlockKind, ClusterBlock, Instance
 from .ctrl.kind import CtrlKind
 from .cores.kind import CoresKind
+from .dma.kind import DmaKind
 from .dw.kind import DwKind
 from .ima.kind import ImaKind
 from .soc.kind import SocKind
@@ -28,7 +29,8 @@ from .soc.kind import SocKind
 __all__ = ["REGISTRY", "Composition", "compose", "cluster_blocks", "build_block", "kind"]
 
 # One entry per block kind, in window / event order.  A new kind adds one line.
-REGISTRY: tuple[BlockKind, ...] = (CtrlKind(), ImaKind(), DwKind(), CoresKind(), SocKind())
+REGISTRY: tuple[BlockKind, ...] = (CtrlKind(), ImaKind(), DwKind(), CoresKind(), DmaKind(),
+                                   SocKind())
 
 MAX_MASTERS = 64
 

@@ -41,14 +41,18 @@ def write_result(data) -> None:
 class ClusterEnv:
     """Members: ``dut``, ``cfg``, ``comp`` (the composition), ``axi`` (the SoC
     port's manager), ``regs`` (32-bit register accesses over it), ``mem`` (the
-    TCDM backdoor), ``xbars`` (``{IMA instance: Crossbar}``)."""
+    TCDM backdoor), ``l2`` (the L2 backdoor, on tb/tops/cluster_l2; else
+    None), ``xbars`` (``{IMA instance: Crossbar}``)."""
 
     def __init__(self, dut, cfg: ClusterConfig, axi):
         from imcc.tb.bus.hwpe_axi import AxiRegs
-        from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+        from imcc.tb.bus.tcdm_backdoor import L2Backdoor, TcdmBackdoor
         self.dut, self.cfg, self.comp, self.axi = dut, cfg, compose(cfg), axi
+        # the cluster's hierarchy: the top itself, or dut.cluster in a wrapper top
+        self.cluster = dut.cluster if hasattr(dut, "cluster") else dut
         self.regs = AxiRegs(axi) if axi is not None else None
-        self.mem = TcdmBackdoor(dut, cfg)
+        self.mem = TcdmBackdoor(self.cluster, cfg)
+        self.l2 = L2Backdoor(dut.l2, cfg) if hasattr(dut, "l2") else None
         self.xbars: dict = {}
         self._drivers: dict = {}
         self._next = cfg.tcdm.base
@@ -62,16 +66,18 @@ class ClusterEnv:
         accelerator's events enabled on the interrupt line."""
         from imcc.tb.benches.soc_axi import setup, tie_off_macros
         cfg = cfg or config()
+        if hasattr(dut, "l2_err_lo"):           # no injected L2 errors unless a test asks
+            dut.l2_err_lo.value = dut.l2_err_hi.value = 0
         env = cls(dut, cfg, await setup(dut, cfg))
         if crossbars:
             for inst in env.comp.of_kind("ima"):
                 env.attach_crossbar(inst.name)
         else:
             tie_off_macros(dut, cfg)
-        if irqs:
-            for inst in env.comp.instances:
-                if inst.kind.events:
-                    await env.driver(inst.name).evt.enable()
+        if irqs and env.comp.events:
+            ctrl = env.comp.instance("ctrl")
+            await env.regs.write(env.comp.base("ctrl") + ctrl.kind.regmap(cfg, env.comp)["IRQ_MASK"]
+                                 .offset, (1 << len(env.comp.events)) - 1)
         return env
 
     def attach_crossbar(self, instance: str, xbar=None):
@@ -97,7 +103,14 @@ class ClusterEnv:
 
     def cycle(self) -> int:
         """The cluster's cycle counter (control block, ungated clock)."""
-        return int(self.dut.ctrl.cycles.value)
+        return int(self.cluster.ctrl.cycles.value)
+
+    def dma(self, instance: str = "dma"):
+        """The DMA's driver (tb/bus/dma.py), events counted on its lines."""
+        from imcc.tb.bus.dma import DmaDriver
+        if instance not in self._drivers:
+            self._drivers[instance] = DmaDriver(self.dut, self.cfg, self.regs, instance)
+        return self._drivers[instance]
 
     def alloc(self, nbytes: int, align: int = 4) -> int:
         """A fresh TCDM region of ``nbytes`` (bump allocation, ``align``-aligned)."""

@@ -14,10 +14,13 @@ def test_defaults_are_the_papers_cluster():
     assert c.ns_to_cycles(c.ima.mvm_ns) == 65
     assert c.tcdm.bank_words == 4096
     comp = compose(c)
-    assert comp.masters[:9] == tuple(f"core{i}" for i in range(8)) + ("hwpe0",)
-    assert [w.name for w in comp.address_map()] == ["tcdm", "ctrl", "ima", "dw", "eu", "imem"]
+    assert comp.masters == (tuple(f"core{i}" for i in range(8)) + tuple(f"hwpe{i}" for i in range(4))
+                            + tuple(f"dma{i}" for i in range(4)) + ("soc0", "soc1"))
+    assert [w.name for w in comp.address_map()] == ["tcdm", "ctrl", "ima", "dw", "eu", "dma",
+                                                    "imem"]
     assert comp.address_map()[1].base == 0x1020_0000 and comp.address_map()[2].base == 0x1020_1000
-    assert comp.events == ("ima_done", "ima_error", "dw_done", "dw_error")
+    assert comp.base("dma") == 0x1020_4000
+    assert comp.events == ("ima_done", "ima_error", "dw_done", "dw_error", "dma_done", "dma_error")
 
 
 @pytest.mark.parametrize("override, field", [

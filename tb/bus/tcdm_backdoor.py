@@ -14,23 +14,25 @@ import numpy as np
 from imcc.gen.config import ClusterConfig
 from imcc.tb.bus.vpi_array import VpiArray
 
-__all__ = ["TcdmBackdoor"]
+__all__ = ["WordBackdoor", "TcdmBackdoor", "L2Backdoor"]
 
 
-class TcdmBackdoor:
-    def __init__(self, cluster, cfg: ClusterConfig):
-        """``cluster``: the handle of the Cluster instance (e.g. ``dut.cluster``)."""
-        self.cfg = cfg
-        self.banks = [VpiArray(getattr(cluster, f"bank{k}").sram.mem)
-                      for k in range(cfg.tcdm.banks)]
+class WordBackdoor:
+    """A memory of 32-bit words interleaved over ``banks`` (word w in bank
+    ``w % len(banks)``, row ``w // len(banks)``) at ``base``: byte-level
+    reads and writes of any range inside it."""
+
+    what = "memory"
+
+    def __init__(self, banks: list, base: int, size: int):
+        self.banks, self.base, self.size = banks, base, size
 
     def _word_range(self, addr: int, nbytes: int):
-        t = self.cfg.tcdm
-        if not (t.base <= addr and addr + nbytes <= t.base + t.size_bytes):
-            raise ValueError(f"[{addr:#x}, {addr + nbytes:#x}) is outside the TCDM "
-                             f"[{t.base:#x}, {t.base + t.size_bytes:#x})")
-        first = (addr - t.base) // 4
-        last = (addr + nbytes - t.base + 3) // 4
+        if not (self.base <= addr and addr + nbytes <= self.base + self.size):
+            raise ValueError(f"[{addr:#x}, {addr + nbytes:#x}) is outside the {self.what} "
+                             f"[{self.base:#x}, {self.base + self.size:#x})")
+        first = (addr - self.base) // 4
+        last = (addr + nbytes - self.base + 3) // 4
         return first, last
 
     def _rows(self, first: int, last: int):
@@ -49,7 +51,7 @@ class TcdmBackdoor:
         first, last = self._word_range(addr, nbytes)
         _, _, block, at = self._rows(first, last)
         words = block.reshape(-1)[at:at + last - first].astype("<u4")
-        off = (addr - self.cfg.tcdm.base) - 4 * first
+        off = (addr - self.base) - 4 * first
         return words.tobytes()[off:off + nbytes]
 
     def write(self, addr: int, data: bytes | np.ndarray):
@@ -61,8 +63,33 @@ class TcdmBackdoor:
         # Bytes of the first/last words and the other words of those rows keep their values.
         flat = block.reshape(-1)
         buf = bytearray(flat[at:at + last - first].astype("<u4").tobytes())
-        off = (addr - self.cfg.tcdm.base) - 4 * first
+        off = (addr - self.base) - 4 * first
         buf[off:off + len(data)] = data
         flat[at:at + last - first] = np.frombuffer(bytes(buf), "<u4")
         for k, bank in enumerate(self.banks):
             bank.write(r0, block[:, k])
+
+
+class TcdmBackdoor(WordBackdoor):
+    """The TCDM's banks (``cluster``: the handle of the Cluster instance, e.g.
+    ``dut.cluster``, or the top when the cluster is the top)."""
+
+    what = "TCDM"
+
+    def __init__(self, cluster, cfg: ClusterConfig):
+        self.cfg = cfg
+        super().__init__([VpiArray(getattr(cluster, f"bank{k}").sram.mem)
+                          for k in range(cfg.tcdm.banks)], cfg.tcdm.base, cfg.tcdm.size_bytes)
+
+
+class L2Backdoor(WordBackdoor):
+    """The simulated L2 (tb/tops/l2_memory.py: one 32-bit lane per word of an
+    AXI beat; ``l2``: the handle of its instance, e.g. ``dut.l2``)."""
+
+    what = "L2"
+
+    def __init__(self, l2, cfg: ClusterConfig):
+        self.cfg = cfg
+        lanes = cfg.dma.data_width // 32
+        super().__init__([VpiArray(getattr(l2, f"lane{j}").mem) for j in range(lanes)],
+                         cfg.l2.base, cfg.l2.size_bytes)
