@@ -27,6 +27,9 @@ def c_header(cfg: ClusterConfig) -> str:
          "bytes per peripheral"),
         ("IMCC_NUM_CORES", f"{cfg.cores.count}u", ""),
     ]
+    if comp.of_kind("dma"):     # the SoC's L2, which only the DMA reaches
+        rows += [("IMCC_L2_BASE", f"0x{cfg.l2.base:08x}u", "L2 (through the cluster DMA)"),
+                 ("IMCC_L2_SIZE", f"0x{cfg.l2.size_bytes:08x}u", "bytes")]
     periph = set(comp.periph_slaves)
     for w in comp.address_map()[1:]:
         what = "control window" if w.name in periph else "memory window"

@@ -39,10 +39,14 @@ def _params_words(p) -> np.ndarray:
 
 def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=None,
             inputs: dict[str, np.ndarray] | None = None, outputs: dict[str, int] | None = None,
-            env: dict | None = None) -> dict:
+            env: dict | None = None, l2_inputs: dict[int, bytes] | None = None,
+            l2_outputs: dict[str, tuple[int, int]] | None = None) -> dict:
     """Run ``sw/apps/<app>.c`` to its end on the cluster; the result dict has
     ``exit``, ``cycles``, ``wall_s``, ``console``, ``outputs`` (bytes) and the
-    Verilator model's ``build_key``, ``build_s`` and ``build_reused``."""
+    Verilator model's ``build_key``, ``build_s`` and ``build_reused``.  With
+    ``l2_inputs`` (``{address: bytes}``) or ``l2_outputs`` (``{name: (address,
+    bytes)}``, added to ``outputs``) the design has the L2 behind the DMA
+    (tb/tops/cluster_l2.py)."""
     elf = sw.build(cfg, app, harness.build_dir() / "sw" / cfg.digest(), defines=defines)
     with tempfile.TemporaryDirectory() as d:
         extra = {"IMCC_ELF": str(elf), **(env or {})}
@@ -51,7 +55,15 @@ def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=
             extra["IMCC_INPUTS"] = str(Path(d) / "inputs.npz")
         if outputs:
             extra["IMCC_OUTPUTS"] = json.dumps(outputs)
-        bench = harness.run_bench(cfg, "cores_sw", testcase=testcase, env=extra)
+        top = {}
+        if l2_inputs is not None or l2_outputs is not None:
+            from imcc.tb.tops.cluster_l2 import ClusterL2
+            top = {"top": "cluster_l2", "component": ClusterL2}
+            np.savez(Path(d) / "l2.npz", **{f"{a:x}": np.frombuffer(bytes(v), np.uint8)
+                                            for a, v in (l2_inputs or {}).items()})
+            extra["IMCC_L2_INPUTS"] = str(Path(d) / "l2.npz")
+            extra["IMCC_L2_OUTPUTS"] = json.dumps(l2_outputs or {})
+        bench = harness.run_bench(cfg, "cores_sw", testcase=testcase, env=extra, **top)
         r, b = bench.result, bench.build
     r["outputs"] = {k: bytes.fromhex(v) for k, v in r["outputs"].items()}
     r["build_s"], r["build_reused"], r["build_key"] = b.seconds, b.reused, b.key

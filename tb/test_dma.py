@@ -15,7 +15,7 @@ def _run(cfg, testcase, **env):
                              component=ClusterL2, env=env).result
 
 
-@pytest.mark.parametrize("testcase", ["bad_launches", "axi_errors"])
+@pytest.mark.parametrize("testcase", ["bad_launches", "axi_errors", "with_accelerators"])
 def test_dma(testcase):
     _run(NO_CORES, testcase)
 
@@ -36,3 +36,23 @@ def test_dma_throughput():
     r = _run(NO_CORES, "throughput")
     for kind in ("l2_to_tcdm", "tcdm_to_l2", "two_d"):
         assert r[kind]["beats_per_cycle"] >= 0.85, r
+
+
+def test_core_moves_a_tile():
+    """sw/apps/dma_tile.c: core 0 moves a tile in (unaligned), sleeps on the DMA's
+    event, then writes rows of it back to L2 with a 2-D transfer."""
+    import numpy as np
+    from imcc.tb.configs import DEFAULT
+    from imcc.tb.programs import run_app
+    cfg = DEFAULT
+    rng = np.random.default_rng(4)
+    tile, row, rows = 3001, 100, 24
+    src, dst = cfg.l2.base + 0x1003, cfg.l2.base + 0x40000
+    data = rng.integers(0, 256, tile, dtype=np.uint8).tobytes()
+    r = run_app(cfg, "dma_tile", outputs={"tile": tile + 16}, l2_inputs={src: data},
+                l2_outputs={"back": (dst, rows * 128)})
+    assert r["exit"] == 0, r["console"]
+    assert r["outputs"]["tile"][1:1 + tile] == data
+    back = r["outputs"]["back"]
+    for k in range(rows):
+        assert back[128 * k:128 * k + row] == data[(row + 1) * k:(row + 1) * k + row], k

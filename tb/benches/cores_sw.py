@@ -31,7 +31,7 @@ from imcc.sim.crossbar import Crossbar
 from imcc.tb.benches.soc_axi import setup
 from imcc.tb.bus.crossbar_macro import CrossbarMacro
 from imcc.tb.bus.elf import Elf
-from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+from imcc.tb.bus.tcdm_backdoor import L2Backdoor, TcdmBackdoor
 from imcc.tb.env import config, write_result
 
 
@@ -106,7 +106,10 @@ def _cycle(dut) -> int:
 async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     """Load, start, wait for EOC; ``during(host)`` runs concurrently (events)."""
     cfg = cfg or config()
+    root = dut.cluster if hasattr(dut, "cluster") else dut    # tb/tops/cluster_l2 wraps it
     axi = await setup(dut, cfg)
+    if hasattr(dut, "l2_err_lo"):
+        dut.l2_err_lo.value = dut.l2_err_hi.value = 0
     if cfg.ima.enabled:      # the analog macro lives outside the Verilog
         CrossbarMacro(dut, "ima_macro", Crossbar(cfg), dut.clk, cfg.clock.period_ns)
     host = Host(dut, cfg, axi)
@@ -119,21 +122,28 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
         with np.load(inputs) as z:
             for name in z.files:
                 await host.write(elf.symbol(name), z[name].tobytes())
-    c0, w0 = _cycle(dut), time.monotonic()
+    l2 = L2Backdoor(dut.l2, cfg) if hasattr(dut, "l2") else None
+    if os.environ.get("IMCC_L2_INPUTS"):
+        with np.load(os.environ["IMCC_L2_INPUTS"]) as z:
+            for addr in z.files:
+                l2.write(int(addr, 16), z[addr].tobytes())
+    c0, w0 = _cycle(root), time.monotonic()
     await host.start(elf, mask)
     if during is not None:
         cocotb.start_soon(during(host))
     code = await host.wait_eoc(int(os.environ.get("IMCC_MAX_CYCLES", "2000000")))
-    cycles, wall = _cycle(dut) - c0, time.monotonic() - w0
+    cycles, wall = _cycle(root) - c0, time.monotonic() - w0
     dut._log.info("exit code %d after %d cycles (%.1f s wall, %.0f cycles/s)", code, cycles,
                   wall, cycles / max(wall, 1e-9))
     out = {"exit": code, "cycles": cycles, "wall_s": wall, "console": host.console,
            "outputs": {}}
     # Results are read through the TCDM backdoor (zero simulated time): large
     # outputs would otherwise cost more simulation than the program itself.
-    backdoor = TcdmBackdoor(dut, cfg)
+    backdoor = TcdmBackdoor(root, cfg)
     for name, n in json.loads(os.environ.get("IMCC_OUTPUTS", "{}")).items():
         out["outputs"][name] = backdoor.read(elf.symbol(name), n).hex()
+    for name, (addr, n) in json.loads(os.environ.get("IMCC_L2_OUTPUTS", "{}")).items():
+        out["outputs"][name] = l2.read(addr, n).hex()
     write_result(out)
     return host, out
 

@@ -88,7 +88,8 @@ async def random_transfers(dut):
     total = int(os.environ.get("IMCC_TRANSFERS", "2000"))
     batch = 250
     m = Mirror(env, rng, L2_SPAN)
-    done = 0
+    done = beats = 0
+    bb = cfg.dma.data_width // 8
     while done < total:
         for _ in range(min(batch, total - done)):
             src, dst, n, rows, sstr, dstr = random_transfer(rng, m)
@@ -98,11 +99,15 @@ async def random_transfers(dut):
                 assert st["ERROR"] == 0, (hex(src), hex(dst), n, rows, st)
                 await ClockCycles(dut.clk, 16)
             m.apply(src, dst, n, max(rows, 1), sstr, dstr)
+            l2a, l2s = (dst, dstr) if src < dst else (src, sstr)     # the L2 side
+            beats += sum((l2a + r * l2s + n - 1) // bb - (l2a + r * l2s) // bb + 1
+                         for r in range(max(rows, 1)))
             done += 1
         await with_timeout(dma.wait(tid), 50_000_000, "ns")
         m.check(f"after {done} transfers")
         assert not any(dma.events), "a transfer or launch failed"
-    dut._log.info("%d transfers checked", done)
+    dut._log.info("%d transfers checked, %d AXI beats", done, beats)
+    write_result({"transfers": done, "beats": beats})
 
 
 @cocotb.test()
@@ -228,3 +233,44 @@ async def throughput(dut):
         dut._log.info("%s: %d bytes in %d cycles, %.3f beats/cycle", k, v["bytes"], v["cycles"],
                       v["beats_per_cycle"])
     write_result(out)
+
+
+@cocotb.test()
+async def with_accelerators(dut):
+    """DMA transfers while an IMA layer and a DW layer run: both layers stay
+    bit-exact, the transfers complete with the right data, and the DMA's rate
+    while the IMA streams its layer is reported (IMCC_RESULT)."""
+    from imcc.tb.benches.instances import dw_job, ima_job
+    env = await ClusterEnv.start(dut)
+    cfg, dma = env.cfg, env.dma()
+    t, l2 = cfg.tcdm, cfg.l2
+    beat = cfg.dma.data_width // 8
+    rng = np.random.default_rng(11)
+    ima_j, ima_check = ima_job(env, rng, "ima", 256)
+    dw_j, dw_check = dw_job(env, rng, "dw", 16, 16, 32)
+    n = 64 * 1024
+    src_l2 = l2.base + 0x10_0000
+    env.l2.write(src_l2, rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+    dst_tcdm = env.alloc(n, 64)
+    src_tcdm = env.put(rng.integers(0, 256, n, dtype=np.uint8))
+    ima, dw = env.driver("ima"), env.driver("dw")
+    await ima.offload(ima_j)
+    await dw.offload(dw_j)          # waits for the IMA's ports (shared) or runs beside it
+    c = await _timed(env, dma, src_l2, dst_tcdm, n)
+    ima_busy = (await ima.status())["BUSY"]
+    t2 = await dma.launch(src_tcdm, l2.base + 0x20_0000, n)
+    assert t2
+    for drv in (ima, dw):
+        assert await with_timeout(drv.wait_end(), 20_000_000, "ns") == 0
+    await with_timeout(dma.wait(t2), 20_000_000, "ns")
+    ima_check()
+    dw_check()
+    assert env.mem.read(dst_tcdm, n) == env.l2.read(src_l2, n)
+    assert env.l2.read(l2.base + 0x20_0000, n) == env.mem.read(src_tcdm, n)
+    assert not any(dma.events)
+    rate = n // beat / c
+    dut._log.info("L2 -> TCDM beside the IMA layer: %d bytes in %d cycles, %.3f beats/cycle "
+                  "(IMA still busy after it: %d)", n, c, rate, ima_busy)
+    assert ima_busy, "the IMA layer ended before the DMA transfer: make it longer"
+    write_result({"l2_to_tcdm_with_ima": {"bytes": n, "beats": n // beat, "cycles": c,
+                                          "beats_per_cycle": rate}})

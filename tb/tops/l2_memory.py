@@ -7,8 +7,8 @@ manager port.
   per cycle while ``rready``.
 * Writes: address, then one beat per cycle with byte strobes; the response
   follows the last beat.
-* Only INCR bursts of the full bus width inside the window are served; any
-  other burst, and every beat that touches [``err_lo``, ``err_hi``) (inputs,
+* Only INCR bursts of the full bus width inside the window that do not cross
+  a 4 KiB boundary are served; any other burst, and every beat that touches [``err_lo``, ``err_hi``) (inputs,
   for error-injection tests; empty when ``err_hi <= err_lo``), answers SLVERR
   without writing.
 * The contents live in one 32-bit SRAM per word of a beat (``lane<j>``,
@@ -88,10 +88,13 @@ class L2Memory(wiring.Component):
                 i_wdata=wr_data[32 * j:32 * j + 32], i_wen=wr_en[4 * j:4 * j + 4])
 
         def served(addr, size_, burst, length):
-            """The burst stays inside the window and is one the model serves."""
+            """The burst stays inside the window, does not cross a 4 KiB boundary
+            (AXI's rule: a manager that breaks it sees SLVERR) and is one the
+            model serves."""
             end = addr + ((length + 1) << lb)
+            same_4k = (addr[12:] == (end - 1)[12:])
             return ((burst == AxiBurst.INCR) & (size_ == lb) & (addr >= base)
-                    & (end <= base + size))
+                    & (end <= base + size) & same_4k)
 
         def poisoned(addr):
             return (addr >= self.err_lo) & (addr < self.err_hi)
