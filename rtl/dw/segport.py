@@ -63,7 +63,8 @@ class SegmentPort(wiring.Component):
         granted = Signal(P)
 
         # per port: its word index j within a beat, active flag, address, data
-        j = [Signal(range(P), name=f"j{p}") for p in range(P)]
+        # (port indices at least one bit wide: Verilog has no zero-width wires, P = 1)
+        j = [Signal(range(max(P, 2)), name=f"j{p}") for p in range(P)]
         act = Signal(P)
         words = [wbytes[32 * i:32 * i + 32] for i in range(MW)] + [Const(0, 32)] * (K * P - MW)
         bes = [wmask[4 * i:4 * i + 4] for i in range(MW)] + [Const(0, 4)] * (K * P - MW)
@@ -121,7 +122,7 @@ class SegmentPort(wiring.Component):
         r_valid = Signal()
         r_last = Signal()
         r_k = Signal(kbits)
-        r_w0 = Signal(range(P))
+        r_w0 = Signal(range(max(P, 2)))
         r_off = Signal(2)
         r_n = Signal(range(CB + 1))
         r_tag = Signal(self.TW)
