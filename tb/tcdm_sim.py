@@ -28,6 +28,7 @@ class TcdmModel:
         self.waiting: dict[int, tuple] = {}    # port -> payload of a request not yet granted
         self.grants = 0
         self.writes = 0
+        self.granted = [[] for _ in self.ports]   # per port: (addr, we, rdata) in grant order
 
     def word(self, addr: int) -> int:
         o = addr - self.base
@@ -65,6 +66,7 @@ class TcdmModel:
             assert addr % 4 == 0 and 0 <= addr - self.base <= len(self.mem) - 4, hex(addr)
             self.grants += 1
             due[i] = 0 if we else self.word(addr)
+            self.granted[i].append((addr, we, due[i]))
             if we:
                 self.writes += 1
                 o = addr - self.base

@@ -1,9 +1,10 @@
 """amaranth.sim unit tests of the DW engine's parts (no Verilator): the
 MAC array with its window ring fed column by column as the loader orders
-them, the requantiser on random MAC results, the segment port and the whole
-engine behind a TCDM that grants at random - each against imcc.sim.golden on
-small shapes, with random stalls on every handshake.  tb/test_dw.py runs the
-full-size cluster."""
+them, the requantiser on random MAC results and the whole engine behind a
+TCDM that grants at random - each against imcc.sim.golden on small shapes,
+with random stalls on every handshake.  The segment port is tested with the
+other data movers (tb/test_stream.py), the full-size cluster by
+tb/test_dw.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from imcc.rtl.dw.layer import BAND, SLOTS
 from imcc.rtl.dw.mac import MacArray
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.dw.requant import Requantiser
-from imcc.rtl.dw.segport import SegmentPort
 from imcc.sim.golden import depthwise3x3, requant, residual_add
 from imcc.tb.tcdm_sim import TcdmModel
 
@@ -223,63 +223,6 @@ def test_requantiser(add):
         data = np.frombuffer(o.data.to_bytes(CB, "little") if isinstance(o.data, int)
                              else int(o.data).to_bytes(CB, "little"), np.int8)
         assert (data == ref).all(), (k, data, ref)
-
-
-# -- the segment port -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("ports", [1, 3, 4])
-def test_segment_port(ports):
-    """Random reads and writes of 0..16 bytes at any alignment, random grant
-    stalls and random offers: reads come back in order, re-aligned and zero
-    beyond their length; writes touch exactly their bytes."""
-    prng = random.Random(ports)
-    rng = np.random.default_rng(ports)
-    dut = SegmentPort(ports, CB, 8)
-    tcdm = TcdmModel(dut.bus, 4096, seed=ports)
-    tcdm.mem[:] = rng.integers(0, 256, 4096, dtype=np.uint8)
-    ref = tcdm.mem.copy()
-    ops = []
-    for k in range(120):
-        n, addr = int(rng.integers(0, CB + 1)), int(rng.integers(0, 4096 - CB))
-        if rng.random() < 0.4:
-            ops.append(("w", addr, n, rng.integers(0, 256, CB, dtype=np.uint8).tobytes(), k))
-        else:
-            ops.append(("r", addr, n, None, k))
-    expect, got = [], []
-
-    async def body(ctx):
-        pending = list(ops)
-        cycles = 0
-        while pending or len(got) < len(expect) or not ctx.get(dut.idle):
-            kind = pending[0][0] if pending and prng.random() < 0.7 else None
-            ctx.set(dut.rd.valid, int(kind == "r"))
-            ctx.set(dut.wr.valid, int(kind == "w"))
-            if kind:
-                _, addr, n, data, k = pending[0]
-                s = dut.rd.payload if kind == "r" else dut.wr.payload
-                ctx.set(s.addr, addr)
-                ctx.set(s.n, n)
-                if kind == "r":
-                    ctx.set(s.tag, k & 0xFF)
-                else:
-                    ctx.set(s.data, int.from_bytes(data, "little"))
-            tcdm.step(ctx)
-            if kind and ctx.get((dut.rd if kind == "r" else dut.wr).ready):
-                _, addr, n, data, k = pending.pop(0)
-                if kind == "r":
-                    expect.append((k & 0xFF, ref[addr:addr + n].tobytes() + bytes(CB - n)))
-                else:
-                    ref[addr:addr + n] = np.frombuffer(data[:n], np.uint8)
-            if ctx.get(dut.rsp.valid):
-                got.append((ctx.get(dut.rsp.payload.tag),
-                            ctx.get(dut.rsp.payload.data).to_bytes(CB, "little")))
-            await ctx.tick()
-            cycles += 1
-            assert cycles < 10_000
-
-    _run(dut, body)
-    assert got == expect
-    assert (tcdm.mem == ref).all()
 
 
 # -- the whole engine -------------------------------------------------------------------------------

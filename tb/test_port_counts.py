@@ -11,17 +11,22 @@ from imcc.rtl.dw import Dw
 from imcc.rtl.ima import Ima
 from imcc.tb import harness
 
-BLOCKS = {"dw": Dw, "ima": Ima}
+# block: (component, its IMA settings); the sequential engine with sink ports of its
+# own is the IMA's other streamer shape (two port groups)
+BLOCKS = {"dw": (Dw, {}), "ima": (Ima, {}),
+          "ima_separate": (Ima, {"stream_ports": "separate", "mode": "sequential"})}
 
 
 def _verilog(block, ports):
-    cfg = ClusterConfig().replace(ima={"data_ports": ports})
-    dut = BLOCKS[block](cfg)
-    assert len(dut.tcdm_masters()) == ports
+    cls, ima = BLOCKS[block]
+    cfg = ClusterConfig().replace(ima={"data_ports": ports, **ima})
+    dut = cls(cfg)
+    sinks = 2 if ima.get("stream_ports") == "separate" else 1
+    assert len(dut.tcdm_masters()) == ports * sinks
     return verilog.convert(dut, name=f"imcc_{block}")
 
 
-@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("block", ["dw", "ima"])
 @pytest.mark.parametrize("ports", [p for p in range(1, 17) if p not in (1, 2, 3, 16)])
 def test_converts(block, ports):
     assert f"module imcc_{block}" in _verilog(block, ports)

@@ -37,7 +37,7 @@ from .loader import WindowLoader
 from .mac import MacArray
 from .regs import DW_REGS
 from .requant import Requantiser
-from .segport import SegmentPort
+from ..stream.segment import SegmentPort
 from .store import StoreQueue
 
 __all__ = ["Engine", "BAND", "SLOTS", "STORE_DEPTH"]

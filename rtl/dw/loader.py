@@ -6,7 +6,7 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layer import ADDR, BAND, PARAM_SEGS, SLOTS, Layer, LoadTag
-from .segport import ReadRequest
+from ..stream.segment import ReadRequest
 
 __all__ = ["WindowLoader"]
 

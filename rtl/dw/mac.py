@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layer import BAND, SLOTS, Layer, LoadTag
-from .segport import ReadResponse
+from ..stream.segment import ReadResponse
 
 __all__ = ["MacArray", "MacResult"]
 

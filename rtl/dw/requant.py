@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layer import Layer
 from .mac import MacResult
-from .segport import WriteRequest
+from ..stream.segment import WriteRequest
 
 __all__ = ["Requantiser", "requant"]
 

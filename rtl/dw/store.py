@@ -6,7 +6,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .layer import STORE_DEPTH
-from .segport import WriteRequest
+from ..stream.segment import WriteRequest
 
 __all__ = ["StoreQueue"]
 
