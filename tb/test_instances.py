@@ -25,16 +25,16 @@ def test_two_imas_two_dws_at_once():
 
 def test_instance_structure():
     comp = compose(TWO_EACH)
-    assert [i.name for i in comp.instances] == ["ctrl", "ima", "ima1", "dw", "dw1", "soc"]
-    assert comp.periph_slaves == ("ctrl", "ima", "ima1", "dw", "dw1")
+    assert [i.name for i in comp.instances] == ["ctrl", "ima", "ima1", "dw", "dw1", "dma", "soc"]
+    assert comp.periph_slaves == ("ctrl", "ima", "ima1", "dw", "dw1", "dma")
     assert comp.events == ("ima_done", "ima_error", "ima1_done", "ima1_error",
-                           "dw_done", "dw_error", "dw1_done", "dw1_error")
+                           "dw_done", "dw_error", "dw1_done", "dw1_error", "dma_done", "dma_error")
     assert comp.masters == tuple([f"hwpe{i}" for i in range(4)] + [f"hwpe1_{i}" for i in range(4)]
                                  + [f"dw{i}" for i in range(4)] + [f"dw1_{i}" for i in range(4)]
-                                 + ["soc0", "soc1"])
+                                 + [f"dma{i}" for i in range(4)] + ["soc0", "soc1"])
     # shared ports pair IMA k with DW k: one port mux per pair
     shared = compose(TWO_EACH.replace(dw={"ports": "shared"}))
-    assert shared.masters[:8] == comp.masters[:8] and len(shared.masters) == 10
+    assert shared.masters[:8] == comp.masters[:8] and len(shared.masters) == 14
 
 
 @pytest.mark.parametrize("cfg", [
@@ -56,7 +56,7 @@ def test_instances_generate_and_lint(cfg, tmp_path):
 
 
 def test_too_many_events_for_the_event_unit():
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ConfigError) as e:      # 7 + 7 instances and the DMA: 30 events
         compose(NO_CORES.replace(cores={"count": 2}, ima={"instances": 7}, dw={"instances": 7}))
     assert e.value.field == "ima.instances"
 

@@ -19,7 +19,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .addrgen import POS_BITS
+from ..stream.addrgen import POS_BITS
 
 __all__ = ["InBuffer", "OutBuffer"]
 

@@ -1,5 +1,6 @@
 """IMA streamer: source (TCDM -> DAC input slots) and sink (ADC output slots ->
-TCDM), each with its own :class:`AddrGen`, over the data ports.
+TCDM), each a :class:`~imcc.rtl.stream.StridedAddressGenerator`, over the data
+ports (:class:`~imcc.rtl.stream.TcdmPortGroup`: a request FIFO per port).
 
 Slots are used in ring order.  An input slot goes FREE -> FILL (the source
 generator pushes its words) -> GEN (all words requested) -> READY (all
@@ -15,20 +16,25 @@ slot is empty, so stream-in, compute and stream-out of a step follow each
 other (the paper's sequential mode).
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..interconnect.protocol import TcdmSignature
-from .addrgen import AddrGen
+from ..stream import POS_BITS, STRIDED_PATTERN, StridedAddressGenerator, TcdmPortGroup
 from .buffers import InBuffer, OutBuffer
-from .port import SNK, SRC, DataPort
 
 __all__ = ["Streamer", "STREAM_CFG"]
 
-STREAM_CFG = data.StructLayout({
-    "base": 32, "length": 16, "c1": 16, "c2": 16, "stride1": 32, "stride2": 32,
-    "step0": 32, "step1": 32, "inner": 16, "outer": 16,
+STREAM_CFG = STRIDED_PATTERN
+
+SRC, SNK = 0, 1        # direction of a request: source read or sink write
+
+# what a word request carries to its response
+TAG = data.StructLayout({
+    "dir": 1,
+    "slot": 2,                  # vector buffer slot
+    "pos": signed(POS_BITS),    # position of byte 0 of the word in the step vector
 })
 
 IN_FREE, IN_FILL, IN_GEN, IN_READY = range(4)
@@ -74,26 +80,26 @@ class Streamer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P = self.n_ports
-        m.submodules.src_gen = sg = AddrGen(P)
-        m.submodules.dst_gen = dg = AddrGen(P)
+        m.submodules.src_gen = sg = StridedAddressGenerator(P)
+        m.submodules.dst_gen = dg = StridedAddressGenerator(P)
         m.submodules.inbuf = ib = InBuffer(self.in_slots, self.in_bytes, P)
         m.submodules.outbuf = ob = OutBuffer(self.out_slots, self.out_bytes, P)
-        src_ports = [DataPort() for _ in range(P)]
-        snk_ports = src_ports if self.shared else [DataPort() for _ in range(P)]
-        all_ports = src_ports if self.shared else src_ports + snk_ports
-        for i, p in enumerate(src_ports):
-            m.submodules[f"port{i}"] = p
-            wiring.connect(m, p.bus, wiring.flipped(self.ports[i]))
+        m.submodules.ports = src_ports = TcdmPortGroup(P, TAG)
+        for i in range(P):
+            wiring.connect(m, src_ports.bus[i], wiring.flipped(self.ports[i]))
+        snk_ports = src_ports
+        groups = [src_ports]
         if not self.shared:
-            for i, p in enumerate(snk_ports):
-                m.submodules[f"sink_port{i}"] = p
-                wiring.connect(m, p.bus, wiring.flipped(self.sink_ports[i]))
+            m.submodules.sink_ports = snk_ports = TcdmPortGroup(P, TAG)
+            for i in range(P):
+                wiring.connect(m, snk_ports.bus[i], wiring.flipped(self.sink_ports[i]))
+            groups.append(snk_ports)
+        all_rsp = [r for g in groups for r in g.rsp]
 
-        for gen, cfg in ((sg, self.src_cfg), (dg, self.dst_cfg)):
-            for name in STREAM_CFG.members:
-                m.d.comb += getattr(gen, name).eq(getattr(cfg, name))
-        m.d.comb += [sg.start.eq(self.start), dg.start.eq(self.start & self.use_sink),
+        m.d.comb += [sg.pattern.eq(self.src_cfg), dg.pattern.eq(self.dst_cfg),
+                     sg.start.eq(self.start), dg.start.eq(self.start & self.use_sink),
                      sg.stop.eq(self.stop), dg.stop.eq(self.stop)]
+        src_w, dst_w = sg.words.payload, dg.words.payload
 
         def ring(n):
             return lambda p: Mux(p == n - 1, 0, p + 1)
@@ -114,67 +120,68 @@ class Streamer(wiring.Component):
         all_out_free = Cat(s == OUT_FREE for s in out_st).all()
 
         # -- who sends this cycle ---------------------------------------------------------
-        src_space = Cat(p.space for p in src_ports).all()
-        snk_space = Cat(p.space for p in snk_ports).all()
         src_slot_ok = (in_wst == IN_FILL) | ((in_wst == IN_FREE) &
                                              (all_out_free if self.sequential else 1))
-        src_want = Signal()
-        snk_want = Signal()
-        m.d.comb += [src_want.eq(sg.valid & src_slot_ok & src_space & ~self.stop),
-                     snk_want.eq(dg.valid & ((out_rst == OUT_FULL) | (out_rst == OUT_DRAIN))
-                                 & snk_space & ~self.stop)]
-        src_go, snk_go = Signal(), Signal()
+        src_offer = Signal()
+        snk_offer = Signal()
+        m.d.comb += [src_offer.eq(sg.words.valid & src_slot_ok & ~self.stop),
+                     snk_offer.eq(dg.words.valid & ((out_rst == OUT_FULL) | (out_rst == OUT_DRAIN))
+                                  & ~self.stop)]
+        src_pick, snk_pick = Signal(), Signal()
         if self.shared:
-            last_src = Signal()     # round-robin: who sent last when both wanted
-            m.d.comb += [src_go.eq(src_want & (~snk_want | ~last_src)),
-                         snk_go.eq(snk_want & (~src_want | last_src))]
-            with m.If(src_want & snk_want):
-                m.d.sync += last_src.eq(src_go)
+            last_src = Signal()     # round-robin: who sent last when both offered
+            m.d.comb += [src_pick.eq(src_offer & (~snk_offer | ~last_src)),
+                         snk_pick.eq(snk_offer & (~src_offer | last_src))]
+            with m.If(src_offer & snk_offer & src_ports.req.ready):
+                m.d.sync += last_src.eq(src_pick)
         else:
-            m.d.comb += [src_go.eq(src_want), snk_go.eq(snk_want)]
-        m.d.comb += [sg.ack.eq(src_go), dg.ack.eq(snk_go)]
+            m.d.comb += [src_pick.eq(src_offer), snk_pick.eq(snk_offer)]
+        src_go, snk_go = Signal(), Signal()     # the group is taken by the ports
+        m.d.comb += [src_go.eq(src_pick & src_ports.req.ready),
+                     snk_go.eq(snk_pick & snk_ports.req.ready)]
+        m.d.comb += [sg.words.ready.eq(src_go), dg.words.ready.eq(snk_go)]
 
-        # -- pushes into the ports ----------------------------------------------------------
+        # -- the groups of word requests --------------------------------------------------
         m.d.comb += ob.rd.eq(out_rp)
         for i in range(P):
-            m.d.comb += ob.r_pos[i].eq(dg.lane_pos[i])
+            m.d.comb += ob.r_pos[i].eq(dst_w.pos[i])
+        src_req = Signal.like(src_ports.req.payload, name="src_req")
+        snk_req = Signal.like(snk_ports.req.payload, name="snk_req")
+        m.d.comb += [src_req.en.eq(src_w.en), snk_req.en.eq(dst_w.en)]
         for i in range(P):
-            sp, kp = src_ports[i], snk_ports[i]
-            src_e = Signal.like(sp.entry, name=f"src_entry{i}")
-            m.d.comb += [src_e.word.eq(sg.lane_word[i]), src_e.we.eq(0),
-                         src_e.be.eq(sg.lane_mask[i]), src_e.dir.eq(SRC),
-                         src_e.slot.eq(in_wp), src_e.pos.eq(sg.lane_pos[i])]
-            snk_e = Signal.like(kp.entry, name=f"snk_entry{i}")
-            m.d.comb += [snk_e.word.eq(dg.lane_word[i]), snk_e.we.eq(1),
-                         snk_e.be.eq(dg.lane_mask[i]), snk_e.wdata.eq(ob.r_data[i]),
-                         snk_e.dir.eq(SNK), snk_e.slot.eq(out_rp), snk_e.pos.eq(dg.lane_pos[i])]
-            if self.shared:
-                m.d.comb += [sp.entry.eq(Mux(snk_go, snk_e, src_e)),
-                             sp.push.eq((src_go & sg.lane_en[i]) | (snk_go & dg.lane_en[i]))]
-            else:
-                m.d.comb += [sp.entry.eq(src_e), sp.push.eq(src_go & sg.lane_en[i]),
-                             kp.entry.eq(snk_e), kp.push.eq(snk_go & dg.lane_en[i])]
+            se, ke = src_req.lane[i], snk_req.lane[i]
+            m.d.comb += [se.word.eq(src_w.word[i]), se.we.eq(0), se.be.eq(src_w.mask[i]),
+                         se.tag.dir.eq(SRC), se.tag.slot.eq(in_wp), se.tag.pos.eq(src_w.pos[i]),
+                         ke.word.eq(dst_w.word[i]), ke.we.eq(1), ke.be.eq(dst_w.mask[i]),
+                         ke.wdata.eq(ob.r_data[i]), ke.tag.dir.eq(SNK), ke.tag.slot.eq(out_rp),
+                         ke.tag.pos.eq(dst_w.pos[i])]
+        if self.shared:
+            m.d.comb += [src_ports.req.valid.eq(src_pick | snk_pick),
+                         src_ports.req.payload.eq(Mux(snk_pick, snk_req, src_req))]
+        else:
+            m.d.comb += [src_ports.req.valid.eq(src_pick), src_ports.req.payload.eq(src_req),
+                         snk_ports.req.valid.eq(snk_pick), snk_ports.req.payload.eq(snk_req)]
 
         # -- responses: land source words, retire requests ----------------------------------
-        for i, p in enumerate(src_ports):
-            m.d.comb += [ib.w_valid[i].eq(p.resp_valid & (p.resp.dir == SRC)),
-                         ib.w_slot[i].eq(p.resp.slot), ib.w_pos[i].eq(p.resp.pos),
-                         ib.w_mask[i].eq(p.resp.be), ib.w_data[i].eq(p.resp_data)]
+        for i, r in enumerate(src_ports.rsp):
+            m.d.comb += [ib.w_valid[i].eq(r.valid & (r.payload.tag.dir == SRC)),
+                         ib.w_slot[i].eq(r.payload.tag.slot), ib.w_pos[i].eq(r.payload.tag.pos),
+                         ib.w_mask[i].eq(r.payload.be), ib.w_data[i].eq(r.payload.data)]
         with m.If(self.start):
             m.d.sync += self.bus_err.eq(0)
-        with m.Elif(Cat(p.resp_err for p in all_ports).any()):
+        with m.Elif(Cat(r.payload.err for r in all_rsp).any()):
             m.d.sync += self.bus_err.eq(1)
 
-        src_pushed = _popcount([sg.lane_en[i] for i in range(P)])
-        snk_pushed = _popcount([dg.lane_en[i] for i in range(P)])
+        src_pushed = _popcount([src_w.en[i] for i in range(P)])
+        snk_pushed = _popcount([dst_w.en[i] for i in range(P)])
         for s in range(self.in_slots):
-            ret = _popcount([p.resp_valid & (p.resp.dir == SRC) & (p.resp.slot == s)
-                             for p in src_ports])
+            ret = _popcount([r.valid & (r.payload.tag.dir == SRC) & (r.payload.tag.slot == s)
+                             for r in src_ports.rsp])
             add = Mux(src_go & (in_wp == s), src_pushed, 0)
             m.d.sync += in_fly[s].eq(in_fly[s] + add - ret)
         for s in range(self.out_slots):
-            ret = _popcount([p.resp_valid & (p.resp.dir == SNK) & (p.resp.slot == s)
-                             for p in snk_ports])
+            ret = _popcount([r.valid & (r.payload.tag.dir == SNK) & (r.payload.tag.slot == s)
+                             for r in snk_ports.rsp])
             add = Mux(snk_go & (out_rp == s), snk_pushed, 0)
             m.d.sync += out_fly[s].eq(out_fly[s] + add - ret)
 
@@ -184,12 +191,12 @@ class Streamer(wiring.Component):
                      self.in_ready.eq(at(in_st, in_rp) == IN_READY)]
         for s in range(self.in_slots):
             with m.If(src_go & (in_wp == s)):
-                m.d.sync += in_st[s].eq(Mux(sg.vec_end, IN_GEN, IN_FILL))
+                m.d.sync += in_st[s].eq(Mux(src_w.vec_end, IN_GEN, IN_FILL))
             with m.If((in_st[s] == IN_GEN) & (in_fly[s] == 0)):
                 m.d.sync += in_st[s].eq(IN_READY)
             with m.If(self.in_release & (in_rp == s)):
                 m.d.sync += in_st[s].eq(IN_FREE)
-        with m.If(src_go & sg.vec_end):
+        with m.If(src_go & src_w.vec_end):
             m.d.sync += in_wp.eq(in_inc(in_wp))
         with m.If(self.in_release):
             m.d.sync += in_rp.eq(in_inc(in_rp))
@@ -201,14 +208,14 @@ class Streamer(wiring.Component):
             with m.If(self.out_push & (out_wp == s)):
                 m.d.sync += out_st[s].eq(OUT_FULL)
             with m.If(snk_go & (out_rp == s)):
-                m.d.sync += out_st[s].eq(Mux(dg.vec_end, OUT_GEN, OUT_DRAIN))
+                m.d.sync += out_st[s].eq(Mux(dst_w.vec_end, OUT_GEN, OUT_DRAIN))
             with m.If((out_st[s] == OUT_GEN) & (out_fly[s] == 0)):
                 m.d.sync += out_st[s].eq(OUT_FREE)
         m.d.sync += self.out_done.eq(_popcount([(s == OUT_GEN) & (f == 0)
                                                 for s, f in zip(out_st, out_fly)]))
         with m.If(self.out_push):
             m.d.sync += out_wp.eq(out_inc(out_wp))
-        with m.If(snk_go & dg.vec_end):
+        with m.If(snk_go & dst_w.vec_end):
             m.d.sync += out_rp.eq(out_inc(out_rp))
 
         with m.If(self.start):
@@ -216,13 +223,14 @@ class Streamer(wiring.Component):
             m.d.sync += [s.eq(0) for s in in_st + out_st]
             m.d.sync += [f.eq(0) for f in in_fly + out_fly]
 
-        m.d.comb += self.idle.eq(Cat(p.idle for p in all_ports).all() & ~sg.busy & ~dg.busy)
+        ports_idle = Cat(g.idle for g in groups).all()
+        m.d.comb += self.idle.eq(ports_idle & ~sg.busy & ~dg.busy)
         # Quiet: nothing pushed, in flight or landing, no slot about to change state
         # (a source waiting for a free slot holds still).
         settling = ([(st == IN_GEN) & (f == 0) for st, f in zip(in_st, in_fly)]
                     + [(st == OUT_GEN) & (f == 0) for st, f in zip(out_st, out_fly)])
         m.d.comb += self.quiet.eq(
-            Cat(p.idle for p in all_ports).all() & sg.quiet & dg.quiet     # (ack = a push)
+            ports_idle & sg.quiet & dg.quiet     # (a taken group = a push)
             & ~Cat(*settling).any() & (self.out_done == 0) & ~self.start & ~self.stop
             & ~self.in_release & ~self.out_push)
         return m
