@@ -1,13 +1,17 @@
 """The imcc command: gen outputs, lint-clean Verilog, exit statuses."""
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import amaranth
 import pytest
 
 from imcc.gen.cli import main
 from imcc.tb import harness
+from imcc.tb.waves import module_port_dirs
 
 
 def _imcc(*args):
@@ -26,6 +30,11 @@ def test_gen_writes_outputs_and_lints_clean(tmp_path):
               if ln and not ln.startswith("//")]
     assert listed[-1] == "imcc_cluster.v" and [s["file"] for s in man["sources"]] == listed
     assert (tmp_path / "imcc_cluster.h").read_text().count("#define IMCC_TCDM_BASE") == 1
+    # Every port with the direction and width the Verilog declares (25 inputs).
+    decl = {name: (d[:-3] if d == "output" else "in", w) for d, name, w in
+            module_port_dirs((tmp_path / "imcc_cluster.v").read_text(), "imcc_cluster")}
+    assert {p["name"]: (p["dir"], p["width"]) for p in man["ports"]} == decl
+    assert sum(p["dir"] == "in" for p in man["ports"]) == 25
     harness.lint([tmp_path / f for f in listed], "imcc_cluster")   # raises on any warning
 
 
@@ -42,6 +51,40 @@ def test_same_config_same_source_hash(tmp_path):
     a = json.loads((tmp_path / "a" / "manifest.json").read_text())["source_hash"]
     b = json.loads((tmp_path / "b" / "manifest.json").read_text())["source_hash"]
     assert a == b
+
+
+def test_generation_independent_of_folders(tmp_path):
+    """Two copies of the project (and of Amaranth, as in another virtualenv),
+    run from different folders into different output folders, write the same
+    bytes: source locations are relative, so the source hash and build key
+    are too."""
+    repo = Path(__file__).resolve().parent.parent
+    site = str(Path(amaranth.__file__).resolve().parent.parent)
+    outs = []
+    for where in ("a", "b/deeper"):
+        root = tmp_path / where / "checkout"
+        for pkg in ("gen", "rtl", "sim", "tb"):
+            shutil.copytree(repo / pkg, root / "imcc" / pkg,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(Path(amaranth.__file__).parent, root / "amaranth",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        out = tmp_path / where / "out"
+        # -S: no site hook, so neither the editable install nor the virtualenv's
+        # Amaranth is found before the copy.
+        code = (f"import sys; sys.path[:0] = [{str(root)!r}, {site!r}]; "
+                "import imcc.gen, amaranth; assert imcc.gen.__file__.startswith(sys.path[0]) "
+                "and amaranth.__file__.startswith(sys.path[0]); from imcc.gen.cli import main; "
+                f"sys.exit(main(['gen', '--set', 'cores.count=1', '-o', {str(out)!r}]))")
+        r = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path / where,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        outs.append(out)
+    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
+    for f in files:
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+    text = (outs[0] / "imcc_cluster.v").read_text()
+    assert str(tmp_path) not in text and '(* src = "rtl/cluster.py:' in text
 
 
 @pytest.mark.parametrize("args, needle", [
