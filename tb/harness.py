@@ -160,10 +160,8 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
             comp = component(cfg) if component else None
             gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
             if hasattr(comp, "wave_groups"):
-                from .waves import module_ports
-                text = gen.sources[-1].read_text()
-                groups = comp.wave_groups(
-                    toplevel, lambda p: module_ports(text, f"{toplevel}.{p}"))
+                from .waves import layout
+                groups = layout(comp, toplevel, gen.sources[-1].read_text())
                 (path / "wave_groups.json").write_text(json.dumps(groups))
             masters = cfg.tcdm_masters()
             _verilate(gen.all_sources, toplevel, path / "obj", waves)
@@ -219,7 +217,9 @@ def _verilate(sources, toplevel, obj_dir: Path, waves: bool):
     if waves:
         # FST without a system liblz4: tb/csrc/lz4.h, and an empty archive for -llz4.
         (obj_dir / "liblz4.a").write_bytes(b"!<arch>\n")
-        extra += ["-CFLAGS", f"-I{Path(__file__).parent / 'csrc'}", "-LDFLAGS", f"-L{obj_dir}"]
+        from .waves import TRACE_MAX_WIDTH
+        extra += ["-CFLAGS", f"-I{Path(__file__).parent / 'csrc'}", "-LDFLAGS", f"-L{obj_dir}",
+                  "--trace-max-width", str(TRACE_MAX_WIDTH)]
     try:
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
                      build_dir=str(obj_dir), build_args=VERILATOR_FLAGS + extra, waves=waves,
@@ -255,7 +255,8 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
         progress: Callable[[str], None] | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` on build ``b``; fail with the log's
     tail on any failure.  Returns the run folder (holding dump.fst with waves).
-    ``progress`` receives the text of each ``[progress]`` log line as it is written."""
+    ``progress`` receives the text of each ``[progress]`` log line as it is written;
+    without it the waves path is printed on stderr."""
     env = verilator_env()
     from cocotb_tools.check_results import get_results
     runner = _Verilator.make()
@@ -301,7 +302,10 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
             from .waves import write_gtkw
             write_gtkw(run_dir / "dump.gtkw", fst, json.loads(groups_file.read_text()))
             fst = f"{fst} (layout: gtkwave {fst} {run_dir / 'dump.gtkw'})"
-        print(f"[imcc] waves: {fst}")
+        # A human line: stderr (stdout may carry a command's JSON), or the
+        # caller's progress, which reports the path itself.
+        if progress is None:
+            print(f"[imcc] waves: {fst}", file=sys.stderr)
         _record("waves", str(fst), 0.0)
     try:
         n, n_failed = get_results(results)
