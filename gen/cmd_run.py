@@ -61,6 +61,8 @@ def run_bottleneck(args) -> int:
         plan = plan_bottleneck(cfg, shape)
     except MappingError as e:
         raise UsageError(str(e)) from None
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed {args.seed}: an integer from 0 to 2^63 - 1 is needed")
     if args.dump and not args.dump.endswith(".npz"):
         raise UsageError(f"--dump {args.dump}: the file name must end in .npz")
     if args.waves:

@@ -83,13 +83,19 @@ class TcdmConfig:
     def validate(self, p: str, root: "ClusterConfig"):
         _int_in(f"{p}.banks", self.banks, 1, 1024)
         _check(_power_of_two(self.banks), f"{p}.banks", self.banks, "a power of two from 1 to 1024")
-        _int_in(f"{p}.size_kib", self.size_kib, 1, 64 * 1024)
+        # TCDM_CFG.SIZE_KIB (the cluster control block's readout) is 16 bits.
+        _int_in(f"{p}.size_kib", self.size_kib, 1, 2**16 - 1)
         _check(self.size_bytes % (self.banks * WORD_BYTES) == 0, f"{p}.size_kib", self.size_kib,
                f"a size that is a multiple of banks x 4 bytes ({self.banks * WORD_BYTES} bytes)")
         _int_in(f"{p}.base", self.base, 0, 2**32 - 1)
         _check(self.base % self.size_bytes == 0 if _power_of_two(self.size_bytes) else
                self.base % 4096 == 0, f"{p}.base", hex(self.base),
                "an address aligned to the TCDM size (or to 4 KiB for non-power-of-two sizes)")
+        # The accelerators' job checks compare addresses as numbers: a window
+        # that wrapped to 0 would pass a stream running past 4 GiB.
+        _check(self.base + self.size_bytes <= 2**32, f"{p}.base", hex(self.base),
+               f"a window that ends at or below 4 GiB (base + {self.size_bytes:#x} bytes "
+               f"<= 0x100000000)")
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,16 @@ class DwConfig:
         _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
 
 
+CLOCK_MHZ_MIN, CLOCK_MHZ_MAX = 1.0, 5000.0
+
+
+def _period_text(f) -> str:
+    try:
+        return f"{1e6 / f:.6g} ps"
+    except (TypeError, ZeroDivisionError, OverflowError):
+        return "no period"
+
+
 @dataclass(frozen=True)
 class ClockConfig:
     freq_mhz: float = _doc("clock frequency used to convert analog times to cycles", default=500.0)
@@ -216,7 +232,15 @@ class ClockConfig:
         return 1000.0 / self.freq_mhz
 
     def validate(self, p, root):
-        _positive(f"{p}.freq_mhz", self.freq_mhz)
+        # The simulator's step is 1 ps and the clock toggles every half period.
+        f = self.freq_mhz
+        _check(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f)
+               and CLOCK_MHZ_MIN <= f <= CLOCK_MHZ_MAX
+               and abs(1e6 / f - 2 * round(5e5 / f)) < 1e-6, f"{p}.freq_mhz", f,
+               f"a frequency from {CLOCK_MHZ_MIN:g} to {CLOCK_MHZ_MAX:g} MHz whose period is an "
+               "even number of picoseconds (the simulator's step is 1 ps, the clock toggles "
+               "each half period), e.g. 500 (2000 ps), 400, 250, 125, 100; "
+               f"{f!r} MHz would be {_period_text(f)}")
 
 
 # Units of CrossbarConfig.t_inference; a month is a twelfth of a 365-day year.
@@ -456,6 +480,9 @@ class ClusterConfig:
             raise ConfigError("--config", str(path), f"a readable TOML file ({e.strerror})")
         except tomllib.TOMLDecodeError as e:
             raise ConfigError("--config", str(path), f"valid TOML ({e})")
+        except UnicodeDecodeError:
+            raise ConfigError("--config", str(path), "a TOML text file (UTF-8); this one is "
+                              "binary or in another encoding") from None
         return cls.from_dict(data)
 
     @classmethod

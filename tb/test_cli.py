@@ -94,6 +94,16 @@ def test_generation_independent_of_folders(tmp_path):
     (["gen"], "-o"),
     (["frobnicate"], "invalid choice"),
     (["config", "show", "--config", "/nonexistent.toml"], "--config"),
+    (["config", "show", "--config", sys.executable], "--config"),     # a binary file
+    (["gen", "-o", __file__], "-o"),                                 # an existing file
+    (["gen", "-o", f"{__file__}/sub"], "-o"),                        # under a file
+    (["gen", "-o", "/proc/imcc-out"], "-o"),                         # not writable
+    (["gen", "--set", "tcdm.size_kib=65536", "-o", "x"], "tcdm.size_kib"),
+    (["run", "bottleneck", "--seed", "-1"], "--seed"),
+    (["demo", "--seed", "-1"], "--seed"),
+    (["run", "bottleneck", "--w", "70000"], "SIZE.W"),                # before any build
+    (["run", "bottleneck", "--h", "1", "--w", "70000", "--cin", "1", "--t", "1", "--cout", "1"],
+     "SIZE.W"),
 ])
 def test_usage_and_config_errors_exit_2_with_one_line(args, needle):
     r = _imcc(*args)

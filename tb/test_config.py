@@ -37,12 +37,27 @@ def test_defaults_are_the_papers_cluster():
     ("ima.rowz=8", "ima.rowz"),
     ("imx.rows=8", "imx.rows"),
     ("tcdm.size_kib=4096", "interconnect.periph_base"),   # TCDM would cover the peripherals
+    ("tcdm.size_kib=65536", "tcdm.size_kib"),     # TCDM_CFG.SIZE_KIB is 16 bits
+    ("tcdm.base=0xfffff000 tcdm.size_kib=384", "tcdm.base"),  # past 4 GiB
+    # the simulator's 1 ps step: periods of 3000.3 and 3003.003 ps, and no period at all
+    ("clock.freq_mhz=333.3", "clock.freq_mhz"),
+    ("clock.freq_mhz=333", "clock.freq_mhz"),
+    ("clock.freq_mhz=1e300", "clock.freq_mhz"),
+    ("clock.freq_mhz=1e-300", "clock.freq_mhz"),
+    ("clock.freq_mhz=inf", "clock.freq_mhz"),
 ])
 def test_bad_values_name_the_field(override, field):
     with pytest.raises(ConfigError) as e:
-        ClusterConfig.load(None, [override])
+        ClusterConfig.load(None, override.split())
     assert e.value.field == field
     assert str(e.value).startswith(field)
+
+
+@pytest.mark.parametrize("mhz", [500, 400, 250, 125, 100, 1000, 5000, 1, 2.5])
+def test_clock_periods_the_simulator_represents(mhz):
+    c = ClusterConfig.load(None, [f"clock.freq_mhz={mhz}"])
+    half_ps = c.clock.period_ns * 500
+    assert abs(half_ps - round(half_ps)) < 1e-6
 
 
 def test_toml_and_overrides(tmp_path):
