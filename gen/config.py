@@ -20,7 +20,7 @@ from typing import Any
 __all__ = [
     "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
     "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow", "CrossbarConfig",
-    "parse_duration",
+    "parse_duration", "GEN_LIMITS",
 ]
 
 WORD_BYTES = 4  # TCDM words are 32 bit (system contract)
@@ -29,6 +29,13 @@ IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pa
 # Shortest macro latency in cycles (rtl/ima/macro.py): counted to the IMA's input
 # register, so a macro answering after one edge is seen after two.
 MACRO_MIN_CYCLES = 2
+
+
+# Largest values `imcc gen` elaborates in about a minute on two cores (measured:
+# 128 banks 54 s, 256 banks over 100 s; a 16 MiB TCDM 66 s; a 1 MiB
+# instruction memory 69 s, 16 MiB over 100 s and 5 GB; the default 9 s).
+# Every bank, word of memory and master/target pair is elaborated in Python.
+GEN_LIMITS = {"tcdm.banks": 128, "tcdm.size_kib": 16 * 1024, "cores.imem_kib": 1024}
 
 
 class ConfigError(ValueError):
@@ -81,10 +88,12 @@ class TcdmConfig:
         return self.size_bytes // (self.banks * WORD_BYTES)
 
     def validate(self, p: str, root: "ClusterConfig"):
-        _int_in(f"{p}.banks", self.banks, 1, 1024)
-        _check(_power_of_two(self.banks), f"{p}.banks", self.banks, "a power of two from 1 to 1024")
-        # TCDM_CFG.SIZE_KIB (the cluster control block's readout) is 16 bits.
-        _int_in(f"{p}.size_kib", self.size_kib, 1, 2**16 - 1)
+        # Upper limits are what generates in about a minute on two cores
+        # (GEN_LIMITS); TCDM_CFG.SIZE_KIB, the control block's readout, is 16 bits.
+        _int_in(f"{p}.banks", self.banks, 1, GEN_LIMITS["tcdm.banks"])
+        _check(_power_of_two(self.banks), f"{p}.banks", self.banks,
+               f"a power of two from 1 to {GEN_LIMITS['tcdm.banks']}")
+        _int_in(f"{p}.size_kib", self.size_kib, 1, GEN_LIMITS["tcdm.size_kib"])
         _check(self.size_bytes % (self.banks * WORD_BYTES) == 0, f"{p}.size_kib", self.size_kib,
                f"a size that is a multiple of banks x 4 bytes ({self.banks * WORD_BYTES} bytes)")
         _int_in(f"{p}.base", self.base, 0, 2**32 - 1)
@@ -135,7 +144,7 @@ class CoresConfig:
 
     def validate(self, p, root):
         _int_in(f"{p}.count", self.count, 0, 16)
-        _int_in(f"{p}.imem_kib", self.imem_kib, 1, 16 * 1024)
+        _int_in(f"{p}.imem_kib", self.imem_kib, 1, GEN_LIMITS["cores.imem_kib"])
         _check(_power_of_two(self.imem_kib), f"{p}.imem_kib", self.imem_kib, "a power of two")
         _int_in(f"{p}.imem_base", self.imem_base, 0, 2**32 - self.imem_bytes)
         _check(self.imem_base % self.imem_bytes == 0, f"{p}.imem_base", hex(self.imem_base),
