@@ -33,9 +33,11 @@ MACRO_MIN_CYCLES = 2
 
 # Largest values `imcc gen` elaborates in about a minute on two cores (measured:
 # 128 banks 54 s, 256 banks over 100 s; a 16 MiB TCDM 66 s; a 1 MiB
-# instruction memory 69 s, 16 MiB over 100 s and 5 GB; the default 9 s).
-# Every bank, word of memory and master/target pair is elaborated in Python.
-GEN_LIMITS = {"tcdm.banks": 128, "tcdm.size_kib": 16 * 1024, "cores.imem_kib": 1024}
+# instruction memory 69 s, 16 MiB over 100 s and 5 GB; 58 masters x 32 banks
+# 33 s, 64 x 128 over 300 s and 2 GB; the default 9 s).  Every bank, word of
+# memory and master/bank pair of the interconnect is elaborated in Python.
+GEN_LIMITS = {"tcdm.banks": 128, "tcdm.size_kib": 16 * 1024, "cores.imem_kib": 1024,
+              "masters_x_banks": 2048}
 
 
 class ConfigError(ValueError):
@@ -129,6 +131,14 @@ class InterconnectConfig:
                f"a window that does not overlap the TCDM [{t.base:#x}, {t.base + t.size_bytes:#x})")
         _check(self.periph_base + span <= 2**32, f"{p}.periph_base", hex(self.periph_base),
                "a window that ends below 4 GiB")
+        try:
+            n = len(root.tcdm_masters())
+        except TypeError:   # a later section has a value of the wrong type: it says so itself
+            return
+        pairs = GEN_LIMITS["masters_x_banks"]
+        _check(n * t.banks <= pairs, "tcdm.banks", t.banks,
+               f"at most {pairs // n} banks with {n} TCDM masters (the interconnect's master x "
+               f"bank pairs are limited to {pairs}, which generates in about a minute)")
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,13 @@ def test_limits_of_what_generates_in_reasonable_time(override):
     with pytest.raises(ConfigError) as e:
         ClusterConfig.load(None, [override, "tcdm.base=0x40000000"])
     assert e.value.field == override.partition("=")[0] and "to " in str(e.value)
+
+
+def test_interconnect_size_limit():
+    """14 masters x 128 banks generate in under a minute; 64 x 128 took over 5."""
+    ClusterConfig.load(None, ["tcdm.banks=128"])
+    big = ["cores.count=14", "ima.data_ports=16", "ima.stream_ports=separate", "dw.ports=own"]
+    ClusterConfig.load(None, big)                      # 64 masters x 32 banks
+    with pytest.raises(ConfigError) as e:
+        ClusterConfig.load(None, big + ["tcdm.banks=64"])
+    assert e.value.field == "tcdm.banks" and "at most 32 banks with 64 TCDM masters" in str(e.value)
