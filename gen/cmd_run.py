@@ -92,7 +92,7 @@ def simulate(cfg, blk: dict, seed: int, *, dump: str | None = None, progress=Non
     say = progress or (lambda s: None)
     t0 = time.monotonic()
     say("building the Verilator model of the cluster (cached after the first run)...")
-    b = harness.build(cfg, "cluster_tb", component=cluster_tb)
+    b = harness.build(cfg, "cluster_tb", component=cluster_tb, progress=say)
     build_s = time.monotonic() - t0
     say(f"model {'reused' if b.reused else 'built'} in {build_s:.1f} s; simulating")
     with tempfile.TemporaryDirectory() as d:

@@ -134,10 +134,61 @@ def _record(kind: str, name: str, seconds: float):
                             "pid": os.getpid()}) + "\n")
 
 
+class _BuildClock:
+    """While a build runs: its elapsed time every :attr:`PERIOD` seconds, with
+    the time the last build of the same configuration took (any sources), to
+    ``say``; on success that time is recorded in ``build/verilator/build_times.json``."""
+
+    PERIOD = 15.0
+
+    def __init__(self, what: dict, label: str, say: Callable[[str], None]):
+        import threading
+        self.key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+        self.label, self.say = label, say
+        self.log = build_dir() / "verilator" / "build_times.json"
+        self.last = self._times().get(self.key)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+
+    def _times(self) -> dict:
+        try:
+            return json.loads(self.log.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _tick(self):
+        while not self.stop.wait(self.PERIOD):
+            of = f" of about {self.last:.0f} s last time" if self.last else ""
+            self.say(f"building {self.label}: {time.monotonic() - self.t0:.0f} s{of}")
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.say(f"building {self.label}" + (f" (the last build of this configuration took "
+                                             f"{self.last:.0f} s)" if self.last else
+                                             " (first build of this configuration)"))
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *_):
+        self.stop.set()
+        self.thread.join()
+        if exc_type is None:
+            times = {**self._times(), self.key: round(time.monotonic() - self.t0, 1)}
+            tmp = self.log.with_suffix(f".{os.getpid()}")
+            tmp.write_text(json.dumps(times, indent=0))
+            tmp.replace(self.log)     # whole file or nothing, with parallel builds
+
+
+def _stderr(text: str):
+    print(f"[imcc] {text}", file=sys.stderr, flush=True)
+
+
 def build(cfg: ClusterConfig, top: str = "cluster", *,
-          component: Callable | None = None, params: dict | None = None) -> Build:
+          component: Callable | None = None, params: dict | None = None,
+          progress: Callable[[str], None] | None = None) -> Build:
     """Verilate ``top`` for ``cfg`` (or ``component(cfg)`` with ``params`` naming
-    its variant), reusing an earlier build with the same key."""
+    its variant), reusing an earlier build with the same key.  A build reports
+    its elapsed time to ``progress`` (default: stderr) while it runs."""
     verilator_env()
     waves = waves_enabled()
     # The crossbar's behavioural-model settings do not change the RTL.
@@ -157,16 +208,18 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
         if not reused:
             if path.exists():
                 shutil.rmtree(path)
-            comp = component(cfg) if component else None
-            gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
-            if hasattr(comp, "wave_groups"):
-                from .waves import layout
-                groups = layout(comp, toplevel, gen.sources[-1].read_text())
-                (path / "wave_groups.json").write_text(json.dumps(groups))
-            masters = cfg.tcdm_masters()
-            _verilate(gen.all_sources, toplevel, path / "obj", waves)
-            (path / "ident.json").write_text(ident)
-            stamp.write_text(json.dumps({"masters": masters}))
+            what = {"cfg": rtl_cfg, "top": top, "params": params or {}, "waves": waves}
+            with _BuildClock(what, f"the Verilator model of {toplevel}", progress or _stderr):
+                comp = component(cfg) if component else None
+                gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
+                if hasattr(comp, "wave_groups"):
+                    from .waves import layout
+                    groups = layout(comp, toplevel, gen.sources[-1].read_text())
+                    (path / "wave_groups.json").write_text(json.dumps(groups))
+                masters = cfg.tcdm_masters()
+                _verilate(gen.all_sources, toplevel, path / "obj", waves)
+                (path / "ident.json").write_text(ident)
+                stamp.write_text(json.dumps({"masters": masters}))
     seconds = time.monotonic() - t0
     _record("build" if not reused else "reuse", key, seconds)
     info = json.loads(stamp.read_text())
