@@ -87,6 +87,22 @@ def test_generation_independent_of_folders(tmp_path):
     assert str(tmp_path) not in text and '(* src = "rtl/cluster.py:' in text
 
 
+def test_run_json_alone_on_stdout_and_no_paper_ratio_for_other_blocks():
+    """`imcc run bottleneck --json` on a small block (the default run's build
+    without cores): stdout parses as JSON and, the block not being the
+    paper's reference block, carries no comparison with its figure; neither
+    does the table."""
+    cmd = ["run", "bottleneck", "--set", "cores.count=0", "--h", "9", "--w", "7", "--cin", "12",
+           "--t", "3", "--cout", "12", "--seed", "4"]
+    r = _imcc(*cmd, "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout)
+    assert report["bit_exact"] and "paper_cycles" not in report and "ratio_to_paper" not in report
+    r = _imcc(*cmd)
+    assert r.returncode == 0 and "bit-exact check" in r.stdout, r.stderr[-3000:]
+    assert "paper" not in r.stdout and "ratio" not in r.stdout, r.stdout
+
+
 @pytest.mark.parametrize("args, needle", [
     (["gen", "--set", "tcdm.banks=3", "-o", "x"], "tcdm.banks"),
     (["gen", "--set", "nonsense", "-o", "x"], "KEY=VALUE"),

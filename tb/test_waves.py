@@ -48,8 +48,11 @@ def _gtkw_traces(text: str) -> list[str]:
             if ln and ln[0] not in "[*@-"]
 
 
-@pytest.mark.parametrize("cfg", [
-    NO_CORES, pytest.param(DEFAULT, marks=pytest.mark.long)], ids=["no-cores", "default"])
+# Opt-in: a waves build is a Verilator build of its own (about 2 minutes
+# without cores); tb/test_cli.py checks --json and the paper comparison on
+# the default run's build.
+@pytest.mark.long
+@pytest.mark.parametrize("cfg", [NO_CORES, DEFAULT], ids=["no-cores", "default"])
 def test_run_waves_json_layout_in_the_fst(cfg, tmp_path):
     """`imcc run bottleneck --waves --json` on a small (non-reference) block:
     stdout is the JSON report alone, with no comparison to the paper's
