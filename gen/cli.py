@@ -9,7 +9,9 @@ a one-line message and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import json
 import os
 import sys
 
@@ -20,7 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from . import __version__
 from .config import ClusterConfig, ConfigError
 
-__all__ = ["main", "UsageError", "add_config_args", "load_config", "COMMANDS"]
+__all__ = ["main", "UsageError", "add_config_args", "load_config", "print_json", "COMMANDS"]
 
 # Modules under imcc.gen (or full dotted paths) that register sub-commands.
 COMMANDS = ["imcc.gen.cmd_gen", "imcc.gen.cmd_config", "imcc.gen.cmd_synth", "imcc.gen.cmd_study",
@@ -62,14 +64,34 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+_JSON_OUT = None   # where print_json writes: the command's stdout
+
+
+def print_json(obj, indent: int = 1) -> None:
+    """The machine-readable report of a ``--json`` command, alone on stdout."""
+    print(json.dumps(obj, indent=indent), file=_JSON_OUT or sys.stdout, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _JSON_OUT
     args = _parser().parse_args(argv)
+    # With --json, stdout carries only the report: any other line a command
+    # or a library prints goes to stderr.
+    _JSON_OUT = sys.stdout
+    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) \
+        else contextlib.nullcontext()
     try:
-        return args.run(args) or 0
+        with quiet:
+            return args.run(args) or 0
     except (ConfigError, UsageError) as e:
         print(f"imcc: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        _JSON_OUT = None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m imcc.gen.cli`: the commands import imcc.gen.cli, whose
+    # print_json must see this run's stdout, so run that module's main.
+    from imcc.gen.cli import main as _main
+    sys.exit(_main())

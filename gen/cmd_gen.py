@@ -1,6 +1,6 @@
 """``imcc gen``: Verilog, file list, manifest and register maps."""
 
-from .cli import add_config_args, load_config
+from .cli import UsageError, add_config_args, load_config
 
 
 def register(sub):
@@ -14,9 +14,17 @@ def register(sub):
 
 
 def run(args) -> int:
+    from pathlib import Path
     from .elaborate import generate
     cfg = load_config(args)
-    g = generate(cfg, args.out, args.top)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"-o {args.out}: a file exists there; give a folder")
+    try:   # an unusable folder is the user's error, found before elaborating
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        g = generate(cfg, args.out, args.top)
+    except OSError as e:
+        raise UsageError(f"-o {args.out}: {e.strerror or e}"
+                         + (f" ({e.filename})" if e.filename else "")) from None
     print(f"imcc: wrote {g.top_module} ({len(g.sources)} Verilog files, "
           f"source hash {g.manifest['source_hash'][:16]}) to {g.out_dir}/")
     for p in g.outputs:

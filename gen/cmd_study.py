@@ -1,6 +1,8 @@
 """``imcc study drift``: block error of the reference bottleneck vs PCM drift time."""
 
-from .cli import UsageError, add_config_args, load_config
+import dataclasses
+
+from .cli import UsageError, add_config_args, load_config, print_json
 from .config import parse_duration
 
 
@@ -26,6 +28,8 @@ def register(sub):
     d.add_argument("--read-noise", choices=("column", "device"), default="column",
                    help="read-noise sampling: 'column' (same mean and variance, fast; default) "
                         "or 'device' (every device, every MVM; about 6x slower)")
+    d.add_argument("--json", action="store_true",
+                   help="print the rows (and the RTL point) as JSON instead of the table")
     d.add_argument("--rtl", metavar="T[:COMP]", nargs="?", const="1d:global", default=None,
                    help="also run the reference block through the generated cluster in RTL "
                         "simulation with the PCM model at its macro port, at time T and "
@@ -49,16 +53,22 @@ def run_drift(args) -> int:
         raise UsageError(f"--seed {args.seed}: must be >= 0")
     rtl = _rtl_point(args.rtl) if args.rtl else None
     rows = run_study(cfg, times, comps, args.seed, sampling=args.read_noise)
-    print(format_table(rows))
+    report = {"rows": [dataclasses.asdict(r) for r in rows]}
+    if not args.json:
+        print(format_table(rows))
     if rtl:
-        code = _run_rtl_point(cfg, args, *rtl)
+        code, report["rtl"] = _run_rtl_point(cfg, args, *rtl)
         if code:
             return code
     try:
         plot(rows, args.out)
     except OSError as e:
         raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from None
-    print(f"imcc: wrote {args.out}")
+    report["plot"] = str(args.out)
+    if args.json:
+        print_json(report)
+    else:
+        print(f"imcc: wrote {args.out}")
     return 0
 
 
@@ -71,9 +81,10 @@ def _rtl_point(text: str) -> tuple[str, str]:
     return t, comp
 
 
-def _run_rtl_point(cfg, args, t: str, comp: str) -> int:
+def _run_rtl_point(cfg, args, t: str, comp: str) -> tuple[int, dict | None]:
     """The reference block through the RTL with the PCM model at the macro port
-    (the paper's differential pair), beside the golden path at the same seed."""
+    (the paper's differential pair), beside the golden path at the same seed:
+    (exit status, the point's figures)."""
     import sys
     from imcc.sim.drift_study import REFERENCE
     from .cmd_run import simulate
@@ -90,7 +101,7 @@ def _run_rtl_point(cfg, args, t: str, comp: str) -> int:
         r = simulate(c, blk, seed, progress=say)
     except AssertionError as e:
         print(f"imcc: the simulation failed:\n{e}", file=sys.stderr)
-        return 1
+        return 1, None
     xc = r["crossbar"]
     print(f"\nRTL point (cluster RTL, crossbar windows of the mapper; {r['sim_cycles']:,} "
           f"cycles simulated in {r['sim_wall_s']} s):")
@@ -102,4 +113,6 @@ def _run_rtl_point(cfg, args, t: str, comp: str) -> int:
           f"tensor): {'yes' if r['bit_exact'] else 'NO'}")
     for m in r["mismatches"]:
         print(f"  {m}")
-    return 0 if r["bit_exact"] else 1
+    point = {"t": t, "compensation": comp, "bit_exact": r["bit_exact"],
+             "sim_cycles": r["sim_cycles"], **{k: xc[k] for k in ("rms_lsb", "over_1lsb", "snr_db")}}
+    return (0 if r["bit_exact"] else 1), point

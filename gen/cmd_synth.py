@@ -1,10 +1,9 @@
 """``imcc synth``: generic Yosys synthesis, hardware cost per component, structural checks."""
 
-import json
 import sys
 from pathlib import Path
 
-from .cli import UsageError, add_config_args, load_config
+from .cli import UsageError, add_config_args, load_config, print_json
 
 
 def register(sub):
@@ -44,7 +43,10 @@ def run(args) -> int:
     except SynthError as e:
         print(f"imcc: synth failed: {e}", file=sys.stderr)
         return 1
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
+    if args.json:
+        print_json(report.to_dict(), indent=2)
+    else:
+        print(report.text())
     for p in report.problems:
         print(f"imcc: synth check failed: {p}", file=sys.stderr)
     return 0 if report.ok else 1

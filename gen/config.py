@@ -21,7 +21,7 @@ __all__ = [
     "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
     "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow", "CrossbarConfig",
     "DmaConfig", "L2Config",
-    "parse_duration",
+    "parse_duration", "GEN_LIMITS",
 ]
 
 WORD_BYTES = 4  # TCDM words are 32 bit (system contract)
@@ -31,6 +31,16 @@ IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pa
 # register, so a macro answering after one edge is seen after two.
 MACRO_MIN_CYCLES = 2
 MAX_INSTANCES = 7   # accelerator instances per kind (a 3-bit field of the configuration readout)
+
+
+# Largest values `imcc gen` elaborates in about a minute on two cores (measured:
+# 128 banks 54 s, 256 banks over 100 s; a 16 MiB TCDM 66 s; a 1 MiB
+# instruction memory 69 s, 16 MiB over 100 s and 5 GB; 58 masters x 32 banks
+# 33 s, 64 x 128 over 300 s and 2 GB; the default 9 s).  Every bank, word of
+# memory and master/bank pair of the interconnect is elaborated in Python.  The
+# pair limit lets the default masters (18 with the DMA) reach 128 banks.
+GEN_LIMITS = {"tcdm.banks": 128, "tcdm.size_kib": 16 * 1024, "cores.imem_kib": 1024,
+              "masters_x_banks": 2560}
 
 
 class ConfigError(ValueError):
@@ -83,15 +93,23 @@ class TcdmConfig:
         return self.size_bytes // (self.banks * WORD_BYTES)
 
     def validate(self, p: str, root: "ClusterConfig"):
-        _int_in(f"{p}.banks", self.banks, 1, 1024)
-        _check(_power_of_two(self.banks), f"{p}.banks", self.banks, "a power of two from 1 to 1024")
-        _int_in(f"{p}.size_kib", self.size_kib, 1, 64 * 1024)
+        # Upper limits are what generates in about a minute on two cores
+        # (GEN_LIMITS); TCDM_CFG.SIZE_KIB, the control block's readout, is 16 bits.
+        _int_in(f"{p}.banks", self.banks, 1, GEN_LIMITS["tcdm.banks"])
+        _check(_power_of_two(self.banks), f"{p}.banks", self.banks,
+               f"a power of two from 1 to {GEN_LIMITS['tcdm.banks']}")
+        _int_in(f"{p}.size_kib", self.size_kib, 1, GEN_LIMITS["tcdm.size_kib"])
         _check(self.size_bytes % (self.banks * WORD_BYTES) == 0, f"{p}.size_kib", self.size_kib,
                f"a size that is a multiple of banks x 4 bytes ({self.banks * WORD_BYTES} bytes)")
         _int_in(f"{p}.base", self.base, 0, 2**32 - 1)
         _check(self.base % self.size_bytes == 0 if _power_of_two(self.size_bytes) else
                self.base % 4096 == 0, f"{p}.base", hex(self.base),
                "an address aligned to the TCDM size (or to 4 KiB for non-power-of-two sizes)")
+        # The accelerators' job checks compare addresses as numbers: a window
+        # that wrapped to 0 would pass a stream running past 4 GiB.
+        _check(self.base + self.size_bytes <= 2**32, f"{p}.base", hex(self.base),
+               f"a window that ends at or below 4 GiB (base + {self.size_bytes:#x} bytes "
+               f"<= 0x100000000)")
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ class CoresConfig:
 
     def validate(self, p, root):
         _int_in(f"{p}.count", self.count, 0, 16)
-        _int_in(f"{p}.imem_kib", self.imem_kib, 1, 16 * 1024)
+        _int_in(f"{p}.imem_kib", self.imem_kib, 1, GEN_LIMITS["cores.imem_kib"])
         _check(_power_of_two(self.imem_kib), f"{p}.imem_kib", self.imem_kib, "a power of two")
         _int_in(f"{p}.imem_base", self.imem_base, 0, 2**32 - self.imem_bytes)
         _check(self.imem_base % self.imem_bytes == 0, f"{p}.imem_base", hex(self.imem_base),
@@ -200,6 +218,16 @@ class DwConfig:
         _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
 
 
+CLOCK_MHZ_MIN, CLOCK_MHZ_MAX = 1.0, 5000.0
+
+
+def _period_text(f) -> str:
+    try:
+        return f"{1e6 / f:.6g} ps"
+    except (TypeError, ZeroDivisionError, OverflowError):
+        return "no period"
+
+
 @dataclass(frozen=True)
 class ClockConfig:
     freq_mhz: float = _doc("clock frequency used to convert analog times to cycles", default=500.0)
@@ -212,7 +240,15 @@ class ClockConfig:
         return 1000.0 / self.freq_mhz
 
     def validate(self, p, root):
-        _positive(f"{p}.freq_mhz", self.freq_mhz)
+        # The simulator's step is 1 ps and the clock toggles every half period.
+        f = self.freq_mhz
+        _check(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f)
+               and CLOCK_MHZ_MIN <= f <= CLOCK_MHZ_MAX
+               and abs(1e6 / f - 2 * round(5e5 / f)) < 1e-6, f"{p}.freq_mhz", f,
+               f"a frequency from {CLOCK_MHZ_MIN:g} to {CLOCK_MHZ_MAX:g} MHz whose period is an "
+               "even number of picoseconds (the simulator's step is 1 ps, the clock toggles "
+               "each half period), e.g. 500 (2000 ps), 400, 250, 125, 100; "
+               f"{f!r} MHz would be {_period_text(f)}")
 
 
 # Units of CrossbarConfig.t_inference; a month is a twelfth of a 365-day year.
@@ -456,6 +492,9 @@ class ClusterConfig:
             raise ConfigError("--config", str(path), f"a readable TOML file ({e.strerror})")
         except tomllib.TOMLDecodeError as e:
             raise ConfigError("--config", str(path), f"valid TOML ({e})")
+        except UnicodeDecodeError:
+            raise ConfigError("--config", str(path), "a TOML text file (UTF-8); this one is "
+                              "binary or in another encoding") from None
         return cls.from_dict(data)
 
     @classmethod

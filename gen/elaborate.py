@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -63,11 +65,46 @@ def ports_of(component: wiring.Component) -> list[dict]:
     if "clk" not in component.signature.members:   # Amaranth adds the sync domain's
         ports = [{"name": "clk", "dir": "in", "width": 1},
                  {"name": "rst", "dir": "in", "width": 1}]
-    for path, flow, value in component.signature.flatten(component):
+    for path, member, value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path)
-        ports.append({"name": name, "dir": "in" if flow == wiring.In else "out",
+        ports.append({"name": name, "dir": "in" if member.flow == wiring.In else "out",
                       "width": len(value)})
     return ports
+
+
+# The Python file that made each statement, as `(* src = "FILE:LINE" *)`;
+# several locations are joined by "|".
+_SRC_ATTR = re.compile(r'(\(\* src = ")([^"]*)(" \*\))')
+
+
+def _portable_src(verilog_text: str) -> str:
+    """Source locations relative to where the code lives, so the Verilog (and
+    its hash, the build key) does not depend on the checkout's or the
+    virtualenv's folder: the project's files relative to the repository
+    (``rtl/cluster.py``), libraries relative to their import root
+    (``amaranth/lib/fifo.py``)."""
+    import imcc.gen, imcc.rtl, imcc.sim, imcc.tb  # noqa: E401
+    project = [Path(m.__file__).resolve().parent for m in (imcc.gen, imcc.rtl, imcc.sim, imcc.tb)]
+    roots = sorted({Path(p).resolve() for p in sys.path if p and Path(p).is_dir()},
+                   key=lambda r: len(r.parts), reverse=True)
+    cache: dict[str, str] = {}
+
+    def rel(path: str) -> str:
+        if path not in cache:
+            p = Path(path).resolve()
+            cache[path] = next(
+                (f"{d.name}/{p.relative_to(d).as_posix()}" for d in project if p.is_relative_to(d)),
+                next((p.relative_to(r).as_posix() for r in roots if p.is_relative_to(r)), p.name))
+        return cache[path]
+
+    def fix(m: re.Match) -> str:
+        locs = []
+        for loc in m[2].split("|"):
+            path, colon, line = loc.rpartition(":")
+            locs.append(f"{rel(path)}:{line}" if colon else loc)
+        return m[1] + "|".join(locs) + m[3]
+
+    return _SRC_ATTR.sub(fix, verilog_text)
 
 
 def _sram_modules(cfg: ClusterConfig, top: str) -> dict[str, Callable]:
@@ -134,7 +171,7 @@ def generate(cfg: ClusterConfig, out_dir: str | Path, top: str = "cluster", *,
         sources.append(path)
     ports = ports_of(component)
     top_path = out / f"{top_module}.v"
-    _write(top_path, verilog.convert(component, name=top_module), written)
+    _write(top_path, _portable_src(verilog.convert(component, name=top_module)), written)
     sources.append(top_path)
 
     # Verilator, Icarus and commercial tools read this with -F (paths relative

@@ -33,6 +33,11 @@ class BottleneckShape(BlockShape):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise MappingError(f"--{name} = {v!r}: a positive integer is needed")
+        for name, field in (("h", "SIZE.H"), ("w", "SIZE.W")):
+            v = getattr(self, name)
+            if v > 0xFFFF:
+                raise MappingError(f"--{name} = {v}: at most 65535 (the DW's 16-bit {field} "
+                                   "register field)")
         if self.stride not in (1, 2):
             raise MappingError(f"--stride = {self.stride!r}: the depthwise layer supports 1 or 2")
 

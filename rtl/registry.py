@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from imcc.gen.config import AddressWindow, ClusterConfig, ConfigError
+from imcc.gen.config import GEN_LIMITS, AddressWindow, ClusterConfig, ConfigError
 from .block import BlockKind, ClusterBlock, Instance
 from .ctrl.kind import CtrlKind
 from .cores.kind import CoresKind
@@ -133,6 +133,12 @@ def _check(comp: Composition):
         raise ConfigError("cores.count", cfg.cores.count,
                           f"a value that keeps the TCDM masters between 1 and {MAX_MASTERS} "
                           f"(now {n})")
+    pairs = GEN_LIMITS["masters_x_banks"]
+    if n * cfg.tcdm.banks > pairs:
+        raise ConfigError("tcdm.banks", cfg.tcdm.banks,
+                          f"at most {pairs // n} banks with {n} TCDM masters (the interconnect's "
+                          f"master x bank pairs are limited to {pairs}, which generates in about a "
+                          f"minute)")
     from .cores.event_unit import MAX_ACC_EVENTS
     if comp.of_kind("cores") and len(comp.events) > MAX_ACC_EVENTS:
         raise ConfigError("ima.instances", cfg.ima.instances,

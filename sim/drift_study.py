@@ -136,6 +136,8 @@ def format_table(rows: list[StudyRow]) -> str:
 
 
 def plot(rows: list[StudyRow], path, title: str = ""):
+    """Both metrics against time since programming, ticked at the study's
+    times in the units they were given (25s, 1h, 1d, ...); returns the figure."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -150,15 +152,19 @@ def plot(rows: list[StudyRow], path, title: str = ""):
         label = f"{rep} x{dev}, {comp}"
         ax1.plot(t, [r.rms_lsb for r in sel], style, marker="o", label=label)
         ax2.plot(t, [r.snr_db for r in sel], style, marker="o", label=label)
+    ticks = {max(parse_duration("t", r.t), 1.0): r.t for r in rows}
     for ax, yl in ((ax1, "RMS error of block output [LSB]"), (ax2, "SNR [dB]")):
         ax.set_xscale("log")
-        ax.set_xlabel("time since programming [s]")
+        ax.set_xticks(list(ticks), list(ticks.values()))
+        ax.minorticks_off()
+        ax.set_xlabel("time since programming")
         ax.set_ylabel(yl)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
     ax1.set_yscale("log")
-    ax2.legend(fontsize=7)
     fig.suptitle(title or "PCM drift: reference bottleneck (28x28x32, t=6), "
                  "1x1 layers on the crossbar")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return fig

@@ -149,10 +149,61 @@ def _record(kind: str, name: str, seconds: float):
                             "pid": os.getpid()}) + "\n")
 
 
+class _BuildClock:
+    """While a build runs: its elapsed time every :attr:`PERIOD` seconds, with
+    the time the last build of the same configuration took (any sources), to
+    ``say``; on success that time is recorded in ``build/verilator/build_times.json``."""
+
+    PERIOD = 15.0
+
+    def __init__(self, what: dict, label: str, say: Callable[[str], None]):
+        import threading
+        self.key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+        self.label, self.say = label, say
+        self.log = build_dir() / "verilator" / "build_times.json"
+        self.last = self._times().get(self.key)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+
+    def _times(self) -> dict:
+        try:
+            return json.loads(self.log.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _tick(self):
+        while not self.stop.wait(self.PERIOD):
+            of = f" of about {self.last:.0f} s last time" if self.last else ""
+            self.say(f"building {self.label}: {time.monotonic() - self.t0:.0f} s{of}")
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.say(f"building {self.label}" + (f" (the last build of this configuration took "
+                                             f"{self.last:.0f} s)" if self.last else
+                                             " (first build of this configuration)"))
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *_):
+        self.stop.set()
+        self.thread.join()
+        if exc_type is None:
+            times = {**self._times(), self.key: round(time.monotonic() - self.t0, 1)}
+            tmp = self.log.with_suffix(f".{os.getpid()}")
+            tmp.write_text(json.dumps(times, indent=0))
+            tmp.replace(self.log)     # whole file or nothing, with parallel builds
+
+
+def _stderr(text: str):
+    print(f"[imcc] {text}", file=sys.stderr, flush=True)
+
+
 def build(cfg: ClusterConfig, top: str = "cluster", *,
-          component: Callable | None = None, params: dict | None = None) -> Build:
+          component: Callable | None = None, params: dict | None = None,
+          progress: Callable[[str], None] | None = None) -> Build:
     """Verilate ``top`` for ``cfg`` (or ``component(cfg)`` with ``params`` naming
-    its variant), reusing an earlier build with the same key."""
+    its variant), reusing an earlier build with the same key.  A build reports
+    its elapsed time to ``progress`` (default: stderr) while it runs."""
     verilator_env()
     waves = waves_enabled()
     # The crossbar's behavioural-model settings do not change the RTL.
@@ -172,18 +223,18 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
         if not reused:
             if path.exists():
                 shutil.rmtree(path)
-            comp = component(cfg) if component else None
-            gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
-            if hasattr(comp, "wave_groups"):
-                from .waves import module_ports
-                text = gen.sources[-1].read_text()
-                groups = comp.wave_groups(
-                    toplevel, lambda p: module_ports(text, f"{toplevel}.{p}"))
-                (path / "wave_groups.json").write_text(json.dumps(groups))
-            masters = compose(cfg).masters
-            _verilate(gen.all_sources, toplevel, path / "obj", waves)
-            (path / "ident.json").write_text(ident)
-            stamp.write_text(json.dumps({"masters": masters}))
+            what = {"cfg": rtl_cfg, "top": top, "params": params or {}, "waves": waves}
+            with _BuildClock(what, f"the Verilator model of {toplevel}", progress or _stderr):
+                comp = component(cfg) if component else None
+                gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
+                if hasattr(comp, "wave_groups"):
+                    from .waves import layout
+                    groups = layout(comp, toplevel, gen.sources[-1].read_text())
+                    (path / "wave_groups.json").write_text(json.dumps(groups))
+                masters = compose(cfg).masters
+                _verilate(gen.all_sources, toplevel, path / "obj", waves)
+                (path / "ident.json").write_text(ident)
+                stamp.write_text(json.dumps({"masters": masters}))
     seconds = time.monotonic() - t0
     _record("build" if not reused else "reuse", key, seconds)
     info = json.loads(stamp.read_text())
@@ -234,7 +285,9 @@ def _verilate(sources, toplevel, obj_dir: Path, waves: bool):
     if waves:
         # FST without a system liblz4: tb/csrc/lz4.h, and an empty archive for -llz4.
         (obj_dir / "liblz4.a").write_bytes(b"!<arch>\n")
-        extra += ["-CFLAGS", f"-I{Path(__file__).parent / 'csrc'}", "-LDFLAGS", f"-L{obj_dir}"]
+        from .waves import TRACE_MAX_WIDTH
+        extra += ["-CFLAGS", f"-I{Path(__file__).parent / 'csrc'}", "-LDFLAGS", f"-L{obj_dir}",
+                  "--trace-max-width", str(TRACE_MAX_WIDTH)]
     try:
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
                      build_dir=str(obj_dir), build_args=VERILATOR_FLAGS + extra, waves=waves,
@@ -270,7 +323,8 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
         progress: Callable[[str], None] | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` on build ``b``; fail with the log's
     tail on any failure.  Returns the run folder (holding dump.fst with waves).
-    ``progress`` receives the text of each ``[progress]`` log line as it is written."""
+    ``progress`` receives the text of each ``[progress]`` log line as it is written;
+    without it the waves path is printed on stderr."""
     env = verilator_env()
     from cocotb_tools.check_results import get_results
     runner = _Verilator.make()
@@ -316,7 +370,10 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
             from .waves import write_gtkw
             write_gtkw(run_dir / "dump.gtkw", fst, json.loads(groups_file.read_text()))
             fst = f"{fst} (layout: gtkwave {fst} {run_dir / 'dump.gtkw'})"
-        print(f"[imcc] waves: {fst}")
+        # A human line: stderr (stdout may carry a command's JSON), or the
+        # caller's progress, which reports the path itself.
+        if progress is None:
+            print(f"[imcc] waves: {fst}", file=sys.stderr)
         _record("waves", str(fst), 0.0)
     try:
         n, n_failed = get_results(results)

@@ -43,12 +43,27 @@ def test_defaults_are_the_papers_cluster():
     ("ima.rowz=8", "ima.rowz"),
     ("imx.rows=8", "imx.rows"),
     ("tcdm.size_kib=4096", "interconnect.periph_base"),   # TCDM would cover the peripherals
+    ("tcdm.size_kib=65536", "tcdm.size_kib"),     # TCDM_CFG.SIZE_KIB is 16 bits
+    ("tcdm.base=0xfffff000 tcdm.size_kib=384", "tcdm.base"),  # past 4 GiB
+    # the simulator's 1 ps step: periods of 3000.3 and 3003.003 ps, and no period at all
+    ("clock.freq_mhz=333.3", "clock.freq_mhz"),
+    ("clock.freq_mhz=333", "clock.freq_mhz"),
+    ("clock.freq_mhz=1e300", "clock.freq_mhz"),
+    ("clock.freq_mhz=1e-300", "clock.freq_mhz"),
+    ("clock.freq_mhz=inf", "clock.freq_mhz"),
 ])
 def test_bad_values_name_the_field(override, field):
     with pytest.raises(ConfigError) as e:
-        compose(ClusterConfig.load(None, [override]))   # values, then the structure
+        compose(ClusterConfig.load(None, override.split()))   # values, then the structure
     assert e.value.field == field
     assert str(e.value).startswith(field)
+
+
+@pytest.mark.parametrize("mhz", [500, 400, 250, 125, 100, 1000, 5000, 1, 2.5])
+def test_clock_periods_the_simulator_represents(mhz):
+    c = ClusterConfig.load(None, [f"clock.freq_mhz={mhz}"])
+    half_ps = c.clock.period_ns * 500
+    assert abs(half_ps - round(half_ps)) < 1e-6
 
 
 def test_toml_and_overrides(tmp_path):
@@ -74,7 +89,22 @@ def test_toml_errors(tmp_path):
         ClusterConfig.load(tmp_path / "missing.toml")
 
 
-def test_tcdm_size_multiple_of_banks():
+@pytest.mark.parametrize("override", ["tcdm.banks=256", "tcdm.size_kib=32768",
+                                      "cores.imem_kib=2048"])
+def test_limits_of_what_generates_in_reasonable_time(override):
+    """Past GEN_LIMITS `imcc gen` ran for minutes with no output (1024 banks,
+    a 16 MiB instruction memory): refused, naming the field."""
     with pytest.raises(ConfigError) as e:
-        ClusterConfig.load(None, ["tcdm.banks=1024", "tcdm.size_kib=6"])   # 6 KiB vs 4 KiB rows
-    assert e.value.field == "tcdm.size_kib" and "multiple of banks x 4 bytes" in str(e.value)
+        ClusterConfig.load(None, [override, "tcdm.base=0x40000000"])
+    assert e.value.field == override.partition("=")[0] and "to " in str(e.value)
+
+
+def test_interconnect_size_limit():
+    """14 masters x 128 banks generate in under a minute; 64 x 128 took over 5."""
+    compose(ClusterConfig.load(None, ["tcdm.banks=128"]))      # 18 masters with the DMA
+    big = ["cores.count=14", "ima.data_ports=16", "ima.stream_ports=separate", "dw.ports=own",
+           "dma.enabled=false"]
+    compose(ClusterConfig.load(None, big))                     # 64 masters x 32 banks
+    with pytest.raises(ConfigError) as e:
+        compose(ClusterConfig.load(None, big + ["tcdm.banks=64"]))
+    assert e.value.field == "tcdm.banks" and "at most 40 banks with 64 TCDM masters" in str(e.value)

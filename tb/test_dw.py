@@ -21,6 +21,16 @@ def test_dw(testcase):
     _run(SHARED, testcase)
 
 
+@pytest.mark.parametrize("testcase", ["overlap_and_address_checks",
+                                      "in_place_add_and_wide_padding"])
+def test_dw_checks(testcase):
+    """OVERLAP, BIAS_ADDR / ADD DST_ADDR address checks, in-place ADD, padding
+    up to 15 (tb/benches/dw_checks.py)."""
+    b = harness.build(SHARED, "cluster_tb", component=cluster_tb)
+    harness.run(b, "imcc.tb.benches.dw_checks", testcase=testcase,
+                extra_env={"IMCC_CONFIG": SHARED.to_json()})
+
+
 @pytest.mark.long
 def test_dw_own_ports():
     """The DW on ports of its own (``dw.ports = "own"``)."""

@@ -267,9 +267,26 @@ def test_conv_im2col_and_bad_jobs():
         from dataclasses import replace
         for kw, code in bad:
             assert await h.run_job(ctx, replace(good, **kw)) == CODES[code], code
-        far = replace(good, src=replace(good.src, addr=t.base + t.size_bytes - 4))
-        assert await h.run_job(ctx, far) == CODES["ADDRESS"]
-        assert [e for _, e in h.events] == [False] + [True] * 6
+        src_, dst_ = good.src, good.dst
+        far = replace(good, src=replace(src_, addr=t.base + t.size_bytes - 4))
+        # Zero counts of the columns and of each destination field.
+        bad = [(dict(n_cols=0), "ZERO"), (dict(dst=replace(dst_, length=0)), "ZERO"),
+               (dict(dst=replace(dst_, c1=0)), "ZERO"), (dict(dst=replace(dst_, c2=0)), "ZERO"),
+               (dict(src=far.src), "ADDRESS"),
+               # A step of 1 GiB: the fifth step's source is 4 GiB on, which a
+               # 32-bit address would wrap back onto the first; both directions.
+               (dict(outer=5, src=replace(src_, step1=0x4000_0000)), "ADDRESS"),
+               (dict(outer=5, src=replace(src_, step1=-0x4000_0000)), "ADDRESS"),
+               (dict(outer=5, dst=replace(dst_, step1=0x4000_0000)), "ADDRESS"),
+               # The output over its own input: shifted by 4 bytes, and in place.
+               (dict(dst=replace(dst_, addr=src + 4)), "OVERLAP"),
+               (dict(dst=replace(dst_, addr=src)), "OVERLAP"),
+               (dict(dst=replace(dst_, addr=src + 15)), "OVERLAP")]
+        for kw, code in bad:
+            assert await h.run_job(ctx, replace(good, **kw)) == CODES[code], (kw, code)
+        # Adjacent (the output starts after the input's last byte) is no overlap.
+        assert await h.run_job(ctx, replace(good, dst=replace(dst_, addr=src + 16))) == 0
+        assert [e for _, e in h.events] == [False] + [True] * 16 + [False]
         assert await h.run_job(ctx, good) == 0
 
     _simulate(h, body)

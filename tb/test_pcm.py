@@ -4,6 +4,7 @@ Statistics are checked on >= 100 000 devices per target level against the
 formulas of shared/reference/pcm-model.md, restated here independently of
 imcc.sim.pcm; bounds are the ones of issue 9 (3 %, 5 %, 1 %)."""
 
+import json
 import math
 import time
 
@@ -14,7 +15,7 @@ from imcc.gen.cli import main
 from imcc.gen.config import ClusterConfig, ConfigError
 from imcc.sim import pcm
 from imcc.sim.crossbar import Crossbar
-from imcc.sim.drift_study import format_table, run_study
+from imcc.sim.drift_study import StudyRow, format_table, plot, run_study
 from imcc.sim.golden import ima_pointwise
 
 GMAX, T0, T_READ = 25.0, 20.0, 250e-9
@@ -349,6 +350,24 @@ def test_drift_study_trends():
             assert sel["global", t].rms_lsb < sel["none", t].rms_lsb, (rep, dev, t)
             assert sel["global", t].snr_db > sel["none", t].snr_db
         assert all(0 < r.rms_lsb < 128 and 0 <= r.over_1lsb <= 1 for r in sel.values())
+
+
+def test_study_json_and_plot_axes(tmp_path, capsys):
+    """--json prints the rows alone on stdout; the plot's time axis is ticked
+    in the units the command took, and both panels have a legend."""
+    out = tmp_path / "d.png"
+    assert main(["study", "drift", "-o", str(out), "--times", "25s,1h,1y", "--seed", "1",
+                 "--compensation", "none,global", "--json"]) == 0
+    cap = capsys.readouterr()
+    report = json.loads(cap.out)
+    assert report["plot"] == str(out) and out.stat().st_size > 1000
+    rows = [StudyRow(**r) for r in report["rows"]]
+    assert {r.t for r in rows} == {"25s", "1h", "1y"} and len(rows) == 3 * 2 * len(
+        {(r.representation, r.devices) for r in rows})
+    fig = plot(rows, tmp_path / "e.png")
+    for ax in fig.axes:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["25s", "1h", "1y"]
+        assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == len(rows) // 3
 
 
 def test_study_cli(tmp_path, capsys):

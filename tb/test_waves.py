@@ -1,39 +1,87 @@
 """GTKWave layouts point at signals that exist: every name of every group is
-declared, with its width, in the module instance it names in the generated
-Verilog (so it is in the FST)."""
+in the FST of a real run of that configuration (for the default cluster with
+its cores: declared, with its width, in the module instance it names in the
+generated Verilog), and the layout opens on the whole run."""
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from imcc.gen.elaborate import generate
-from imcc.tb.configs import NO_CORES
+from imcc.tb.configs import DEFAULT, NO_CORES
 from imcc.tb.tops.cluster_tb import cluster_tb
-from imcc.tb.waves import module_ports, write_gtkw
+from imcc.tb.waves import (TRACE_MAX_WIDTH, dump_end, dump_signals, layout, module_signals,
+                           write_gtkw)
+
+GROUPS = ("SoC port", "ima/macro port", "ima/controller", "ima/streamer", "ima/engine",
+          "dw/controller", "dw/engine", "interconnect/hwpe0", "protocol checkers", "clock gate")
 
 
-def test_wave_groups_name_real_ports(tmp_path):
+@pytest.mark.parametrize("cfg", [NO_CORES, DEFAULT], ids=["no-cores", "default"])
+def test_wave_groups_name_real_ports(cfg, tmp_path):
     top = "imcc_cluster_tb"
-    comp = cluster_tb(NO_CORES)
-    gen = generate(NO_CORES, tmp_path / "rtl", component=comp, name=top)
+    comp = cluster_tb(cfg)
+    gen = generate(cfg, tmp_path / "rtl", component=comp, name=top)
     text = gen.sources[-1].read_text()
-    groups = comp.wave_groups(top, lambda p: module_ports(text, f"{top}.{p}"))
-    for g in ("SoC port", "ima/macro port", "ima/controller", "ima/streamer", "ima/engine",
-              "dw/controller", "dw/engine", "interconnect/hwpe0", "protocol checkers",
-              "clock gate"):
+    groups = layout(comp, top, text)
+    for g in GROUPS + (("blocks/cores", "interconnect/core7") if cfg.cores.count else ()):
         assert groups.get(g), g
     decls = {}
     for name, sigs in groups.items():
         for sig, width in sigs:
             inst, _, port = sig.rpartition(".")
             if inst not in decls:
-                decls[inst] = declared(text, inst, top)
-            assert decls[inst].get(port) == width, f"{name}: {sig} ({width} bits)"
+                decls[inst] = module_signals(text, inst)
+            assert decls[inst].get(port) == width <= TRACE_MAX_WIDTH, f"{name}: {sig} ({width} bits)"
+    assert (f"{top}.ima_macro__x", cfg.ima.rows * 8) in groups["ima/macro port"]
     write_gtkw(tmp_path / "dump.gtkw", tmp_path / "dump.fst", groups)
     assert "ima" in (tmp_path / "dump.gtkw").read_text()
 
 
-def declared(text: str, inst: str, top: str) -> dict[str, int]:
-    head = f"module {top}(" if inst == top else f"module \\{inst} ("
-    i = text.index(head)
-    body = text[i:text.index("endmodule", i)]
-    return {m[2]: int(m[1]) + 1 if m[1] else 1 for m in re.finditer(
-        r"^\s+(?:input|output|wire|reg)\s+(?:\[(\d+):0\]\s+)?\\?([^\s;]+)", body, re.M)}
+def _gtkw_traces(text: str) -> list[str]:
+    return [re.sub(r"\[\d+:0\]$", "", ln) for ln in text.splitlines()
+            if ln and ln[0] not in "[*@-"]
+
+
+# Opt-in: a waves build is a Verilator build of its own (about 2 minutes
+# without cores); tb/test_cli.py checks --json and the paper comparison on
+# the default run's build.
+@pytest.mark.long
+@pytest.mark.parametrize("cfg", [NO_CORES, DEFAULT], ids=["no-cores", "default"])
+def test_run_waves_json_layout_in_the_fst(cfg, tmp_path):
+    """`imcc run bottleneck --waves --json` on a small (non-reference) block:
+    stdout is the JSON report alone, with no comparison to the paper's
+    reference block; every signal of the layout is in the run's FST with its
+    width, and the layout's view spans the whole run.  In text mode the waves
+    path is printed once."""
+    sets = [f"--set=cores.count={cfg.cores.count}"]
+    blk = ["--h", "9", "--w", "7", "--cin", "12", "--t", "3", "--cout", "12", "--seed", "4"]
+    cmd = [sys.executable, "-m", "imcc.gen.cli", "run", "bottleneck", *blk, *sets, "--waves"]
+    env = {**os.environ, "IMCC_BUILD_DIR": str(Path("build").resolve())}
+    r = subprocess.run(cmd + ["--json"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout)
+    assert report["bit_exact"] and "paper_cycles" not in report and "ratio_to_paper" not in report
+    fst, gtkw = Path(report["waves"]), Path(report["gtkw"])
+    assert "dump.fst" not in r.stderr
+    signals = dump_signals(fst)
+    text = gtkw.read_text()
+    traces = _gtkw_traces(text)
+    assert len(traces) > 200 and "imcc_cluster_tb.ima_macro__x" in traces
+    missing = [t for t in traces if t not in signals]
+    assert not missing, f"{len(missing)} layout signals not in the FST: {missing[:10]}"
+    # GTKWave shows 2^-zoom time units per pixel; the wave pane is ~1000 pixels.
+    zoom = float(re.search(r"^\*(-?[\d.]+) ", text, re.M)[1])
+    end = dump_end(fst)
+    assert end > 100_000 and end / 2000 <= 2 ** -zoom <= end / 500
+    assert re.search(r"^\[timestart\] 0$", text, re.M)
+
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (r.stdout + r.stderr).count("dump.fst") == 1, r.stdout + r.stderr
+    assert "paper" not in r.stdout and "ratio" not in r.stdout

@@ -4,12 +4,21 @@ of a flat list of thousands of names (``gtkwave dump.fst dump.gtkw``)."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 from vcd.gtkw import GTKWSave
 
-__all__ = ["write_gtkw", "module_ports"]
+__all__ = ["write_gtkw", "layout", "module_ports", "module_port_dirs", "module_signals", "traced",
+           "TRACE_MAX_WIDTH", "dump_signals", "dump_end"]
+
+# Widest vector a waves build traces (Verilator's --trace-max-width; its
+# default of 256 would leave the crossbar's 2048-bit macro ports out of the FST).
+TRACE_MAX_WIDTH = 8192
+
+# The layout's wave pane in pixels: [size] minus the signal pane.
+_SIZE, _SIGNALS_WIDTH = (1400, 800), 320
 
 
 def module_ports(verilog: str, module: str) -> list[tuple[str, int]]:
@@ -31,12 +40,84 @@ def module_port_dirs(verilog: str, module: str) -> list[tuple[str, str, int]]:
         r"^\s+(input|output)\s+(?:\[(\d+):0\]\s+)?\\?(\S+)\s*;", body, re.M)]
 
 
-def write_gtkw(path: Path, dumpfile: Path, groups: dict[str, list[tuple[str, int]]]):
+def module_signals(verilog: str, module: str) -> dict[str, int]:
+    """``{name: width}`` of every port, wire and reg declared in ``module``."""
+    m = re.search(rf"^module (?:\\{re.escape(module)} |{re.escape(module)})\(", verilog, re.M)
+    if not m:
+        return {}
+    body = verilog[m.start():verilog.find("endmodule", m.start())]
+    return {name: int(msb) + 1 if msb else 1 for msb, name in re.findall(
+        r"^\s+(?:input|output|wire|reg)\s+(?:\[(\d+):0\]\s+)?\\?([^\s;]+)", body, re.M)}
+
+
+def traced(groups: dict[str, list[tuple[str, int]]], verilog: str
+           ) -> dict[str, list[tuple[str, int]]]:
+    """``groups`` without the signals a waves build does not dump: names not
+    declared (with that width) in the module instance they name -- Amaranth
+    leaves out an interface member nothing reads, e.g. the cores' ``r_err``
+    -- and vectors wider than :data:`TRACE_MAX_WIDTH`.  GTKWave would drop
+    them silently; groups left empty go too."""
+    decls: dict[str, dict[str, int]] = {}
+    out = {}
+    for name, sigs in groups.items():
+        keep = []
+        for sig, width in sigs:
+            inst, _, port = sig.rpartition(".")
+            if inst not in decls:
+                decls[inst] = module_signals(verilog, inst)
+            if decls[inst].get(port) == width <= TRACE_MAX_WIDTH and not port.startswith("_"):
+                keep.append((sig, width))
+        if keep:
+            out[name] = keep
+    return out
+
+
+def layout(comp, top: str, verilog: str) -> dict[str, list[tuple[str, int]]]:
+    """The wave groups of testbench top ``comp`` (named ``top`` in ``verilog``,
+    its generated Verilog) that a waves build dumps."""
+    return traced(comp.wave_groups(top, lambda p: module_ports(verilog, f"{top}.{p}")), verilog)
+
+
+def dump_signals(dumpfile: Path) -> dict[str, int]:
+    """``{hierarchical name: width}`` of every variable of an FST (or VCD)."""
+    from pywellen import Waveform
+    return {v.full_name: v.bitwidth for v in Waveform(str(dumpfile), stream_only=True).all_vars()}
+
+
+def dump_end(dumpfile: Path) -> int:
+    """Last time stamp of a dump, in its own time unit: the last edge of its
+    first ``clk`` (the ungated clock toggles to the end of the run)."""
+    from pywellen import Waveform
+    w = Waveform(str(dumpfile), stream_only=True)
+    clk = next((v for v in w.all_vars() if v.name == "clk"), None)
+    last = [0]
+
+    def step(t, *_):
+        last[0] = t
+
+    if clk is not None:
+        w.stream_time_steps(step, [clk])
+    return last[0]
+
+
+def write_gtkw(path: Path, dumpfile: Path, groups: dict[str, list[tuple[str, int]]],
+               end: int | None = None):
     """``groups``: {group name: [(full signal name, width)]}, in display order.
-    Groups whose name contains "/" nest under the part before it."""
+    Groups whose name contains "/" nest under the part before it.  The view
+    spans [0, ``end``] (default: the dump's last time stamp, when it exists),
+    so the layout opens on the whole run rather than on its first picoseconds."""
+    if end is None and Path(dumpfile).exists():
+        end = dump_end(dumpfile)
     with open(path, "w") as f:
         g = GTKWSave(f)
         g.dumpfile(str(dumpfile))
+        g.size(*_SIZE)
+        g.signals_width(_SIGNALS_WIDTH)
+        if end:
+            # GTKWave shows 2^-zoom time units per pixel.
+            px = _SIZE[0] - _SIGNALS_WIDTH - 40
+            g.timestart(0)
+            g.zoom_markers(-math.ceil(math.log2(max(1.0, end / px))))
         parents: dict[str, list[tuple[str, list]]] = {}
         for name, sigs in groups.items():
             top, _, sub = name.partition("/")

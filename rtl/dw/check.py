@@ -4,7 +4,8 @@ The cheap checks (operation, stride, zero sizes, kernel fit, clip range) are
 combinational; the tensor sizes need products of 16- and 32-bit register
 values, so they run one product per cycle on a single multiplier (8 cycles
 once per job).  The products are kept: the engine's address generators step
-by them.
+by them.  The address and overlap checks compare at the last product's cycle:
+they add no cycle to a valid job.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -88,10 +89,23 @@ class JobCheck(wiring.Component):
                                | outside(self.scale, 4 * self.c),
                                outside(self.src, hwc) | outside(self.src2, hwc)
                                | outside(self.dst, hwc)))
+
+        def meets(base, length, out_len):     # [base, +length) and the result's bytes
+            return (base < self.dst + out_len) & (self.dst < base + length)
+
+        # The 3x3 window reads input rows the result would already have
+        # overwritten; an ADD reads each element once, before writing it, so
+        # only exactly in place is safe there.
+        clash = Signal()
+        m.d.comb += clash.eq(Mux(dw, meets(self.src, hwc, howoc) | meets(self.wt, 9 * self.c, howoc)
+                                 | meets(self.bias, 4 * self.c, howoc)
+                                 | meets(self.scale, 4 * self.c, howoc),
+                                 (meets(self.src, hwc, hwc) & (self.dst != self.src))
+                                 | (meets(self.src2, hwc, hwc) & (self.dst != self.src2))))
         m.d.sync += self.done.eq(0)
         with m.If(run & (k == len(seq))):
             m.d.sync += [run.eq(0), self.done.eq(1),
-                         self.error.eq(Mux(bad, E["ADDRESS"], E["OK"]))]
+                         self.error.eq(Mux(bad, E["ADDRESS"], Mux(clash, E["OVERLAP"], E["OK"])))]
         m.d.comb += [self.ho.eq(ho), self.wo.eq(wo), self.hwc.eq(hwc), self.wc.eq(wc),
                      self.woc.eq(woc), self.ptwc.eq(ptwc)]
         with m.If(self.start):

@@ -15,6 +15,10 @@ ERR = [
                  "or W + PAD_L + PAD_R < 3)"),
     ("CLIP", 5, "QUANT.LO > QUANT.HI"),
     ("ADDRESS", 6, "a byte of an operand or of the result lies outside the TCDM"),
+    ("OVERLAP", 8, "the result's bytes overlap an operand: DW3X3 in place or over its weights, "
+                   "bias or scale; ADD over an operand other than exactly in place (DST_ADDR = "
+                   "SRC_ADDR or SRC2_ADDR, which is safe: each element is read before it is "
+                   "written)"),
     ("BUS", 7, "a data port answered with a bus error (the job still ran to its end)"),
 ]
 OP = [

@@ -6,7 +6,10 @@ combinational; the stream shapes and the address extents need products of
 single multiplier (about 15 cycles once per job, not per step).  The extent
 of a stream is base + (sum of the negative loop terms) .. base + (sum of the
 positive terms) + length - 1, with each term (count - 1) x stride, so
-negative strides are checked too.
+negative strides are checked too, and a stride that would carry an address
+past 2^32 (or below 0) leaves the TCDM instead of wrapping into it.  An MVM
+whose destination range overlaps its source range is refused (OVERLAP),
+in the same cycle as the address check, so valid jobs take no extra cycle.
 """
 
 from amaranth.hdl import Module, Signal, signed
@@ -134,14 +137,19 @@ class JobCheck(wiring.Component):
         # -- extents against the TCDM -------------------------------------------------------------
         t0, t1 = self.tcdm_base, self.tcdm_base + self.tcdm_bytes - 1
 
-        def outside(s, lo, hi):
-            first = Signal(_SUM)
-            lastb = Signal(_SUM)
+        def extent(s, lo, hi, name):
+            first = Signal(_SUM, name=f"{name}_first")
+            lastb = Signal(_SUM, name=f"{name}_last")
             m.d.comb += [first.eq(s.base + lo), lastb.eq(s.base + hi + s.length - 1)]
-            return (first < t0) | (lastb > t1)
+            return first, lastb
 
-        bad_src = outside(src, lo_s, hi_s)
-        bad_dst = outside(dst, lo_d, hi_d)
+        (fs, ls), (fd, ld) = extent(src, lo_s, hi_s, "src"), extent(dst, lo_d, hi_d, "dst")
+        bad_src = (fs < t0) | (ls > t1)
+        bad_dst = (fd < t0) | (ld > t1)
+        # An output byte written over a source byte a later step (or the
+        # pipelined engine's next MVM) still reads would corrupt the layer
+        # silently: the byte ranges of the two streams must be disjoint.
+        overlap = (fs <= ld) & (fd <= ls)
         m.d.sync += [self.done.eq(0)]
         with m.If(final):
             m.d.sync += [final.eq(0), self.done.eq(1)]
@@ -149,6 +157,8 @@ class JobCheck(wiring.Component):
                 m.d.sync += self.error.eq(E["SHAPE"])
             with m.Elif(bad_src | (mvm & bad_dst)):
                 m.d.sync += self.error.eq(E["ADDRESS"])
+            with m.Elif(mvm & overlap):
+                m.d.sync += self.error.eq(E["OVERLAP"])
             with m.Else():
                 m.d.sync += self.error.eq(E["OK"])
 

@@ -16,7 +16,10 @@ ERR = [
     ("SHAPE", 5, "a step's stream does not match the window: SRC_LEN x C1 x C2 != ROWS.COUNT "
                  "or DST_LEN x C1 x C2 != COLS.COUNT (PROGRAM: SRC = COLS.COUNT / 2 bytes, "
                  "STEPS = ROWS.COUNT)"),
-    ("ADDRESS", 6, "a source or destination byte of some step lies outside the TCDM"),
+    ("ADDRESS", 6, "a source or destination byte of some step lies outside the TCDM (addresses "
+                   "do not wrap past 2^32)"),
+    ("OVERLAP", 8, "MVM: the destination's byte range (all steps, SRC/DST extents) overlaps the "
+                   "source's, so outputs would overwrite inputs still to be read"),
     ("BUS", 7, "a data port answered with a bus error (the job still ran to its end)"),
 ]
 OP = [
