@@ -1,9 +1,9 @@
 """amaranth.sim unit tests of the DW engine's parts (no Verilator): the
 MAC array with its window ring fed column by column as the loader orders
 them, the loader's read order against a Python model, the requantiser on
-random MAC results and the whole engine behind a
-TCDM that grants at random - each against imcc.sim.golden on small shapes,
-with random stalls on every handshake.  The segment port is tested with the
+random MAC results and the whole engine behind a TCDM that grants at random
+- against imcc.sim.golden on small shapes, with random stalls on every
+handshake.  The segment port is tested with the
 other data movers (tb/test_stream.py), the full-size cluster by
 tb/test_dw.py."""
 
