@@ -5,7 +5,8 @@ and residual-add elements per cycle on 28x28x32, against the issue's targets
 and the data-port bound.  Cycles are hardware cycles from the DW leaving idle
 to its end-of-job event (job check and drain included).
 
-    /tmp/venv/bin/python scripts/bench_dw.py [--set dw.ports=own ...]
+    python scripts/bench_dw.py [--set dw.ports=own ...]
+    python scripts/bench_dw.py --set ima.data_ports=8 --set dw.channels=32   # wider
 """
 
 import argparse
@@ -21,9 +22,13 @@ def main():
     r = harness.run_bench(cfg, "dw", testcase="mobilenet", name="bench_dw",
                           env={"IMCC_SHAPES": "28x28x192/1,56x56x144/2"}).result
     peak = cfg.dw.macs
-    port_bytes = cfg.ima.data_ports * 4
+    # The segment port moves one segment (one pixel of a block: dw.channels bytes) at a
+    # time, in beats of one word per port: ports beyond a segment's words stay idle.
+    seg = cfg.dw.channels
+    port_bytes = seg / -(-seg // (4 * cfg.ima.data_ports))
     print(f"DW accelerator: {cfg.dw.channels} channels per block, {peak} multipliers, "
-          f"{cfg.ima.data_ports} data ports ({port_bytes} B/cycle)")
+          f"{cfg.ima.data_ports} data ports ({4 * cfg.ima.data_ports} B/cycle; "
+          f"{port_bytes:g} B/cycle in segments of {seg} bytes)")
     for e in r["dw"]:
         h, w, c = (int(v) for v in e["shape"].split("/")[0].split("x"))
         s = int(e["shape"].split("/")[1])

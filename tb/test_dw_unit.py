@@ -1,8 +1,9 @@
 """amaranth.sim unit tests of the DW engine's parts (no Verilator): the
 MAC array with its window ring fed column by column as the loader orders
-them, the requantiser on random MAC results and the whole engine behind a
-TCDM that grants at random - each against imcc.sim.golden on small shapes,
-with random stalls on every handshake.  The segment port is tested with the
+them, the loader's read order against a Python model, the requantiser on
+random MAC results and the whole engine behind a TCDM that grants at random
+- against imcc.sim.golden on small shapes, with random stalls on every
+handshake.  The segment port is tested with the
 other data movers (tb/test_stream.py), the full-size cluster by
 tb/test_dw.py."""
 
@@ -17,6 +18,7 @@ from amaranth.sim import Simulator
 from imcc.gen.config import ClusterConfig
 from imcc.rtl.dw.engine import Engine
 from imcc.rtl.dw.layer import BAND, SLOTS
+from imcc.rtl.dw.loader import WindowLoader
 from imcc.rtl.dw.mac import MacArray
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.dw.requant import Requantiser
@@ -145,6 +147,105 @@ def test_window_ring_accumulators(h, wd, c, stride, pad, seed):
         y, xo = divmod(off // c, wo)
         assert acc == acc_ref[y, xo, ch], (y, xo, ch)
         assert sc == scale[ch]
+
+
+# -- the loader ----------------------------------------------------------------------------------
+
+def loader_reads(lay: dict, cb: int) -> list[tuple]:
+    """The model: (param, index, last, addr, n) of every read of a job, in order
+    (``addr`` None for a null read)."""
+    out = []
+    if lay["add"]:
+        e = lay["elements"]
+        for k in range(0, e, cb):
+            n = min(cb, e - k)
+            out += [(0, 0, 0, lay["src"] + k, n), (0, 1, 1, lay["src2"] + k, n)]
+        return out
+    c, s = lay["channels"], 2 if lay["stride2"] else 1
+    h, w, pt, pl = lay["height"], lay["width"], lay["pad_top"], lay["pad_left"]
+    ho, wo = lay["out_height"], lay["out_width"]
+    for blk in range(0, c, cb):
+        n = min(cb, c - blk)
+        out += [(1, q, 0, lay["weights"] + blk + q * c, n) for q in range(9)]
+        for base, q0 in ((lay["bias"], 9), (lay["scale"], 13)):
+            for k in range(4):
+                nb = max(0, min(cb, 4 * n - k * cb))        # the last block's short tail
+                out.append((1, q0 + k, 0, base + 4 * blk + k * cb if nb else None, nb))
+        for y0 in range(0, ho, BAND):
+            hc = (min(BAND, ho - y0) - 1) * s + 3
+            for i in range((wo - 1) * s + 3):
+                for j in range(hc):
+                    yi, xi = y0 * s - pt + j, i - pl
+                    inside = 0 <= yi < h and 0 <= xi < w
+                    out.append((0, j, int(j == hc - 1),
+                                lay["src"] + (yi * w + xi) * c + blk if inside else None,
+                                n if inside else 0))
+    return out
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 20, 1, (1, 1, 1, 1)), (6, 5, 3, 2, (0, 2, 2, 0)),
+                                   (2, 3, 40, 1, (1, 0, 0, 1)), "add"])
+def test_loader_order(shape):
+    """Every read of a job in the order the MAC array consumes it (two
+    channel blocks, padding, both strides, ADD), with random port stalls and a
+    ring that frees slots at random: the loader never takes a slot that is not
+    free, never starts a block before the ring drained, and holds an offered
+    read until it is taken."""
+    prng = random.Random(str(shape))
+    if shape == "add":
+        lay = dict(add=1, stride2=0, channels=5, elements=3 * 5 * 7, src=0x1003, src2=0x2001)
+    else:
+        h, w, c, s, (pt, pb, pl, pr) = shape
+        lay = dict(add=0, stride2=int(s == 2), pad_top=pt, pad_left=pl, height=h, width=w,
+                   channels=c, out_height=(h + pt + pb - 3) // s + 1,
+                   out_width=(w + pl + pr - 3) // s + 1, row_bytes=w * c, src=0x1003,
+                   weights=0x4001, bias=0x5002, scale=0x6003)
+        lay["columns"] = (lay["out_width"] - 1) * s + 3
+        lay["origin"] = lay["src"] - pt * w * c - pl * c
+    expect = loader_reads(lay, CB)
+    dut = WindowLoader(CB)
+    got = []
+
+    async def body(ctx):
+        _set_layer(ctx, dut.layer, **lay)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        ctx.set(dut.run, 1)
+        occ, slot, offered = 0, 0, None
+        drained = False             # ring and pipeline were empty since the last column read
+        for _ in range(20 * len(expect) + 100):
+            if occ and prng.random() < 0.08:
+                occ -= 1                            # the MAC array frees a slot
+            pipe_empty = occ == 0 and prng.random() < 0.5
+            drained |= pipe_empty
+            ctx.set(dut.slot_free, int(occ < SLOTS))
+            ctx.set(dut.ring_empty, int(occ == 0))
+            ctx.set(dut.pipe_empty, int(pipe_empty))
+            ready = prng.random() < 0.6
+            ctx.set(dut.rd.ready, int(ready))
+            if ctx.get(dut.rd.valid):
+                r = ctx.get(dut.rd.payload)
+                item = (r.tag.param, r.tag.index, r.tag.last, r.addr if r.n else None, r.n,
+                        r.tag.slot)
+                if offered is not None:
+                    assert item == offered, "an offered read changed"
+                offered = None if ready else item
+                if ready:
+                    if ctx.get(dut.alloc):
+                        assert occ < SLOTS
+                        occ += 1
+                    if item[0] and item[1] == 0 and got:
+                        assert drained, "a block's parameters before the ring drained"
+                    got.append(item[:5])
+                    if not item[0]:
+                        drained = False
+                        assert item[5] == slot
+                        slot = (slot + item[2]) % SLOTS
+            await ctx.tick()
+
+    _run(dut, body)
+    assert got == expect
 
 
 # -- requantisation ---------------------------------------------------------------------------------
