@@ -39,8 +39,10 @@ MAX_INSTANCES = 7   # accelerator instances per kind (a 3-bit field of the confi
 # 33 s, 64 x 128 over 300 s and 2 GB; the default 9 s).  Every bank, word of
 # memory and master/bank pair of the interconnect is elaborated in Python.  The
 # pair limit lets the default masters (18 with the DMA) reach 128 banks.
+# A memory is elaborated word by word: one 2 MiB bank took minutes, so a
+# bank holds at most 128 Ki words (512 KiB, the 16 MiB TCDM's banks).
 GEN_LIMITS = {"tcdm.banks": 128, "tcdm.size_kib": 16 * 1024, "cores.imem_kib": 1024,
-              "masters_x_banks": 2560}
+              "masters_x_banks": 2560, "bank_kib": 512}
 
 
 class ConfigError(ValueError):
@@ -101,6 +103,10 @@ class TcdmConfig:
         _int_in(f"{p}.size_kib", self.size_kib, 1, GEN_LIMITS["tcdm.size_kib"])
         _check(self.size_bytes % (self.banks * WORD_BYTES) == 0, f"{p}.size_kib", self.size_kib,
                f"a size that is a multiple of banks x 4 bytes ({self.banks * WORD_BYTES} bytes)")
+        per_bank = GEN_LIMITS["bank_kib"]
+        _check(self.size_kib <= per_bank * self.banks, f"{p}.size_kib", self.size_kib,
+               f"at most {per_bank} KiB per bank ({per_bank * self.banks} KiB with {self.banks} "
+               f"banks): each bank's SRAM is elaborated word by word")
         _int_in(f"{p}.base", self.base, 0, 2**32 - 1)
         _check(self.base % self.size_bytes == 0 if _power_of_two(self.size_bytes) else
                self.base % 4096 == 0, f"{p}.base", hex(self.base),

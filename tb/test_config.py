@@ -44,6 +44,7 @@ def test_defaults_are_the_papers_cluster():
     ("imx.rows=8", "imx.rows"),
     ("tcdm.size_kib=4096", "interconnect.periph_base"),   # TCDM would cover the peripherals
     ("tcdm.size_kib=65536", "tcdm.size_kib"),     # TCDM_CFG.SIZE_KIB is 16 bits
+    ("tcdm.banks=1 tcdm.size_kib=1024", "tcdm.size_kib"),   # 1 MiB in one bank: over 512 KiB
     ("tcdm.base=0xfffff000 tcdm.size_kib=384", "tcdm.base"),  # past 4 GiB
     # the simulator's 1 ps step: periods of 3000.3 and 3003.003 ps, and no period at all
     ("clock.freq_mhz=333.3", "clock.freq_mhz"),

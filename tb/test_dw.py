@@ -26,9 +26,7 @@ def test_dw(testcase):
 def test_dw_checks(testcase):
     """OVERLAP, BIAS_ADDR / ADD DST_ADDR address checks, in-place ADD, padding
     up to 15 (tb/benches/dw_checks.py)."""
-    b = harness.build(SHARED, "cluster_tb", component=cluster_tb)
-    harness.run(b, "imcc.tb.benches.dw_checks", testcase=testcase,
-                extra_env={"IMCC_CONFIG": SHARED.to_json()})
+    harness.run_bench(SHARED, "dw_checks", testcase=testcase)
 
 
 @pytest.mark.long

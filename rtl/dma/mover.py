@@ -316,7 +316,7 @@ class Mover(wiring.Component):
         w_skip = Signal(lb, name="w_skip")
         w_take = Signal(range(B + 1), name="w_take")
         m.d.comb += [w_skip.eq(wbytes.addr[:lb]), w_take.eq(smaller(B - w_skip, wbytes.rem))]
-        w_beat_i = Signal(range(self.max_burst), name="w_beat_in_burst")
+        w_beat_i = Signal(range(max(2, self.max_burst)), name="w_beat_in_burst")
         w_lanes = Signal(B, name="w_lanes")
         m.d.comb += w_lanes.eq(((Const(1, B + 1) << w_take) - 1) << w_skip)
         m.d.comb += [axi.wdata.eq(fifo.head[:8 * B] << (w_skip << 3)), axi.wstrb.eq(w_lanes),

@@ -80,8 +80,8 @@ class JobCheck(wiring.Component):
                         m.d.sync += dst.eq(p)
             m.d.sync += k.eq(k + 1)
 
-        def outside(base, length):
-            return (base < self.t0) | (base + length > self.t1)
+        def outside(base, length):      # (base < 0 always fails: UNSIGNED lint)
+            return ((base < self.t0) if self.t0 else 0) | (base + length > self.t1)
 
         bad = Signal()
         m.d.comb += bad.eq(Mux(dw, outside(self.src, hwc) | outside(self.dst, howoc)

@@ -30,6 +30,7 @@ from amaranth.utils import exact_log2
 
 from imcc.gen.config import ClusterConfig
 from ..block import ClusterBlock
+from ..interconnect.crossbar import in_window
 from ..interconnect.protocol import TcdmSignature
 from .axi import AxiBurst, AxiResp, AxiSignature
 from .axi_cut import ChannelCut
@@ -71,7 +72,7 @@ class SocPort(wiring.Component, ClusterBlock):
     def _mapped(self, m, addr, name):
         """1 when ``addr`` falls in a window of the address map (else DECERR)."""
         s = Signal(name=name)
-        m.d.comb += s.eq(Cat(*[(addr >= w.base) & (addr < w.base + w.size)
+        m.d.comb += s.eq(Cat(*[in_window(addr, w.base, w.size)
                                for w in self.address_map]).any())
         return s
 
