@@ -31,6 +31,7 @@ IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pa
 # register, so a macro answering after one edge is seen after two.
 MACRO_MIN_CYCLES = 2
 MAX_INSTANCES = 7   # accelerator instances per kind (a 3-bit field of the configuration readout)
+MAX_ARRAYS = 64     # crossbar arrays per IMA (the paper's network needs 34)
 
 
 # Largest values `imcc gen` elaborates in about a minute on two cores (measured:
@@ -177,6 +178,9 @@ class ImaConfig:
                          default=True)
     instances: int = _doc("IMA subsystems, each with its own window, data ports, events and "
                           "crossbar macro port (ima, ima1, ...)", default=1)
+    arrays: int = _doc("crossbar arrays per IMA, each with its own macro port; a job names "
+                       "its array, one computes at a time (instances compute together)",
+                       default=1)
     rows: int = _doc("crossbar rows (inputs)", default=256)
     cols: int = _doc("crossbar columns (outputs)", default=256)
     data_ports: int = _doc("number of 32-bit TCDM data ports of the streamer", default=4)
@@ -195,6 +199,7 @@ class ImaConfig:
             _check(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024 and v % 8 == 0,
                    f"{p}.{name}", v, "a multiple of 8 from 8 to 1024")
         _int_in(f"{p}.instances", self.instances, 0, MAX_INSTANCES)
+        _int_in(f"{p}.arrays", self.arrays, 1, MAX_ARRAYS)
         _int_in(f"{p}.data_ports", self.data_ports, 1, 16)
         _choice(f"{p}.stream_ports", self.stream_ports, ("shared", "separate"))
         _choice(f"{p}.mode", self.mode, ("pipelined", "sequential"))

@@ -22,9 +22,14 @@ import math
 
 from imcc.gen.config import ClusterConfig
 
-__all__ = ["SEQ_LATENCY", "words", "mvm_cycles", "bounds", "cycles_per_mvm", "gops"]
+__all__ = ["SEQ_LATENCY", "ARRAY_SWITCH_CYCLES", "words", "mvm_cycles", "bounds",
+           "cycles_per_mvm", "gops", "job_cycles", "cluster_mvms_per_cycle"]
 
 SEQ_LATENCY = 7
+# Cycles a job pays when it names another array than the job before: none, the
+# selection changes while the job is checked (rtl/ima/arrays.py; measured by
+# scripts/bench_ima_multi.py).
+ARRAY_SWITCH_CYCLES = 0
 
 
 def words(nbytes: int, offset: int = 0) -> int:
@@ -59,3 +64,21 @@ def gops(cfg: ClusterConfig, n_rows: int, n_cols: int, cycles: float | None = No
     """Giga-operations per second (2 per weight and MVM) at the configured clock."""
     c = cycles_per_mvm(cfg, n_rows, n_cols) if cycles is None else cycles
     return 2 * n_rows * n_cols * cfg.clock.freq_mhz * 1e6 / c / 1e9
+
+
+def job_cycles(cfg: ClusterConfig, steps: int, n_rows: int, n_cols: int, *,
+               switch: bool = False) -> int:
+    """Cycles of one job of ``steps`` MVMs (steady state; the job's check and
+    pipeline fill are in scripts/bench_ima.py's measurements), plus
+    :data:`ARRAY_SWITCH_CYCLES` when it names another array than the last job."""
+    return steps * cycles_per_mvm(cfg, n_rows, n_cols) + (ARRAY_SWITCH_CYCLES if switch else 0)
+
+
+def cluster_mvms_per_cycle(cfg: ClusterConfig, n_rows: int, n_cols: int) -> float:
+    """MVMs per cycle of the whole cluster when every IMA instance streams
+    ``n_rows`` x ``n_cols`` jobs: instances compute at the same time on their
+    own data ports (while the TCDM banks keep up: 4 ports each of 32 banks);
+    the arrays of one IMA take turns (one active array per IMA)."""
+    from imcc.rtl.registry import compose
+    n = len(compose(cfg).of_kind("ima"))
+    return n / cycles_per_mvm(cfg, n_rows, n_cols)

@@ -42,7 +42,8 @@ class ClusterEnv:
     """Members: ``dut``, ``cfg``, ``comp`` (the composition), ``axi`` (the SoC
     port's manager), ``regs`` (32-bit register accesses over it), ``mem`` (the
     TCDM backdoor), ``l2`` (the L2 backdoor, on tb/tops/cluster_l2; else
-    None), ``xbars`` (``{IMA instance: Crossbar}``)."""
+    None), ``arrays`` (``{(IMA instance, array): Crossbar}``), ``xbars``
+    (``{IMA instance: its array 0}``)."""
 
     def __init__(self, dut, cfg: ClusterConfig, axi):
         from imcc.tb.bus.hwpe_axi import AxiRegs
@@ -54,6 +55,7 @@ class ClusterEnv:
         self.mem = TcdmBackdoor(self.cluster, cfg)
         self.l2 = L2Backdoor(dut.l2, cfg) if hasattr(dut, "l2") else None
         self.xbars: dict = {}
+        self.arrays: dict = {}
         self._drivers: dict = {}
         self._next = cfg.tcdm.base
 
@@ -70,8 +72,9 @@ class ClusterEnv:
             dut.l2_err_lo.value = dut.l2_err_hi.value = 0
         env = cls(dut, cfg, await setup(dut, cfg))
         if crossbars:
-            for inst in env.comp.of_kind("ima"):
-                env.attach_crossbar(inst.name)
+            from imcc.tb.bus.crossbar_macro import attach_crossbars
+            env.arrays = attach_crossbars(dut, cfg)
+            env.xbars = {i: x for (i, k), x in env.arrays.items() if k == 0}
         else:
             tie_off_macros(dut, cfg)
         if irqs and env.comp.events:
@@ -80,18 +83,12 @@ class ClusterEnv:
                                  .offset, (1 << len(env.comp.events)) - 1)
         return env
 
-    def attach_crossbar(self, instance: str, xbar=None):
-        """The behavioural crossbar answering ``instance``'s macro port; its
-        seed is the configuration's plus the instance index, so every array has
-        its own device state."""
-        from imcc.sim.crossbar import Crossbar
-        from imcc.tb.bus.crossbar_macro import CrossbarMacro
-        if xbar is None:
-            k = self.comp.instance(instance).index
-            xbar = Crossbar(self.cfg, seed=self.cfg.crossbar.seed + k)
-        CrossbarMacro(self.dut, f"{instance}_macro", xbar, self.dut.clk, self.cfg.clock.period_ns)
-        self.xbars[instance] = xbar
-        return xbar
+    def preload(self, image):
+        """Start from programmed arrays: load a weight image
+        (:class:`imcc.sim.weight_image.WeightImage`) into the arrays' models, as
+        a deployed chip's non-volatile arrays already hold their weights."""
+        for (instance, k), w in image.arrays.items():
+            self.arrays[instance, k].load(w)
 
     def driver(self, instance: str):
         """The :class:`~imcc.tb.bus.hwpe.HwpeDriver` of an accelerator instance

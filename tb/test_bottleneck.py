@@ -12,8 +12,10 @@ from imcc.tb import harness
 from imcc.tb.configs import DEFAULT, SMALL   # SMALL: 16 banks, 64x64 crossbar (tb/configs.py)
 
 
-def run_block(cfg, tmp_path, **blk):
-    return harness.run_bench(cfg, "bottleneck", env={"IMCC_BLOCK": json.dumps(blk)}).result
+def run_block(cfg, tmp_path, env=None, **blk):
+    """The bottleneck bench's report; ``env``: further variables (IMCC_WEIGHTS)."""
+    return harness.run_bench(cfg, "bottleneck",
+                             env={"IMCC_BLOCK": json.dumps(blk), **(env or {})}).result
 
 
 @pytest.mark.parametrize("cfg, blk", [

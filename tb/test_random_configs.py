@@ -48,6 +48,7 @@ DRAW = {
     "ima.prog_ns": lambda r: r.choice([4.0, 1000.0]),
     "ima.job_contexts": lambda r: r.randint(2, 4),
     "ima.instances": lambda r: r.choice([1, 1, 1, 2, 0]),
+    "ima.arrays": lambda r: r.choice([1, 1, 2, 4]),
     "dw.enabled": lambda r: r.random() < 0.85,
     "dw.instances": lambda r: r.choice([1, 1, 1, 2, 0]),
     "dw.channels": lambda r: r.randint(1, 64),

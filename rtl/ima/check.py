@@ -28,8 +28,8 @@ _SUM = signed(52)      # base + four terms of |(2^16 - 1) x 2^31|: fits 64-bit s
 
 
 class JobCheck(wiring.Component):
-    def __init__(self, rows: int, cols: int, tcdm_base: int, tcdm_bytes: int):
-        self.rows, self.cols = rows, cols
+    def __init__(self, rows: int, cols: int, tcdm_base: int, tcdm_bytes: int, arrays: int = 1):
+        self.rows, self.cols, self.arrays = rows, cols, arrays
         self.tcdm_base, self.tcdm_bytes = tcdm_base, tcdm_bytes
         super().__init__({
             "start": In(1),
@@ -37,6 +37,7 @@ class JobCheck(wiring.Component):
             "row_off": In(16), "n_rows": In(16), "col_off": In(16), "n_cols": In(16),
             "lo": In(signed(8)), "hi": In(signed(8)),
             "inner": In(16), "outer": In(16),
+            "array": In(8),
             "src": In(STREAM_CFG), "dst": In(STREAM_CFG),
             "done": Out(1),
             "error": Out(ERROR_BITS),
@@ -67,6 +68,8 @@ class JobCheck(wiring.Component):
             m.d.comb += quick.eq(E["WINDOW"])
         with m.Elif(mvm & (self.lo > self.hi)):
             m.d.comb += quick.eq(E["CLIP"])
+        with m.Elif(self.array >= self.arrays):
+            m.d.comb += quick.eq(E["ARRAY"])
 
         # -- one product per cycle --------------------------------------------------------------
         a = Signal(signed(33))      # a product, or a stride

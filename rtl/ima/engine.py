@@ -66,6 +66,9 @@ class Engine(wiring.Component):
             "ports": Out(TcdmSignature()).array(ima.data_ports),
             "busy": Out(1),         # a job is being checked, run or flushed
             "quiet": Out(1),        # no register changes at the next edge (the clock gate)
+            # the array the macro port reaches: the running job's, the programming
+            # registers' while idle (rtl/ima/arrays.py)
+            "array": Out(range(max(2, ima.arrays))),
         }
         if ima.stream_ports == "separate":
             members["sink_ports"] = Out(TcdmSignature()).array(ima.data_ports)
@@ -78,11 +81,12 @@ class Engine(wiring.Component):
         in_slots, out_slots = slot_counts(cfg)
         in_bytes, out_bytes = buffer_bytes(cfg)
         shared = ima.stream_ports == "shared"
-        m.submodules.check = chk = JobCheck(ima.rows, ima.cols, cfg.tcdm.base, cfg.tcdm.size_bytes)
+        m.submodules.check = chk = JobCheck(ima.rows, ima.cols, cfg.tcdm.base, cfg.tcdm.size_bytes,
+                                            ima.arrays)
         m.submodules.streamer = st = Streamer(
             ports=ima.data_ports, shared=shared, sequential=ima.mode == "sequential",
             in_slots=in_slots, out_slots=out_slots, in_bytes=in_bytes, out_bytes=out_bytes)
-        m.submodules.progregs = pr = ProgRegs(ima.rows, ima.cols)
+        m.submodules.progregs = pr = ProgRegs(ima.rows, ima.cols, ima.arrays)
         wiring.connect(m, wiring.flipped(self.io), pr.io)
         for i in range(ima.data_ports):
             wiring.connect(m, st.ports[i], wiring.flipped(self.ports[i]))
@@ -99,7 +103,7 @@ class Engine(wiring.Component):
             "inner": field(job, "STEPS", "INNER"), "outer": field(job, "STEPS", "OUTER"),
         }
         m.d.comb += [getattr(chk, k).eq(v) for k, v in regs.items()]
-        m.d.comb += chk.op.eq(op)
+        m.d.comb += [chk.op.eq(op), chk.array.eq(field(job, "ARRAY", "INDEX"))]
         for p, cfg_in, chk_in in (("SRC", st.src_cfg, chk.src), ("DST", st.dst_cfg, chk.dst)):
             vals = {
                 "base": getattr(job, f"{p.lower()}_addr"),
@@ -226,6 +230,12 @@ class Engine(wiring.Component):
                     m.next = "IDLE"
 
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        # Array selection: latched with the job's macro settings; while idle the
+        # programming registers' array (they act only then).
+        job_array = Signal.like(self.array, name="job_array")
+        with m.If(latch):
+            m.d.sync += job_array.eq(field(job, "ARRAY", "INDEX"))
+        m.d.comb += self.array.eq(Mux(fsm.ongoing("IDLE"), pr.array, job_array))
 
         # Quiet: idle, or waiting for the macro (an MVM, a PCM write) with the streams
         # at rest, and the macro's outputs equal to their boundary registers.

@@ -15,6 +15,7 @@ from ..block import ClusterBlock
 from ..hwpe.controller import HwpeController
 from ..interconnect.protocol import TargetSignature, TcdmSignature
 from .engine import Engine
+from .arrays import ArrayMux
 from .macro import MacroSignature
 from .regs import IMA_REGS
 
@@ -42,7 +43,9 @@ class Ima(wiring.Component, ClusterBlock):
         self.ctrl_window = name
         members = {"ctrl": In(TargetSignature(window_bits))}
         members.update({n: Out(TcdmSignature()) for n in self.master_names + self.sink_names})
-        members.update(macro=Out(MacroSignature(ima.rows, ima.cols)), evt_done=Out(1),
+        # one macro port per crossbar array (an array member when there are several)
+        macro = Out(MacroSignature(ima.rows, ima.cols))
+        members.update(macro=macro.array(ima.arrays) if ima.arrays > 1 else macro, evt_done=Out(1),
                        evt_error=Out(1))
         self.window_bits = window_bits
         super().__init__(members)
@@ -71,7 +74,15 @@ class Ima(wiring.Component, ClusterBlock):
         wiring.connect(m, wiring.flipped(self.ctrl), ctl.ctrl)
         wiring.connect(m, ctl.job, eng.job)
         wiring.connect(m, ctl.io, eng.io)
-        wiring.connect(m, eng.macro, wiring.flipped(self.macro))
+        if self.cfg.ima.arrays > 1:
+            ima = self.cfg.ima
+            m.submodules.arrays = mux = ArrayMux(ima.arrays, ima.rows, ima.cols)
+            wiring.connect(m, eng.macro, mux.engine)
+            m.d.comb += mux.sel.eq(eng.array)
+            for k in range(ima.arrays):
+                wiring.connect(m, mux.arrays[k], wiring.flipped(self.macro[k]))
+        else:
+            wiring.connect(m, eng.macro, wiring.flipped(self.macro))
         for i, n in enumerate(self.master_names):
             wiring.connect(m, eng.ports[i], wiring.flipped(getattr(self, n)))
         for i, n in enumerate(self.sink_names):

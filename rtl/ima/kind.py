@@ -16,7 +16,8 @@ class ImaKind(BlockKind):
     name = "ima"
     window = "instance"
     events = ("done", "error")
-    readout_registers = (("IMA_CFG", 0x0C, "IMA geometry (every instance has the same)"),)
+    readout_registers = (("IMA_CFG", 0x0C, "IMA geometry (every instance has the same)"),
+                         ("IMA_ARRAYS", 0x34, "crossbar arrays of each IMA"))
 
     def count(self, cfg):
         return cfg.ima.instances if cfg.ima.enabled else 0
@@ -39,7 +40,9 @@ class ImaKind(BlockKind):
                 ReadoutField(R, Field("PIPELINED", 27, 1, "1: pipelined engine"),
                              int(ima.mode == "pipelined")),
                 ReadoutField(R, Field("INSTANCES", 28, 3, "IMA instances"), n),
-                ReadoutField(R, Field("PRESENT", 31, 1, "an IMA is instantiated"), int(n > 0))]
+                ReadoutField(R, Field("PRESENT", 31, 1, "an IMA is instantiated"), int(n > 0)),
+                ReadoutField("IMA_ARRAYS", Field("ARRAYS", 0, 7, "crossbar arrays per IMA"),
+                             ima.arrays)]
 
     def build(self, cfg, inst, comp):
         from .ima import Ima

@@ -23,8 +23,8 @@ QUEUE_DEPTH = 2
 
 
 class ProgRegs(wiring.Component):
-    def __init__(self, rows: int, cols: int):
-        self.rows, self.groups = rows, cols // WEIGHTS_PER_WORD
+    def __init__(self, rows: int, cols: int, arrays: int = 1):
+        self.rows, self.groups, self.arrays = rows, cols // WEIGHTS_PER_WORD, arrays
         self.op_layout = data.StructLayout({"we": 1, "row": 16, "group": 16, "data": 32})
         super().__init__({
             "io": In(IoSignature(IMA_REGS)),
@@ -36,6 +36,7 @@ class ProgRegs(wiring.Component):
             "op_rdata": In(32),
             "busy": Out(1),
             "quiet": Out(1),        # no register changes at the next edge (io writes aside)
+            "array": Out(range(max(2, arrays))),    # PROG_ARRAY: the array operations reach
         })
 
     def elaborate(self, platform):
@@ -47,6 +48,13 @@ class ProgRegs(wiring.Component):
         r_i, g_i = Signal(16), Signal(16)
         read_data = Signal(32)
 
+        m.d.comb += io.prog_array_rdata.eq(self.array)
+        with m.If(io.prog_array_w):
+            # a queued operation keeps the array it was written for: refuse a change then
+            with m.If((io.wdata[:8] < self.arrays) & ~self.busy):
+                m.d.sync += self.array.eq(io.wdata[:8])
+            with m.Else():
+                m.d.comb += io.err.eq(1)
         m.d.comb += [io.prog_rows_rdata.eq(row_off | (row_cnt << 16)),
                      io.prog_cols_rdata.eq(grp_off | (grp_cnt << 16)),
                      io.read_data_rdata.eq(read_data)]

@@ -21,6 +21,7 @@ ERR = [
     ("OVERLAP", 8, "MVM: the destination's byte range (all steps, SRC/DST extents) overlaps the "
                    "source's, so outputs would overwrite inputs still to be read"),
     ("BUS", 7, "a data port answered with a bus error (the job still ran to its end)"),
+    ("ARRAY", 9, "ARRAY.INDEX names no crossbar array of this IMA (configuration ima.arrays)"),
 ]
 OP = [
     ("MVM", 0, "one MVM per step: stream in ROWS.COUNT bytes, stream out COLS.COUNT bytes"),
@@ -73,6 +74,9 @@ _JOB = [
                      Field("OUTER", 16, 16, "iterations of the outer loop")), reset=0x0001_0001),
     *_stream("SRC", 0x38, "input stream"),
     *_stream("DST", 0x54, "output stream"),
+    Register("ARRAY", 0x70, "rw", "the crossbar array the job runs on (MVM) or programs "
+             "(PROGRAM); consecutive jobs may name different arrays",
+             fields=(Field("INDEX", 0, 8, "array index, below the IMA_CFG.ARRAYS readout"),)),
 ]
 
 _IO = [
@@ -89,6 +93,9 @@ _IO = [
              fields=(Field("ROW", 0, 16, "row"), Field("GROUP", 16, 16, "column group of 8"))),
     Register("READ_DATA", 0x90, "ro", "the last read-back word (valid once STATUS.PROG_BUSY is 0)",
              kind="io"),
+    Register("PROG_ARRAY", 0x94, "rw", "the array PROG_DATA and READ_ADDR reach (they act while "
+             "no job runs); bus error for an array the IMA does not have", kind="io",
+             fields=(Field("INDEX", 0, 8, "array index"),)),
 ]
 
 _STATUS = (
@@ -101,7 +108,7 @@ IMA_REGS = RegisterMap(
     title="In-memory accelerator (IMA)",
     registers=tuple(control_registers(_STATUS) + _JOB + _IO),
     constants={"ERR": ERR, "OP": OP},
-    notes=("Job registers (0x20-0x6c) exist once per job context; reads and writes reach the "
+    notes=("Job registers (0x20-0x70) exist once per job context; reads and writes reach the "
            "context being configured. A job (one TRIGGER) runs STEPS.INNER x STEPS.OUTER "
            "steps; step (i, o) streams its input from SRC_ADDR + i*SRC_STEP0 + o*SRC_STEP1 "
            "and its output to DST_ADDR + i*DST_STEP0 + o*DST_STEP1. Within a step a stream "

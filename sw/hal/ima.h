@@ -39,6 +39,7 @@ typedef struct {
   int32_t lo, hi;
   uint32_t inner, outer;                     /* steps: two nested loops */
   ima_stream_t src, dst;
+  uint32_t array;                            /* crossbar array (ima.arrays > 1) */
 } ima_job_t;
 
 #define ima_addr hwpe_addr
@@ -73,6 +74,7 @@ static inline void ima_write_job_at(uint32_t base, const ima_job_t *j) {
                                IMCC_FIELD(IMCC_IMA_STEPS, OUTER, j->outer);
   IMA_WRITE_STREAM(base, SRC, &j->src);
   IMA_WRITE_STREAM(base, DST, &j->dst);
+  HWPE(base, IMCC_IMA_ARRAY) = IMCC_FIELD(IMCC_IMA_ARRAY, INDEX, j->array);
 }
 
 /* Write the job registers of the acquired context. */

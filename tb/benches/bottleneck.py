@@ -32,7 +32,8 @@ from imcc.sim.bottleneck import bottleneck as golden_block, dump, random_bottlen
 from imcc.sim.crossbar import Crossbar
 from imcc.sim.drift_study import crossbar_pointwise, metrics
 from imcc.tb.benches.soc_axi import setup as soc_setup
-from imcc.tb.bus.crossbar_macro import CrossbarMacro
+from imcc.sim.weight_image import WeightImage
+from imcc.tb.bus.crossbar_macro import attach_crossbars
 from imcc.tb.bus.hwpe import HwpeDriver, hwpe_driver
 from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import pack_window, pad_columns, pointwise_job, program_job
@@ -116,8 +117,8 @@ async def bottleneck(dut):
     ho, wo = shape.out_hw
 
     axi = await soc_setup(dut, cfg)
-    xbar = Crossbar(cfg)
-    CrossbarMacro(dut, "ima_macro", xbar, dut.clk, cfg.clock.period_ns)
+    xbar = attach_crossbars(dut, cfg)["ima", 0]      # the block's windows live in array 0
+    preload = os.environ.get("IMCC_WEIGHTS", "program") == "preload"
     run = Run(dut, cfg, axi)
     await run.ima.evt.enable()
     await run.dw.evt.enable()
@@ -142,15 +143,27 @@ async def bottleneck(dut):
     progress(dut, f"loaded {sum(loaded) / 1024:.1f} KiB of input and weights through the SoC port "
                   f"in {load_cycles} cycles")
 
-    # -- program the crossbar: one bulk-programming job per layer -----------------------------
-    progress(dut, "programming the crossbar (bulk-programming jobs; PCM writes are slow)")
-    c_prog, s_prog = run.cycle(), run.stopped()
-    for name, (ncols, _) in packed.items():
-        win = plan.windows[name]
-        job = program_job(plan.addr(f"w_{name}"), win.row, win.rows, win.col, ncols)
-        err = await run.ima.run(job)
-        assert err == 0, f"programming the {name} window failed with error {err}"
+    # -- program the crossbar: one bulk-programming job per layer, or start from a
+    # programmed array (a weight image: PCM keeps its weights) -------------------------------
+    c_prog, s_prog, w_prog = run.cycle(), run.stopped(), time.monotonic()
+    if preload:
+        progress(dut, "crossbar preloaded from a weight image (no programming jobs)")
+        image = WeightImage()
+        for name in packed:
+            win = plan.windows[name]
+            w = p.w_expand if name == "expand" else p.w_project
+            image.place("ima", 0, pad_columns(w), win.row, win.col, (cfg.ima.rows, cfg.ima.cols))
+        for (_, k), w in image.arrays.items():
+            xbar.load(w)
+    else:
+        progress(dut, "programming the crossbar (bulk-programming jobs; PCM writes are slow)")
+        for name, (ncols, _) in packed.items():
+            win = plan.windows[name]
+            job = program_job(plan.addr(f"w_{name}"), win.row, win.rows, win.col, ncols)
+            err = await run.ima.run(job)
+            assert err == 0, f"programming the {name} window failed with error {err}"
     program_cycles, program_stopped = run.cycle() - c_prog, run.stopped() - s_prog
+    program_wall = time.monotonic() - w_prog
 
     # -- inference: the layers one after another ----------------------------------------------
     c_inf = run.cycle()
@@ -218,9 +231,11 @@ async def bottleneck(dut):
     report = {
         "block": {**blk, "seed": seed, "residual": shape.residual},
         "layers": run.layers, "total_cycles": total, "bit_exact": not mismatches,
-        "mismatches": mismatches, "load_cycles": load_cycles, "load_kib": sum(loaded) / 1024, "program_cycles": program_cycles,
+        "mismatches": mismatches, "weights": "preloaded" if preload else "programmed",
+        "load_cycles": load_cycles, "load_kib": sum(loaded) / 1024, "program_cycles": program_cycles,
         "program_stopped_cycles": program_stopped,
         "sim_cycles": run.cycle(), "sim_stopped_cycles": run.stopped(), "wall_s": time.monotonic() - wall0,
+        "program_wall_s": program_wall,
         "output_shape": list(out.shape),
         "crossbar": {"model": cfg.crossbar.model},
     }

@@ -27,9 +27,8 @@ from cocotbext.axi import AxiResp
 
 from imcc.gen.config import ClusterConfig
 from imcc.gen.regmap import register_maps
-from imcc.sim.crossbar import Crossbar
 from imcc.tb.benches.soc_axi import setup
-from imcc.tb.bus.crossbar_macro import CrossbarMacro
+from imcc.tb.bus.crossbar_macro import attach_crossbars
 from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import L2Backdoor, TcdmBackdoor
 from imcc.tb.env import config, write_result
@@ -110,8 +109,7 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     axi = await setup(dut, cfg)
     if hasattr(dut, "l2_err_lo"):
         dut.l2_err_lo.value = dut.l2_err_hi.value = 0
-    if cfg.ima.enabled:      # the analog macro lives outside the Verilog
-        CrossbarMacro(dut, "ima_macro", Crossbar(cfg), dut.clk, cfg.clock.period_ns)
+    attach_crossbars(dut, cfg)      # the analog macros live outside the Verilog
     host = Host(dut, cfg, axi)
     elf = Elf(elf_path or os.environ["IMCC_ELF"])
     mask = mask if mask is not None else int(os.environ.get("IMCC_CORES", "0"), 0) or \

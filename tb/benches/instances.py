@@ -113,3 +113,27 @@ async def concurrent_jobs(dut):
         st = await env.driver(name).status()
         assert st["ERROR"] == (drv.ERR["ZERO"] if name == imas[1] else 0), (name, st)
     write_result({"cycles_to_end": ends})
+
+
+@cocotb.test()
+async def stream_all(dut):
+    """Every IMA instance streams one long full-window layer (IMCC_PIXELS MVMs)
+    at the same time: aggregate MVMs per cycle (IMCC_RESULT), each bit-exact."""
+    env = await ClusterEnv.start(dut)
+    rng = np.random.default_rng(int(os.environ.get("IMCC_SEED", "1")))
+    pixels = int(os.environ.get("IMCC_PIXELS", "128"))
+    imas = [i.name for i in env.comp.of_kind("ima")]
+    jobs = {n: ima_job(env, rng, n, pixels) for n in imas}
+    t0 = env.cycle()
+    for name, (job, _) in jobs.items():
+        await env.driver(name).offload(job)
+    for name in imas:
+        assert await with_timeout(env.driver(name).wait_end(), 200_000_000, "ns") == 0, name
+    cycles = env.cycle() - t0
+    for _, check in jobs.values():
+        check()
+    mvms = pixels * len(imas)
+    dut._log.info("%d instances: %d MVMs in %d cycles, %.4f MVMs/cycle", len(imas), mvms,
+                  cycles, mvms / cycles)
+    write_result({"instances": len(imas), "mvms": mvms, "cycles": cycles,
+                  "mvms_per_cycle": mvms / cycles})

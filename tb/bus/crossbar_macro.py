@@ -27,7 +27,29 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from imcc.sim.crossbar import Crossbar
 
-__all__ = ["CrossbarMacro"]
+__all__ = ["CrossbarMacro", "macro_prefix", "attach_crossbars"]
+
+
+def macro_prefix(cfg, instance: str, array: int) -> str:
+    """The top-level port prefix of an IMA instance's crossbar array."""
+    return f"{instance}_macro" + (f"__{array}" if cfg.ima.arrays > 1 else "")
+
+
+def attach_crossbars(dut, cfg, make=None) -> dict:
+    """A behavioural crossbar on every array of every IMA instance of ``dut``:
+    ``{(instance, array): Crossbar}``.  Each array has its own device state:
+    its seed is ``crossbar.seed + 1000 * instance index + array``
+    (``make(seed)`` builds a model; by default :class:`Crossbar` of ``cfg``)."""
+    from imcc.rtl.registry import compose
+    out = {}
+    for inst in compose(cfg).of_kind("ima"):
+        for k in range(cfg.ima.arrays):
+            seed = cfg.crossbar.seed + 1000 * inst.index + k
+            xbar = make(seed) if make else Crossbar(cfg, seed=seed)
+            CrossbarMacro(dut, macro_prefix(cfg, inst.name, k), xbar, dut.clk,
+                          cfg.clock.period_ns)
+            out[inst.name, k] = xbar
+    return out
 
 
 class CrossbarMacro:

@@ -52,6 +52,7 @@ class ImaJob:
     outer: int = 1
     src: Stream = field(default_factory=Stream)
     dst: Stream = field(default_factory=Stream)
+    array: int = 0          # the crossbar array (ima.arrays > 1)
 
     @property
     def steps(self) -> int:
@@ -66,6 +67,7 @@ class ImaJob:
             ("GAIN", self.gain),
             ("ADC", R["ADC"].pack(SHIFT=self.shift, LO=self.lo, HI=self.hi)),
             ("STEPS", R["STEPS"].pack(INNER=self.inner, OUTER=self.outer)),
+            ("ARRAY", R["ARRAY"].pack(INDEX=self.array)),
         ]
         for p, s in (("SRC", self.src), ("DST", self.dst)):
             regs += [(f"{p}_ADDR", s.addr & ALL_ONES),
@@ -85,7 +87,8 @@ def _grid(pixels: int) -> tuple[int, int]:
 
 
 def pointwise_job(src: int, dst: int, cin: int, cout: int, pixels: int, *, row_off=0, col_off=0,
-                  gain=1, shift=0, lo=-128, hi=127, in_pitch=None, out_pitch=None) -> ImaJob:
+                  gain=1, shift=0, lo=-128, hi=127, in_pitch=None, out_pitch=None,
+                  array=0) -> ImaJob:
     """A 1x1 layer over ``pixels`` HWC pixels: one step per pixel, all output
     channels of a pixel at once.  ``*_pitch``: bytes between pixels."""
     inner, outer = _grid(pixels)
@@ -93,7 +96,7 @@ def pointwise_job(src: int, dst: int, cin: int, cout: int, pixels: int, *, row_o
     return ImaJob(op=OP_MVM, row_off=row_off, n_rows=cin, col_off=col_off, n_cols=cout, gain=gain,
                   shift=shift, lo=lo, hi=hi, inner=inner, outer=outer,
                   src=Stream(src, cin, step0=ip, step1=ip * inner),
-                  dst=Stream(dst, cout, step0=op, step1=op * inner))
+                  dst=Stream(dst, cout, step0=op, step1=op * inner), array=array)
 
 
 def conv_job(src: int, dst: int, hp: int, wp: int, c: int, k: int, stride: int, cout: int, *,
@@ -109,12 +112,13 @@ def conv_job(src: int, dst: int, hp: int, wp: int, c: int, k: int, stride: int, 
                   dst=Stream(dst, cout, step0=cout, step1=wo * cout))
 
 
-def program_job(src: int, row_off: int, n_rows: int, col_off: int, n_cols: int) -> ImaJob:
+def program_job(src: int, row_off: int, n_rows: int, col_off: int, n_cols: int,
+                array: int = 0) -> ImaJob:
     """Bulk programming: packed weights in the TCDM, row-major, n_cols / 8
     words per row (:func:`pack_weights`)."""
     row_bytes = n_cols // 2
     return ImaJob(op=OP_PROGRAM, row_off=row_off, n_rows=n_rows, col_off=col_off, n_cols=n_cols,
-                  inner=n_rows, src=Stream(src, row_bytes, step0=row_bytes))
+                  inner=n_rows, src=Stream(src, row_bytes, step0=row_bytes), array=array)
 
 
 def pad_columns(w):
