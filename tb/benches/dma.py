@@ -243,7 +243,7 @@ async def with_accelerators(dut):
     from imcc.tb.benches.instances import dw_job, ima_job
     env = await ClusterEnv.start(dut)
     cfg, dma = env.cfg, env.dma()
-    t, l2 = cfg.tcdm, cfg.l2
+    l2 = cfg.l2
     beat = cfg.dma.data_width // 8
     rng = np.random.default_rng(11)
     ima_j, ima_check = ima_job(env, rng, "ima", 256)
