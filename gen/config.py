@@ -374,8 +374,8 @@ class DmaConfig:
     data_width: int = _doc("AXI data width of the DMA's manager port in bits", default=64)
     id_width: int = _doc("AXI ID width of the DMA's manager port in bits", default=4)
     ports: int = _doc("TCDM data ports (32-bit interconnect masters dma0..)", default=4)
-    queue: int = _doc("transfers queued behind the running one (launched, not started)",
-                      default=4)
+    queue: int = _doc("transfers queued behind the running one (launched, not started); "
+                      "at least 2", default=4)
     max_burst: int = _doc("longest AXI burst in beats (bursts never cross 4 KiB)", default=16)
     outstanding: int = _doc("AXI read bursts in flight", default=4)
 
@@ -383,7 +383,7 @@ class DmaConfig:
         _choice(f"{p}.data_width", self.data_width, (32, 64, 128))
         _int_in(f"{p}.id_width", self.id_width, 1, 16)
         _int_in(f"{p}.ports", self.ports, 1, 16)
-        _int_in(f"{p}.queue", self.queue, 1, 16)
+        _int_in(f"{p}.queue", self.queue, 2, 16)
         _int_in(f"{p}.max_burst", self.max_burst, 1, 256)
         _int_in(f"{p}.outstanding", self.outstanding, 1, 16)
 

@@ -61,7 +61,7 @@ DRAW = {
     "dma.data_width": lambda r: r.choice([32, 64, 128]),
     "dma.id_width": lambda r: r.randint(1, 8),
     "dma.ports": lambda r: r.randint(1, 8),
-    "dma.queue": lambda r: r.randint(1, 8),
+    "dma.queue": lambda r: r.randint(2, 8),
     "dma.max_burst": lambda r: r.choice([1, 4, 16, 256]),
     "dma.outstanding": lambda r: r.randint(1, 8),
     "l2.base": lambda r: r.choice([0x1C00_0000, 0x8000_0000, 0x0]),
