@@ -52,7 +52,9 @@ class ImaJob:
     outer: int = 1
     src: Stream = field(default_factory=Stream)
     dst: Stream = field(default_factory=Stream)
-    array: int = 0          # the crossbar array (ima.arrays > 1)
+    # The crossbar array (ima.arrays > 1); None leaves the context's ARRAY as it
+    # is (0 after reset), so single-array runs write no extra register.
+    array: int | None = None
 
     @property
     def steps(self) -> int:
@@ -67,8 +69,9 @@ class ImaJob:
             ("GAIN", self.gain),
             ("ADC", R["ADC"].pack(SHIFT=self.shift, LO=self.lo, HI=self.hi)),
             ("STEPS", R["STEPS"].pack(INNER=self.inner, OUTER=self.outer)),
-            ("ARRAY", R["ARRAY"].pack(INDEX=self.array)),
         ]
+        if self.array is not None:
+            regs.append(("ARRAY", R["ARRAY"].pack(INDEX=self.array)))
         for p, s in (("SRC", self.src), ("DST", self.dst)):
             regs += [(f"{p}_ADDR", s.addr & ALL_ONES),
                      (f"{p}_LEN", R[f"{p}_LEN"].pack(LEN=s.length)),
@@ -88,7 +91,7 @@ def _grid(pixels: int) -> tuple[int, int]:
 
 def pointwise_job(src: int, dst: int, cin: int, cout: int, pixels: int, *, row_off=0, col_off=0,
                   gain=1, shift=0, lo=-128, hi=127, in_pitch=None, out_pitch=None,
-                  array=0) -> ImaJob:
+                  array=None) -> ImaJob:
     """A 1x1 layer over ``pixels`` HWC pixels: one step per pixel, all output
     channels of a pixel at once.  ``*_pitch``: bytes between pixels."""
     inner, outer = _grid(pixels)
@@ -113,7 +116,7 @@ def conv_job(src: int, dst: int, hp: int, wp: int, c: int, k: int, stride: int, 
 
 
 def program_job(src: int, row_off: int, n_rows: int, col_off: int, n_cols: int,
-                array: int = 0) -> ImaJob:
+                array: int | None = None) -> ImaJob:
     """Bulk programming: packed weights in the TCDM, row-major, n_cols / 8
     words per row (:func:`pack_weights`)."""
     row_bytes = n_cols // 2
