@@ -191,16 +191,23 @@ class Mover(wiring.Component):
             return Mux(a < b, a, b)
 
         # -- AXI read side (L2 -> TCDM) --------------------------------------------------------
+        def address(ch: str, bursts: _Bursts, valid) -> Signal:
+            """Drive address channel ``ch`` ("ar"/"aw") with the next burst of
+            ``bursts`` while ``valid``; the handshake advances the walk."""
+            go = Signal(name=f"{ch}_go")
+            m.d.comb += [getattr(axi, f"{ch}id").eq(0), getattr(axi, f"{ch}addr").eq(bursts.addr),
+                         getattr(axi, f"{ch}len").eq(bursts.length - 1),
+                         getattr(axi, f"{ch}size").eq(lb),
+                         getattr(axi, f"{ch}burst").eq(AxiBurst.INCR),
+                         getattr(axi, f"{ch}valid").eq(valid & (bursts.rows != 0)),
+                         go.eq(getattr(axi, f"{ch}valid") & getattr(axi, f"{ch}ready"))]
+            with m.If(go):
+                bursts.advance()
+            return go
+
         rd_bursts = Signal(range(self.outstanding + 1), name="ar_in_flight")
-        ar_go = Signal(name="ar_go")
         r_last = Signal(name="r_last_beat")
-        m.d.comb += [axi.arid.eq(0), axi.araddr.eq(ar.addr), axi.arlen.eq(ar.length - 1),
-                     axi.arsize.eq(lb), axi.arburst.eq(AxiBurst.INCR),
-                     axi.arvalid.eq(running & ~to_l2 & ~failed & (ar.rows != 0)
-                                    & (rd_bursts != self.outstanding)),
-                     ar_go.eq(axi.arvalid & axi.arready)]
-        with m.If(ar_go):
-            ar.advance()
+        ar_go = address("ar", ar, running & ~to_l2 & ~failed & (rd_bursts != self.outstanding))
         r_skip = Signal(lb, name="r_skip")
         r_take = Signal(range(B + 1), name="r_take")
         m.d.comb += [r_skip.eq(rbytes.addr[:lb]), r_take.eq(smaller(B - r_skip, rbytes.rem))]
@@ -305,14 +312,7 @@ class Mover(wiring.Component):
         # -- AXI write side (TCDM -> L2) -------------------------------------------------------
         wr_bursts = Signal(range(2 * self.outstanding + 1), name="aw_in_flight")   # until B
         w_ahead = Signal(range(self.outstanding + 1), name="aw_ahead_of_w")
-        aw_go = Signal(name="aw_go")
-        m.d.comb += [axi.awid.eq(0), axi.awaddr.eq(aw.addr), axi.awlen.eq(aw.length - 1),
-                     axi.awsize.eq(lb), axi.awburst.eq(AxiBurst.INCR),
-                     axi.awvalid.eq(running & to_l2 & (aw.rows != 0)
-                                    & (wr_bursts < self.outstanding)),
-                     aw_go.eq(axi.awvalid & axi.awready)]
-        with m.If(aw_go):
-            aw.advance()
+        aw_go = address("aw", aw, running & to_l2 & (wr_bursts < self.outstanding))
         w_skip = Signal(lb, name="w_skip")
         w_take = Signal(range(B + 1), name="w_take")
         m.d.comb += [w_skip.eq(wbytes.addr[:lb]), w_take.eq(smaller(B - w_skip, wbytes.rem))]

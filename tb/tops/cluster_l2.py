@@ -6,12 +6,12 @@ every TCDM master, as in tb/tops/cluster_tb.py."""
 
 from amaranth.hdl import DomainRenamer, Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from imcc.gen.config import ClusterConfig
 from imcc.rtl.cluster import Cluster
 from imcc.tb.monitors.tcdm import TcdmPortChecker
-from imcc.tb.tops import drive_cluster_clock
+from imcc.tb.tops import drive_cluster_clock, pass_through
 from imcc.tb.tops.l2_memory import L2Memory, l2_sram_verilog
 
 __all__ = ["ClusterL2"]
@@ -48,17 +48,6 @@ class ClusterL2(wiring.Component):
         m.submodules.l2 = l2 = DomainRenamer(tb)(self.l2_model)
         wiring.connect(m, getattr(c, L2_PORT), l2.axi)
         m.d.comb += [l2.err_lo.eq(self.l2_err_lo), l2.err_hi.eq(self.l2_err_hi)]
-        for name, member in self.signature.members.items():
-            if name in ("clk", "rst", "l2_err_lo", "l2_err_hi"):
-                continue
-            inner, outer = getattr(c, name), getattr(self, name)
-            if member.is_signature:
-                if member.flow == In:
-                    wiring.connect(m, wiring.flipped(outer), inner)
-                else:
-                    wiring.connect(m, inner, wiring.flipped(outer))
-            elif member.flow == Out:
-                m.d.comb += outer.eq(inner)
-            else:
-                m.d.comb += inner.eq(outer)
+        pass_through(m, self, c, [n for n in self.signature.members
+                                  if n not in ("clk", "rst", "l2_err_lo", "l2_err_hi")])
         return m

@@ -19,7 +19,7 @@ from imcc.rtl.cluster import Cluster
 from imcc.rtl.registry import cluster_blocks
 from imcc.rtl.interconnect.protocol import TcdmSignature
 from imcc.tb.monitors.tcdm import TcdmPortChecker
-from imcc.tb.tops import CLOCK_PORTS, drive_cluster_clock
+from imcc.tb.tops import CLOCK_PORTS, drive_cluster_clock, pass_through
 
 __all__ = ["ImaCluster", "TrafficNoise"]
 
@@ -70,18 +70,7 @@ class ImaCluster(wiring.Component):
         m = Module()
         m.submodules.cluster = c = self._cluster
         tb = drive_cluster_clock(m, self, c)
-        for k in KEEP:
-            member = c.signature.members[k]
-            inner, outer = getattr(c, k), getattr(self, k)
-            if member.is_signature:
-                if member.flow == In:
-                    wiring.connect(m, wiring.flipped(outer), inner)
-                else:
-                    wiring.connect(m, inner, wiring.flipped(outer))
-            elif member.flow == Out:
-                m.d.comb += outer.eq(inner)
-            else:
-                m.d.comb += inner.eq(outer)
+        pass_through(m, self, c, KEEP)
         for i, name in enumerate(self.noise_masters):
             gen = TrafficNoise(self.cfg, seed=i + 1)
             m.submodules[f"noise_{name}"] = DomainRenamer(tb)(gen)
