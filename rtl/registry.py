@@ -26,20 +26,13 @@ from .dw.kind import DwKind
 from .ima.kind import ImaKind
 from .soc.kind import SocKind
 
-__all__ = ["REGISTRY", "Composition", "compose", "cluster_blocks", "build_block", "kind"]
+__all__ = ["REGISTRY", "Composition", "compose", "cluster_blocks", "build_block"]
 
 # One entry per block kind, in window / event order.  A new kind adds one line.
 REGISTRY: tuple[BlockKind, ...] = (CtrlKind(), ImaKind(), DwKind(), CoresKind(), DmaKind(),
                                    SocKind())
 
 MAX_MASTERS = 64
-
-
-def kind(name: str) -> BlockKind:
-    for k in REGISTRY:
-        if k.name == name:
-            return k
-    raise KeyError(name)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ class WeightImage:
             raise ValueError(f"{instance}/{array}: weights must be levels -7..7")
         a[row:row + w.shape[0], col:col + w.shape[1]] = w
 
+    def load_into(self, models: dict):
+        """Load every array's weights into its behavioural model
+        (``models[(instance, array)]``, e.g. ``ClusterEnv.arrays``)."""
+        for key, w in self.arrays.items():
+            models[key].load(w)
+
     def save(self, path: str | Path):
         np.savez_compressed(path, **{f"{i}/{k}": w for (i, k), w in self.arrays.items()})
 

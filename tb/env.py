@@ -87,8 +87,7 @@ class ClusterEnv:
         """Start from programmed arrays: load a weight image
         (:class:`imcc.sim.weight_image.WeightImage`) into the arrays' models, as
         a deployed chip's non-volatile arrays already hold their weights."""
-        for (instance, k), w in image.arrays.items():
-            self.arrays[instance, k].load(w)
+        image.load_into(self.arrays)
 
     def driver(self, instance: str):
         """The :class:`~imcc.tb.bus.hwpe.HwpeDriver` of an accelerator instance

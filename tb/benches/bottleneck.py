@@ -117,7 +117,7 @@ async def bottleneck(dut):
     ho, wo = shape.out_hw
 
     axi = await soc_setup(dut, cfg)
-    xbar = attach_crossbars(dut, cfg)["ima", 0]      # the block's windows live in array 0
+    xbars = attach_crossbars(dut, cfg)      # the block's windows live in array 0 of "ima"
     preload = os.environ.get("IMCC_WEIGHTS", "program") == "preload"
     run = Run(dut, cfg, axi)
     await run.ima.evt.enable()
@@ -153,8 +153,7 @@ async def bottleneck(dut):
             win = plan.windows[name]
             w = p.w_expand if name == "expand" else p.w_project
             image.place("ima", 0, pad_columns(w), win.row, win.col, (cfg.ima.rows, cfg.ima.cols))
-        for (_, k), w in image.arrays.items():
-            xbar.load(w)
+        image.load_into(xbars)
     else:
         progress(dut, "programming the crossbar (bulk-programming jobs; PCM writes are slow)")
         for name, (ncols, _) in packed.items():

@@ -17,6 +17,7 @@ import numpy as np
 from cocotb.triggers import with_timeout
 
 from imcc.sim import golden
+from imcc.sim.weight_image import WeightImage
 from imcc.tb.bus.ima_driver import pack_weights, pack_window, pointwise_job, program_job
 from imcc.tb.env import ClusterEnv, write_result
 
@@ -50,8 +51,7 @@ async def alternating_arrays(dut):
     rng = np.random.default_rng(int(os.environ.get("IMCC_SEED", "1")))
     pixels = int(os.environ.get("IMCC_PIXELS", "16"))
     weights = [rng.integers(-7, 8, (rows, cols), dtype=np.int8) for _ in range(n)]
-    for k, w in enumerate(weights):
-        env.arrays["ima", k].load(w)
+    env.preload(WeightImage({("ima", k): w for k, w in enumerate(weights)}))
     cycles = {"alternating": [], "same": []}
     for mode, order in (("alternating", [j % n for j in range(2 * n)]), ("same", [0] * (2 * n))):
         for k in order:

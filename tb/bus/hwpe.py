@@ -168,21 +168,17 @@ class IrqEvents:
         return bool(pend >> self.bit_err & 1)
 
 
-def hwpe_driver(dut, cfg, regs, instance: str, *, events: str = "irq") -> HwpeDriver:
+def hwpe_driver(dut, cfg, regs, instance: str) -> HwpeDriver:
     """The driver of block instance ``instance`` (``"ima"``, ``"dw1"``, ...) of
     the cluster ``dut`` (the generated top, or a wrapper with the same port
-    names).  ``events``: ``"irq"`` (:class:`IrqEvents` through the control
-    block; call ``drv.evt.enable()`` once) or ``"pins"`` (:class:`PinEvents`
-    on ``<instance>_evt_done`` / ``_evt_error``)."""
+    names), its events through the control block (:class:`IrqEvents`: the
+    instance's bits must be set in IRQ_MASK, ``drv.evt.enable()``)."""
     from imcc.rtl.registry import compose
     comp = compose(cfg)
     inst = comp.instance(instance)
     rm = inst.kind.regmap(cfg, comp)
     base = comp.base(comp.window_of(inst))
-    if events == "pins":
-        ev = PinEvents(getattr(dut, f"{instance}_evt_done"), getattr(dut, f"{instance}_evt_error"))
-    else:
-        ctrl = HwpeDriver(regs, comp.instance("ctrl").kind.regmap(cfg, comp), comp.base("ctrl"),
-                          name="ctrl")
-        ev = IrqEvents(dut.ctrl_irq, ctrl, comp.event_bits(inst))
+    ctrl = HwpeDriver(regs, comp.instance("ctrl").kind.regmap(cfg, comp), comp.base("ctrl"),
+                      name="ctrl")
+    ev = IrqEvents(dut.ctrl_irq, ctrl, comp.event_bits(inst))
     return HwpeDriver(regs, rm, base, ev, name=instance)
