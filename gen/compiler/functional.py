@@ -1,0 +1,139 @@
+"""A functional model of the job list: every job's registers decoded as the
+accelerators would and executed on numpy copies of L1 and L2, in list order.
+
+It checks the compiler without RTL in seconds (addresses, bands, halos,
+strides, tiles, register encodings) against the golden model of the
+network; the RTL run then checks the hardware on the same job list.  It
+models what the jobs compute, not when: dependencies are not exercised here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imcc.rtl.dma.regs import DMA_REGS
+from imcc.rtl.dw.regs import DW_REGS
+from imcc.rtl.ima.regs import IMA_REGS
+from imcc.sim.golden import depthwise3x3, requant, residual_add
+
+from .program import Job, Program
+
+__all__ = ["Memory", "run_functional"]
+
+
+class Memory:
+    def __init__(self, cfg):
+        self.windows = [(cfg.tcdm.base, np.zeros(cfg.tcdm.size_bytes, np.uint8)),
+                        (cfg.l2.base, np.zeros(cfg.l2.size_bytes, np.uint8))]
+
+    def _at(self, addr: int, n: int):
+        for base, buf in self.windows:
+            if base <= addr and addr + n <= base + len(buf):
+                return buf, addr - base
+        raise IndexError(f"[{addr:#x}, {addr + n:#x}) is outside the TCDM and L2")
+
+    def read(self, addr: int, n: int) -> np.ndarray:
+        buf, o = self._at(addr, n)
+        return buf[o:o + n].copy()
+
+    def write(self, addr: int, data) -> None:
+        data = np.frombuffer(bytes(data), np.uint8) if isinstance(data, (bytes, bytearray)) \
+            else np.asarray(data).view(np.uint8).ravel()
+        buf, o = self._at(addr, len(data))
+        buf[o:o + len(data)] = data
+
+    def gather(self, idx: np.ndarray) -> np.ndarray:
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        return self.read(lo, hi - lo)[idx - lo]
+
+    def scatter(self, idx: np.ndarray, values: np.ndarray) -> None:
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        buf, o = self._at(lo, hi - lo)
+        buf[o + (idx - lo)] = values.astype(np.int8).view(np.uint8)
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v & 0x8000_0000 else v
+
+
+def _fields(rm, regs):
+    by_off = {r.offset: r for r in rm.registers}
+    return {by_off[o].name: (by_off[o].unpack(v) if by_off[o].fields else v) for o, v in regs}
+
+
+def _stream_index(r, p, inner, outer):
+    """Byte addresses of every step's stream (steps x bytes), as the IMA streamer walks them."""
+    base, length = r[f"{p}_ADDR"], r[f"{p}_LEN"]["LEN"]
+    c1, c2 = r[f"{p}_COUNT"]["C1"], r[f"{p}_COUNT"]["C2"]
+    s1, s2 = _s32(r[f"{p}_STRIDE1"]), _s32(r[f"{p}_STRIDE2"])
+    st0, st1 = _s32(r[f"{p}_STEP0"]), _s32(r[f"{p}_STEP1"])
+    o, i, a, b, k = np.ix_(np.arange(outer), np.arange(inner), np.arange(c2), np.arange(c1),
+                           np.arange(length))
+    idx = base + o * st1 + i * st0 + a * s2 + b * s1 + k
+    return idx.reshape(outer * inner, -1)
+
+
+def _ima(mem: Memory, regs, arrays):
+    r = _fields(IMA_REGS, regs)
+    inner, outer = r["STEPS"]["INNER"], r["STEPS"]["OUTER"]
+    rows, cols = r["ROWS"], r["COLS"]
+    w = arrays[r["ARRAY"]["INDEX"]][rows["OFFSET"]:rows["OFFSET"] + rows["COUNT"],
+                                    cols["OFFSET"]:cols["OFFSET"] + cols["COUNT"]]
+    x = mem.gather(_stream_index(r, "SRC", inner, outer)).view(np.int8).astype(np.int64)
+    adc = r["ADC"]
+    y = requant(x @ w.astype(np.int64), r["GAIN"], adc["SHIFT"], adc["LO"], adc["HI"])
+    mem.scatter(_stream_index(r, "DST", inner, outer), y)
+
+
+def _dw(mem: Memory, regs):
+    r = _fields(DW_REGS, regs)
+    mode, h, w, c = r["MODE"], r["SIZE"]["H"], r["SIZE"]["W"], r["CHANNELS"]["C"]
+    q = r["QUANT"]
+
+    def t(addr):
+        return mem.read(addr, h * w * c).view(np.int8).reshape(h, w, c)
+
+    if mode["OP"] == DW_REGS.constant("OP", "ADD"):
+        y = residual_add(t(r["SRC_ADDR"]), t(r["SRC2_ADDR"]), _s32(r["SCALE_A"]),
+                         _s32(r["SCALE_B"]), q["SHIFT"], q["LO"], q["HI"])
+    else:
+        wt = mem.read(r["WEIGHT_ADDR"], 9 * c).view(np.int8).reshape(3, 3, c)
+        bias = mem.read(r["BIAS_ADDR"], 4 * c).view("<i4")
+        scale = mem.read(r["SCALE_ADDR"], 4 * c).view("<u4")
+        y = depthwise3x3(t(r["SRC_ADDR"]), wt, bias, scale, q["SHIFT"], q["LO"], q["HI"],
+                         stride=mode["STRIDE"],
+                         pad=(mode["PAD_T"], mode["PAD_B"], mode["PAD_L"], mode["PAD_R"]))
+    mem.write(r["DST_ADDR"], y.astype(np.int8).tobytes())
+
+
+def _dma(mem: Memory, regs):
+    r = _fields(DMA_REGS, regs)
+    n = r["NUM_BYTES"]
+    if r["CONF"]["TWO_D"]:
+        for k in range(r["NUM_REPS"]["REPS"]):
+            mem.write(r["DST_ADDR"] + k * _s32(r["DST_STRIDE"]),
+                      mem.read(r["SRC_ADDR"] + k * _s32(r["SRC_STRIDE"]), n).tobytes())
+    else:
+        mem.write(r["DST_ADDR"], mem.read(r["SRC_ADDR"], n).tobytes())
+
+
+def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray]) -> Memory:
+    """Execute the job list on a fresh memory holding :meth:`Program.l2_image`;
+    ``arrays``: array index -> its weights (rows x cols levels)."""
+    mem = Memory(prog.cfg)
+    for addr, data in prog.l2_image(x).items():
+        mem.write(addr, data)
+    for e in prog.entries:
+        if not isinstance(e, Job):
+            continue
+        kind = e.unit.rstrip("0123456789")
+        try:
+            if kind == "ima":
+                _ima(mem, e.regs, arrays)
+            elif kind == "dw":
+                _dw(mem, e.regs)
+            else:
+                _dma(mem, e.regs)
+        except Exception as err:
+            raise AssertionError(f"job {e.what} ({e.unit} #{e.seq}): {err}") from err
+    return mem

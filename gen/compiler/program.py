@@ -1,0 +1,511 @@
+"""The network compiler's back end: buffers in L1 and L2, row bands, the job
+list core 0 walks (sw/apps/network.c), and its binary encoding.
+
+Schedule ``layer`` (the paper's): layers one after another; a layer runs on
+row bands of its output, double-buffered in L1 so that the DMA brings band
+b+1 in and takes band b-1 out while the accelerators compute band b.  Every
+tensor lives in L2 (its own buffer, so every layer can be checked after the
+run); the network input is stored with the zero border its first
+convolution needs.  A band's input rows include the halo rows of a 3x3
+layer; padding at the tensor's edges comes from the DW's PAD_* fields (or
+the stored border for the IMA's convolution).
+
+Dependencies are found from the buffers each job reads and writes (read
+after write, write after read, write after write): a job waits until the
+jobs it depends on have ended, as counts of ended jobs per unit (each unit
+ends its jobs in order).  A *mark* after each layer waits for everything
+and records the cycle counter: the per-layer cycles of the report.
+
+Job list format (little-endian words; docs/compiler.md):
+
+    header (HEADER_BYTES): MAGIC, VERSION, entries, marks, units, chunk bytes,
+        then per unit: base address, kind (0 HWPE, 1 DMA), done event bit,
+        error event bit
+    entries, in chunks of CHUNK bytes (an entry never straddles two):
+        word 0: kind (4 bits: JOB, MARK, NEXT, END) | unit << 4 | waits << 8 | regs << 16
+        waits:  unit << 24 | count    (until that many jobs of the unit have ended)
+        JOB:    regs x (offset, value)   (HWPE: ACQUIRE, writes, TRIGGER; DMA: writes, NEXT_ID)
+        MARK:   one word, the mark's index
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.mapping import MappingError
+from imcc.rtl.cores.event_unit import EVT_ACC
+from imcc.rtl.dma.regs import DMA_REGS
+from imcc.rtl.dw.regs import DW_REGS
+from imcc.rtl.ima.regs import IMA_REGS
+from imcc.sim.network import IMA_OPS, Layer
+
+from .lower import Lowered
+
+__all__ = ["Job", "Mark", "Program", "compile_layers", "arena_bytes", "MAGIC", "CHUNK",
+           "HEADER_BYTES", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
+
+MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
+CHUNK = 4096                             # bytes core 0 fetches at a time (two buffers)
+HEADER_BYTES = 256
+KIND_JOB, KIND_MARK, KIND_NEXT, KIND_END = 0, 1, 2, 3
+UNIT_HWPE, UNIT_DMA = 0, 1
+MAX_WAIT_BACK = 255                      # the walker remembers the last 256 DMA ids
+# L1 kept for network.c's own data (two job-list chunks, DMA ids, marks) and the stacks
+RESERVED_L1 = 16 * 1024
+STACK_BYTES = 2048
+_ALIGN = 16
+BANDS = 4                                # bands per layer when memory allows fewer
+
+
+def arena_bytes(cfg: ClusterConfig) -> int:
+    """L1 bytes the compiler may use (network.c's ``arena``, at the TCDM's base)."""
+    return cfg.tcdm.size_bytes - RESERVED_L1 - cfg.cores.count * STACK_BYTES
+
+
+def _align(n: int, a: int = _ALIGN) -> int:
+    return (n + a - 1) // a * a
+
+
+@dataclass
+class Job:
+    unit: str                                   # instance: ima, dw, dma, ...
+    regs: list[tuple[int, int]]                 # (offset, value)
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    layer: str
+    what: str
+    seq: int = 0                                # 1-based, per unit
+    waits: dict[str, int] = field(default_factory=dict)
+    l2_bytes: int = 0                           # DMA: bytes moved
+
+
+@dataclass
+class Mark:
+    index: int
+    layer: str
+    waits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Tensor:
+    addr: int                                   # L2 byte address of element (0, 0, 0) of the border
+    shape: tuple[int, int, int]
+    pad: int = 0                                # stored zero border
+
+    @property
+    def pitch(self) -> int:                     # bytes per stored row
+        return (self.shape[1] + 2 * self.pad) * self.shape[2]
+
+    @property
+    def nbytes(self) -> int:
+        return (self.shape[0] + 2 * self.pad) * self.pitch
+
+    def row_addr(self, r: int) -> int:          # stored row r (border rows count)
+        return self.addr + r * self.pitch
+
+
+@dataclass
+class Program:
+    cfg: ClusterConfig
+    lowered: Lowered
+    units: list[str]
+    entries: list = field(default_factory=list)     # Job | Mark
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+    l2_blobs: dict[int, bytes] = field(default_factory=dict)   # address -> bytes (params)
+    marks: list[str] = field(default_factory=list)  # layer of each mark
+    joblist_addr: int = 0
+    bands: dict[str, int] = field(default_factory=dict)
+    l1_peak: int = 0
+
+    @property
+    def jobs(self) -> list[Job]:
+        return [e for e in self.entries if isinstance(e, Job)]
+
+    @property
+    def l2_traffic(self) -> int:
+        return sum(j.l2_bytes for j in self.jobs)
+
+    def l2_image(self, x: np.ndarray) -> dict[int, bytes]:
+        """What the testbench writes into L2 before the start: the network input
+        (with its stored border), the layers' parameters and the job list."""
+        t = self.tensors[self.lowered.net.input]
+        p = t.pad
+        xp = np.pad(np.asarray(x, np.int8), ((p, p), (p, p), (0, 0)))
+        return {t.addr: xp.tobytes(), **self.l2_blobs, self.joblist_addr: self.encode()}
+
+    def read_tensor(self, name: str, l2_read) -> np.ndarray:
+        """A tensor out of L2 (``l2_read(addr, n) -> bytes``), border removed."""
+        t = self.tensors[name]
+        raw = np.frombuffer(l2_read(t.addr, t.nbytes), np.int8)
+        h, w, c = t.shape
+        a = raw.reshape(h + 2 * t.pad, w + 2 * t.pad, c)
+        return a[t.pad:t.pad + h, t.pad:t.pad + w].copy()
+
+    # -- encoding -------------------------------------------------------------------------------
+    def unit_table(self) -> list[tuple[int, int, int, int]]:
+        from imcc.rtl.registry import compose
+        comp = compose(self.cfg)
+        out = []
+        for u in self.units:
+            bits = comp.event_bits(u)
+            kind = UNIT_DMA if comp.instance(u).kind.name == "dma" else UNIT_HWPE
+            out.append((comp.base(comp.window_of(u)), kind, EVT_ACC + bits["done"],
+                        EVT_ACC + bits["error"]))
+        return out
+
+    def encode(self) -> bytes:
+        table = self.unit_table()
+        head = [MAGIC, VERSION, len(self.entries), len(self.marks), len(self.units), CHUNK]
+        for row in table:
+            head += list(row)
+        hb = struct.pack(f"<{len(head)}I", *head)
+        assert len(hb) <= HEADER_BYTES
+        out, chunk = [hb.ljust(HEADER_BYTES, b"\0")], bytearray()
+        uidx = {u: i for i, u in enumerate(self.units)}
+        for e in self.entries + ["END"]:
+            if e == "END":
+                words = [KIND_END]
+            else:
+                waits = [uidx[u] << 24 | n for u, n in sorted(e.waits.items()) if n > 0]
+                if isinstance(e, Mark):
+                    words = [KIND_MARK | len(waits) << 8] + waits + [e.index]
+                else:
+                    words = [KIND_JOB | uidx[e.unit] << 4 | len(waits) << 8 | len(e.regs) << 16]
+                    words += waits + [v & 0xFFFF_FFFF for r in e.regs for v in r]
+            b = struct.pack(f"<{len(words)}I", *words)
+            if len(chunk) + len(b) > CHUNK - 4:          # room for a NEXT word
+                chunk += struct.pack("<I", KIND_NEXT)
+                out.append(bytes(chunk.ljust(CHUNK, b"\0")))
+                chunk = bytearray()
+            chunk += b
+        out.append(bytes(chunk))
+        return b"".join(out)
+
+
+# -- the scheduler -------------------------------------------------------------------------------
+class _Deps:
+    """Last writer and readers since of every buffer; a job's waits from its hazards."""
+
+    def __init__(self):
+        self.writer: dict[str, Job] = {}
+        self.readers: dict[str, list[Job]] = {}
+        self.last: dict[str, int] = {}          # unit -> seq of its last job
+
+    def add(self, job: Job):
+        dep = []
+        for k in job.reads:
+            if k in self.writer:
+                dep.append(self.writer[k])
+        for k in job.writes:
+            if k in self.writer:
+                dep.append(self.writer[k])
+            dep += self.readers.get(k, [])
+        for d in dep:
+            job.waits[d.unit] = max(job.waits.get(d.unit, 0), d.seq)
+        job.seq = self.last.get(job.unit, 0) + 1
+        self.last[job.unit] = job.seq
+        for k in job.reads:
+            self.readers.setdefault(k, []).append(job)
+        for k in job.writes:
+            self.writer[k] = job
+            self.readers[k] = []
+
+    def barrier(self) -> dict[str, int]:
+        w = dict(self.last)
+        self.writer.clear()
+        self.readers.clear()
+        return w
+
+
+class _Arena:
+    def __init__(self, base: int, size: int):
+        self.base, self.size, self.top, self.peak = base, size, 0, 0
+
+    def reset(self):
+        self.top = 0
+
+    def alloc(self, n: int) -> int:
+        a = self.base + self.top
+        self.top += _align(n)
+        self.peak = max(self.peak, self.top)
+        return a
+
+
+def _dma(src: int, dst: int, n: int, *, rows: int = 1, src_stride: int = 0,
+         dst_stride: int = 0) -> list[tuple[int, int]]:
+    R = DMA_REGS
+    regs = [(R["SRC_ADDR"].offset, src), (R["DST_ADDR"].offset, dst), (R["NUM_BYTES"].offset, n),
+            (R["CONF"].offset, R["CONF"].pack(TWO_D=int(rows > 1)))]
+    if rows > 1:
+        regs += [(R["SRC_STRIDE"].offset, src_stride), (R["DST_STRIDE"].offset, dst_stride),
+                 (R["NUM_REPS"].offset, R["NUM_REPS"].pack(REPS=rows))]
+    return regs
+
+
+def _regs(rm, **values) -> list[tuple[int, int]]:
+    out = []
+    for name, v in values.items():
+        out.append((rm[name].offset, rm[name].pack(**v) if isinstance(v, dict) else v))
+    return out
+
+
+def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, ima: str = "ima", dw: str = "dw",
+                   dma: str = "dma") -> Program:
+    """The ``layer`` schedule of a lowered network on ``cfg`` (see the module doc)."""
+    from imcc.rtl.registry import compose
+    comp = compose(cfg)
+    for inst, what in ((ima, "ima"), (dw, "dw"), (dma, "dma")):
+        if not any(i.name == inst for i in comp.of_kind(what)):
+            raise MappingError(f"the network needs the {what} instance {inst!r} "
+                               f"({what}.instances / {what}.enabled)")
+    if not cfg.cores.count:
+        raise MappingError("the network's job list is walked by core 0 (cores.count = 0)")
+    net, mapping = lowered.net, lowered.mapping
+    prog = Program(cfg, lowered, [ima, dw, dma])
+    arena = _Arena(cfg.tcdm.base, arena_bytes(cfg))
+    deps = _Deps()
+
+    # -- L2: every tensor, the layers' parameters, then the job list -----------------------
+    l2 = [cfg.l2.base]
+
+    def l2_alloc(n):
+        a = l2[0]
+        l2[0] += _align(n, 64)
+        return a
+
+    pads = {net.input: max([L.pad for L in net.layers if net.input in L.inputs], default=0)}
+    for name, shape in net.shapes.items():
+        t = Tensor(0, tuple(shape), pads.get(name, 0))
+        t.addr = l2_alloc(t.nbytes)
+        prog.tensors[name] = t
+    dw_params = {}
+    for L in net.layers:
+        if L.op == "dw":
+            c = net.shapes[L.output][2]
+            blob = (np.asarray(L.w, np.int8).tobytes().ljust(_align(9 * c, 4), b"\0")
+                    + np.asarray(L.bias, "<i4").tobytes() + np.asarray(L.scale, "<u4").tobytes())
+            dw_params[L.name] = (l2_alloc(len(blob)), len(blob))
+            prog.l2_blobs[dw_params[L.name][0]] = blob
+
+    def emit(unit, regs, reads, writes, layer, what, l2_bytes=0):
+        j = Job(unit, regs, tuple(reads), tuple(writes), layer, what, l2_bytes=l2_bytes)
+        deps.add(j)
+        prog.entries.append(j)
+        return j
+
+    def dma_in(t: Tensor, name, r0, r1, dst, key, layer, what):
+        n = (r1 - r0) * t.pitch
+        emit(dma, _dma(t.row_addr(r0), dst, n), [f"l2:{name}"], [key], layer, what, n)
+
+    def dma_out(src, key, name, o0, o1, layer, what):
+        t = prog.tensors[name]
+        h, w, c = t.shape
+        n = (o1 - o0) * w * c
+        if t.pad:
+            regs = _dma(src, t.row_addr(o0 + t.pad) + t.pad * c, w * c, rows=o1 - o0,
+                        src_stride=w * c, dst_stride=t.pitch)
+        else:
+            regs = _dma(src, t.row_addr(o0), n)
+        emit(dma, regs, [key], [f"l2:{name}"], layer, what, n)
+
+    layers = []
+    for L in net.layers:
+        o = lowered.origin[L.name]
+        if not layers or layers[-1][0] != o:
+            layers.append((o, []))
+        layers[-1][1].append(L)
+
+    for layer, ops in layers:
+        arena.reset()
+        ho, wo, _ = net.shapes[ops[-1].output]
+        first = ops[0]
+        srcs = list(dict.fromkeys(n for op in ops for n in op.inputs if n in prog.tensors
+                                  and lowered.origin.get(_producer(net, n), None) != layer))
+
+        def in_rows(name, o0, o1):
+            """Stored rows of input ``name`` a band of output rows [o0, o1) reads, and the
+            padding the job adds (top, bottom)."""
+            t = prog.tensors[name]
+            if first.op == "dw":
+                s, h = first.stride, t.shape[0]
+                lo, hi = o0 * s - 1, (o1 - 1) * s + 1
+                return max(lo, 0), min(hi, h - 1) + 1, int(lo < 0), max(0, hi - (h - 1))
+            if first.op == "conv":
+                s, k = first.stride, first.k
+                return o0 * s, (o1 - 1) * s + k, 0, 0
+            return o0, o1, 0, 0
+
+        def band_bytes(r):
+            n = 0
+            for name in srcs:
+                r0, r1, _, _ = in_rows(name, 0, r)
+                n += _align((r1 - r0 + 2) * prog.tensors[name].pitch)
+            n += sum(_align(r * wo * net.shapes[op.output][2]) for op in ops)
+            return 2 * n
+
+        fixed = _align(dw_params[first.name][1]) if first.op == "dw" else 0
+        rmax = max((r for r in range(1, ho + 1) if fixed + band_bytes(r) <= arena.size), default=0)
+        if rmax == 0:
+            raise MappingError(f"{layer}: one output row band needs {(fixed + band_bytes(1)) / 1024:.1f}"
+                               f" KiB of L1, {arena.size / 1024:.1f} KiB are free (tcdm.size_kib)")
+        nb = max(-(-ho // rmax), min(BANDS, ho))
+        step = -(-ho // nb)
+        bands = [(o0, min(o0 + step, ho)) for o0 in range(0, ho, step)]
+        prog.bands[layer] = len(bands)
+
+        params = None
+        if first.op == "dw":
+            addr, n = dw_params[first.name]
+            params = arena.alloc(n)
+            emit(dma, _dma(addr, params, n), [], [f"l1:{layer}:params"], layer,
+                 f"{layer} parameters", n)
+        slots = []
+        for q in range(min(2, len(bands))):
+            s = {}
+            for name in srcs:
+                r0, r1, _, _ = in_rows(name, 0, step)
+                s[name] = arena.alloc((r1 - r0 + 2) * prog.tensors[name].pitch)
+            for op in ops:
+                s[op.output] = arena.alloc(step * wo * net.shapes[op.output][2])
+            slots.append(s)
+        prog.l1_peak = max(prog.l1_peak, arena.peak)
+
+        def key(q, name):
+            return f"l1:{layer}:{q}:{name}"
+
+        def do_in(b):
+            o0, o1 = bands[b]
+            q = b % 2
+            for name in srcs:
+                r0, r1, _, _ = in_rows(name, o0, o1)
+                dma_in(prog.tensors[name], name, r0, r1, slots[q][name], key(q, name), layer,
+                       f"{layer} band {b} in {name}")
+
+        def do_comp(b):
+            o0, o1 = bands[b]
+            q, rows = b % 2, o1 - o0
+            for op in ops:
+                out = slots[q][op.output]
+                c = net.shapes[op.output][2]
+                if op.op in IMA_OPS:
+                    xin = op.inputs[0]
+                    t = prog.tensors[xin]
+                    cin = t.shape[2]
+                    for tl in _tiles(mapping, op, lowered):
+                        if op.op == "conv":
+                            k, s = op.k, op.stride
+                            src = dict(addr=slots[q][xin], length=k * cin, c1=k,
+                                       stride1=t.pitch, step0=s * cin, step1=s * t.pitch)
+                        else:
+                            src = dict(addr=slots[q][xin] + tl.row0, length=tl.rows, c1=1,
+                                       stride1=0, step0=cin, step1=wo * cin)
+                        dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0,
+                                   step0=c, step1=wo * c)
+                        emit(ima, _ima_regs(tl, op, wo, rows, src, dst),
+                             [key(q, xin)], [key(q, op.output)], layer,
+                             f"{op.name} band {b} tile a{tl.array}@{tl.arow},{tl.acol}")
+                elif op.op == "dw":
+                    xin = op.inputs[0]
+                    r0, r1, pt, pb = in_rows(xin, o0, o1)
+                    h, w, _ = prog.tensors[xin].shape
+                    regs = _regs(DW_REGS,
+                                 MODE=dict(OP=DW_REGS.constant("OP", "DW3X3"), STRIDE=op.stride,
+                                           PAD_T=pt, PAD_B=pb, PAD_L=1, PAD_R=1),
+                                 SIZE=dict(H=r1 - r0, W=w), CHANNELS=dict(C=c),
+                                 SRC_ADDR=slots[q][xin], WEIGHT_ADDR=params,
+                                 BIAS_ADDR=params + _align(9 * c, 4),
+                                 SCALE_ADDR=params + _align(9 * c, 4) + 4 * c,
+                                 DST_ADDR=out, QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
+                    emit(dw, regs, [key(q, xin), f"l1:{layer}:params"], [key(q, op.output)],
+                         layer, f"{op.name} band {b}")
+                elif op.op == "add":
+                    if op.unit != "dw":
+                        raise MappingError(f"{op.name}: residual adds on the cores are not "
+                                           "compiled yet (residual unit dw)")
+                    a, bb = op.inputs
+                    regs = _regs(DW_REGS,
+                                 MODE=dict(OP=DW_REGS.constant("OP", "ADD"), STRIDE=1, PAD_T=0,
+                                           PAD_B=0, PAD_L=0, PAD_R=0),
+                                 SIZE=dict(H=rows, W=wo), CHANNELS=dict(C=c),
+                                 SRC_ADDR=slots[q][a], SRC2_ADDR=slots[q][bb], DST_ADDR=out,
+                                 SCALE_A=op.sa & 0xFFFF_FFFF, SCALE_B=op.sb & 0xFFFF_FFFF,
+                                 QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
+                    emit(dw, regs, [key(q, a), key(q, bb)], [key(q, op.output)], layer,
+                         f"{op.name} band {b}")
+
+        def do_out(b):
+            o0, o1 = bands[b]
+            q = b % 2
+            for op in ops:
+                dma_out(slots[q][op.output], key(q, op.output), op.output, o0, o1, layer,
+                        f"{layer} band {b} out {op.output}")
+
+        # issue order: band b+1 comes in and band b-1 goes out while band b computes
+        do_in(0)
+        for b in range(len(bands)):
+            if b == 0 and len(bands) > 1:
+                do_in(1)
+            do_comp(b)
+            if b >= 1:
+                do_out(b - 1)
+                if b + 1 < len(bands):
+                    do_in(b + 1)
+        do_out(len(bands) - 1)
+        m = Mark(len(prog.marks), layer, deps.barrier())
+        prog.entries.append(m)
+        prog.marks.append(layer)
+
+    prog.joblist_addr = l2[0]
+    end = prog.joblist_addr + len(prog.encode())
+    if end > cfg.l2.base + cfg.l2.size_bytes:
+        raise MappingError(f"the network's tensors, parameters and job list need "
+                           f"{(end - cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib is "
+                           f"{cfg.l2.size_kib}")
+    _check_waits(prog)
+    return prog
+
+
+def _producer(net, tensor):
+    for L in net.layers:
+        if L.output == tensor:
+            return L.name
+    return None
+
+
+def _tiles(mapping, op: Layer, lowered: Lowered):
+    """The mapping's tiles that compute op (a whole layer, or one row tile's columns)."""
+    tiles = mapping.of(lowered.origin[op.name])
+    if op.cin is not None:
+        tiles = [t for t in tiles if t.row0 == op.cin[0]]
+        # the op's input rows are [cin0, cin1): its tiles' rows, relative to the layer
+    return tiles
+
+
+def _ima_regs(tl, op, wo, rows, src, dst) -> list[tuple[int, int]]:
+    R = IMA_REGS
+    regs = _regs(R, MODE=dict(OP=R.constant("OP", "MVM")),
+                 ROWS=dict(OFFSET=tl.arow, COUNT=tl.rows), COLS=dict(OFFSET=tl.acol, COUNT=tl.cols),
+                 GAIN=op.gain, ADC=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi),
+                 STEPS=dict(INNER=wo, OUTER=rows), ARRAY=dict(INDEX=tl.array))
+    for p, s in (("SRC", src), ("DST", dst)):
+        regs += _regs(R, **{f"{p}_ADDR": s["addr"], f"{p}_LEN": dict(LEN=s["length"]),
+                            f"{p}_COUNT": dict(C1=s["c1"], C2=1),
+                            f"{p}_STRIDE1": s["stride1"] & 0xFFFF_FFFF, f"{p}_STRIDE2": 0,
+                            f"{p}_STEP0": s["step0"] & 0xFFFF_FFFF,
+                            f"{p}_STEP1": s["step1"] & 0xFFFF_FFFF})
+    return regs
+
+
+def _check_waits(prog: Program):
+    """The walker keeps the ids of the last 256 DMA jobs: a wait must not reach further back."""
+    issued: dict[str, int] = {}
+    for e in prog.entries:
+        for u, n in e.waits.items():
+            if u == prog.units[2] and issued.get(u, 0) - n > MAX_WAIT_BACK:
+                raise AssertionError(f"a wait reaches {issued[u] - n} DMA jobs back")
+        if isinstance(e, Job):
+            issued[e.unit] = e.seq
