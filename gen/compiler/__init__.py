@@ -1,0 +1,1 @@
+"""The network compiler: maps a network's layers onto the cluster's arrays and accelerators."""
