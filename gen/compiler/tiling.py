@@ -23,7 +23,22 @@ tiles):
   and every run placed becomes one tile, so a row tile is cut into columns only
   where it has to be.
 
-Everything is deterministic; all positions are integers.
+Results (scripts/bench_tiling.py, MobileNetV2 224 x 224, arrays of 256 x 256):
+width 1.0 needs 33 arrays, the weight bound, with 86 tiles, the tile bound (one per
+row tile, conv_last's in 5 column pieces): rectpack MaxRectsBssf with short-side-first
+sort on max-size tiles; the paper's setting (MaxRectsBssf, area sort) gives 34.  Of
+the 480 strategies of the full sweep, 130 reach 33; none with balanced row tiles
+(>= 39: heights such as 240 leave 16-row strips nothing fills); balanced column
+pieces 37..41; narrower column pieces (128, 64, 32 columns) reach 33 more often but
+with 138..443 tiles; columns-ffd reaches 33 with 105..109 tiles.  Width 0.5 and 0.35
+reach their bounds (10, 6); width 0.75 needs 21 against a bound of 20 (conv_last's
+240-row tiles leave 16-row strips; the row-cut search did not close the gap).
+
+tile_and_pack runs a cheap part of the sweep (columns-ffd, rectpack MaxRectsBssf and
+MaxRectsBaf with area or short-side sort, column pieces max / balanced / 128 / 64; both row
+cut styles), stops as soon as one mapping reaches both the array and the tile lower
+bound (13 ms at width 1.0), and searches the row-cut heights only when no mapping
+reaches the array bound.  Everything is deterministic; all positions are integers.
 """
 
 from __future__ import annotations
@@ -93,9 +108,11 @@ class Mapping:
 
 
 # -- tile shapes ------------------------------------------------------------------------------------
-def _row_cuts(layer: MatrixLayer, R: int, how: str) -> list[tuple[int, int]]:
+def _row_cuts(layer: MatrixLayer, R: int, how: str | int) -> list[tuple[int, int]]:
     """(row0, rows) of the layer's row tiles: the fewest possible, cut at multiples of
-    row_quantum; "max" fills the first tiles to the top, "balanced" makes them equal."""
+    row_quantum.  ``how``: "max" fills the first tiles to the top and leaves the rest to
+    the last; "balanced" makes them equal; an int j keeps j full tiles and balances the
+    rest (0 = balanced), which gives the row-cut search heights between the two."""
     q, n_rows = layer.row_quantum, layer.rows
     if n_rows <= R:
         return [(0, n_rows)]
@@ -108,13 +125,15 @@ def _row_cuts(layer: MatrixLayer, R: int, how: str) -> list[tuple[int, int]]:
     last_cut = -(-(n_rows - R) // q) * q
     n = 1 + -(-last_cut // M)
     cuts = [i * M for i in range(n)]
-    if how == "balanced":
+    j = {"max": n - 1, "balanced": 0}.get(how, how)
+    if j < n - 1:
+        rest, k = n_rows - j * M, n - j
         if q == 1:
-            sizes = [n_rows // n + (i < n_rows % n) for i in range(n)]
+            sizes = [M] * j + [rest // k + (i < rest % k) for i in range(k)]
             cuts = [sum(sizes[:i]) for i in range(n)]
         else:
-            s = -(-n_rows // n // q) * q
-            bal = [i * s for i in range(n)]
+            s = -(-rest // k // q) * q
+            bal = [i * M for i in range(j)] + [j * M + i * s for i in range(k)]
             if s <= M and 0 < n_rows - bal[-1] <= R:
                 cuts = bal
     ends = cuts[1:] + [n_rows]
@@ -198,7 +217,8 @@ PACK_ALGOS = {name: getattr(rectpack, name) for name in (
     "MaxRectsBssf", "MaxRectsBaf", "MaxRectsBlsf", "MaxRectsBl",
     "GuillotineBssfSas", "GuillotineBafSas", "GuillotineBlsfSas", "GuillotineBssfMaxas",
     "SkylineBl", "SkylineBlWm", "SkylineMwf", "SkylineMwfl")}
-SORT_ALGOS = {"area": rectpack.SORT_AREA, "height": rectpack.SORT_SSIDE, "peri": rectpack.SORT_PERI,
+# rectpack's sort keys; "sside" = short side first (the width in col-groups, mostly)
+SORT_ALGOS = {"area": rectpack.SORT_AREA, "sside": rectpack.SORT_SSIDE, "peri": rectpack.SORT_PERI,
               "lside": rectpack.SORT_LSIDE, "diff": rectpack.SORT_DIFF}
 
 
@@ -241,7 +261,7 @@ def _strategies(full: bool) -> list[tuple[str, Callable]]:
     if full:
         cols, algos, sorts = ("max", "balanced", "w16", "w8", "w4"), PACK_ALGOS, SORT_ALGOS
     else:
-        cols, algos, sorts = ("max", "balanced", "w8"), ("MaxRectsBssf", "MaxRectsBaf"), ("area", "height")
+        cols, algos, sorts = ("max", "balanced", "w16", "w8"), ("MaxRectsBssf", "MaxRectsBaf"), ("area", "sside")
     for c in cols:
         for a in algos:
             for s in sorts:
@@ -294,7 +314,54 @@ def sweep(layers: Sequence[MatrixLayer], rows: int = 256, cols: int = 256, *, co
             out.append(Attempt(m.method, n, len(tiles), dt, m))
             if stop_at_bound and n == arrays_lb and len(tiles) == tiles_lb:
                 return out
+    best = min(out, key=lambda a: (a.arrays, a.tiles))
+    if best.arrays > arrays_lb:
+        for sort in ("height", "area"):
+            t0 = time.perf_counter()
+            tiles, how = _search_row_cuts(layers, R, U, ca, sort)
+            dt = time.perf_counter() - t0
+            _check(layers, tiles, R, U, ca)
+            n = 1 + max((t.array for t in tiles), default=-1)
+            m = Mapping(tiles, rows, cols, n, f"columns-ffd, sort {sort}, row tiles searched ({how})")
+            out.append(Attempt(m.method, n, len(tiles), dt, m))
     return out
+
+
+def _search_row_cuts(layers: Sequence[MatrixLayer], R: int, U: int, ca: int,
+                     sort: str) -> tuple[list[Tile], str]:
+    """Coordinate descent over the row-cut heights of each layer cut in rows (the
+    number of row tiles stays the fewest), packing with columns-ffd: heights that
+    complement each other fill the col-groups better.  Scored by arrays, then the
+    col-group rows used in the last array (emptying it is the way to one array fewer),
+    then tiles.  Two passes at most, in layer order: deterministic and bounded."""
+    def items_of(i: int, how) -> list[_Item]:
+        l = layers[i]
+        return [_Item(l, i, r0, h, -(-l.cols // ca)) for r0, h in _row_cuts(l, R, how)]
+
+    def score(choice: list) -> tuple:
+        tiles = _pack_columns([it for i, h in enumerate(choice) for it in items_of(i, h)], R, U, ca, sort)
+        last = max(t.array for t in tiles)
+        fill = sum(t.rows * -(-t.cols // ca) for t in tiles if t.array == last)
+        return (last + 1, fill, len(tiles)), tiles
+
+    choice: list = ["max"] * len(layers)
+    best, tiles = score(choice)
+    options = {i: ["max", "balanced"] + list(range(1, len(items_of(i, "max")) - 1))
+               for i, l in enumerate(layers) if l.rows > R}
+    for _ in range(2):
+        improved = False
+        for i, opts in options.items():
+            for how in opts:
+                if how == choice[i]:
+                    continue
+                trial = choice[:i] + [how] + choice[i + 1:]
+                k, t = score(trial)
+                if k < best:
+                    best, tiles, choice, improved = k, t, trial, True
+        if not improved:
+            break
+    changed = sum(1 for h in choice if h != "max")
+    return tiles, f"{changed} layers off max"
 
 
 def tile_and_pack(layers: Sequence[MatrixLayer], rows: int = 256, cols: int = 256, *,
