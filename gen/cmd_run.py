@@ -30,6 +30,8 @@ def register(sub):
     b.add_argument("--seed", type=int, default=0, help="random input and weights (default 0)")
     _common(b)
     b.set_defaults(run=run_bottleneck)
+    from .cmd_network import register_run
+    register_run(rsub)
 
     d = sub.add_parser("demo", help="the reference bottleneck on the configured cluster, "
                                     "with the paper's figures beside it")

@@ -40,7 +40,7 @@ def _params_words(p) -> np.ndarray:
 def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=None,
             inputs: dict[str, np.ndarray] | None = None, outputs: dict[str, int] | None = None,
             env: dict | None = None, l2_inputs: dict[int, bytes] | None = None,
-            l2_outputs: dict[str, tuple[int, int]] | None = None) -> dict:
+            l2_outputs: dict[str, tuple[int, int]] | None = None, progress=None) -> dict:
     """Run ``sw/apps/<app>.c`` to its end on the cluster; the result dict has
     ``exit``, ``cycles``, ``wall_s``, ``console``, ``outputs`` (bytes) and the
     Verilator model's ``build_key``, ``build_s`` and ``build_reused``.  With
@@ -63,10 +63,12 @@ def run_app(cfg: ClusterConfig, app: str, *, testcase: str = "program", defines=
                                             for a, v in (l2_inputs or {}).items()})
             extra["IMCC_L2_INPUTS"] = str(Path(d) / "l2.npz")
             extra["IMCC_L2_OUTPUTS"] = json.dumps(l2_outputs or {})
-        bench = harness.run_bench(cfg, "cores_sw", testcase=testcase, env=extra, **top)
+        bench = harness.run_bench(cfg, "cores_sw", testcase=testcase, env=extra,
+                                  progress=progress, **top)
         r, b = bench.result, bench.build
     r["outputs"] = {k: bytes.fromhex(v) for k, v in r["outputs"].items()}
     r["build_s"], r["build_reused"], r["build_key"] = b.seconds, b.reused, b.key
+    r["sim_wall_s"], r["run_dir"] = bench.seconds, str(bench.run_dir)
     return r
 
 
@@ -157,4 +159,46 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     r["golden"], r["x"], r["params"], r["plan"] = golden, x, p, plan
     r["macs"] = [h * w * cin * cexp if shape.expand else 0, ho * wo * cexp * 9,
                  ho * wo * cexp * cout, ho * wo * cout if shape.residual else 0]
+    return r
+
+
+def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves=False) -> dict:
+    """A compiled network (gen/compiler/network.Compiled) on the cluster in RTL:
+    core 0 runs sw/apps/network.c, which walks the job list; the testbench
+    only loads L2 (input, parameters, job list) and the arrays' weight image,
+    starts the cores and reads every tensor back from L2 after the end.
+
+    Returns the run (as :func:`run_app`) with ``tensors`` (name -> array as the
+    cluster produced it), ``marks`` (cycle counter after each layer) and
+    ``net_status`` (entries done, failing entry + 1, unit, error code)."""
+    from imcc.gen.compiler.program import arena_bytes
+    prog, cfg = compiled.program, compiled.cfg
+    with tempfile.TemporaryDirectory() as d:
+        image = Path(d) / "weights.npz"
+        compiled.image.save(image)
+        outputs = {name: (t.addr, t.nbytes) for name, t in prog.tensors.items()}
+        n_marks = len(prog.marks)
+        # a hang ends at a cycle limit far above any schedule's time
+        limit = max_cycles or 20_000_000 + 400 * sum(
+            compiled.lowered.net.macs(L) for L in compiled.lowered.net.layers) // 1000
+        env = {"IMCC_WEIGHT_IMAGE": str(image), "IMCC_MAX_CYCLES": limit,
+               "IMCC_MARKS": "mark_count", "IMCC_MARKS_TOTAL": n_marks}
+        if waves:
+            env["WAVES"] = "1"
+        r = run_app(cfg, "network", testcase="program_any_exit",
+                    defines={"ARENA_BYTES": arena_bytes(cfg)},
+                    outputs={"marks": 4 * n_marks, "net_status": 16,
+                                               "start_cycles": 4}, env=env,
+                    l2_inputs=prog.l2_image(compiled.x), l2_outputs=outputs, progress=progress)
+    out = r["outputs"]
+    r["marks"] = np.frombuffer(out.pop("marks"), "<u4").tolist()
+    r["net_status"] = np.frombuffer(out.pop("net_status"), "<u4").tolist()
+    r["start_cycles"] = int(np.frombuffer(out.pop("start_cycles"), "<u4")[0])
+    r["tensors"] = {}
+    for name, raw in list(out.items()):
+        t = prog.tensors[name]
+        h, w, c = t.shape
+        a = np.frombuffer(raw, np.int8).reshape(h + 2 * t.pad, w + 2 * t.pad, c)
+        r["tensors"][name] = a[t.pad:t.pad + h, t.pad:t.pad + w].copy()
+        del out[name]
     return r

@@ -18,8 +18,9 @@ and records the cycle counter: the per-layer cycles of the report.
 
 Job list format (little-endian words; docs/compiler.md):
 
+    boot record at the L2 base: BOOT_MAGIC, address of the job list
     header (HEADER_BYTES): MAGIC, VERSION, entries, marks, units, chunk bytes,
-        then per unit: base address, kind (0 HWPE, 1 DMA), done event bit,
+        bytes of the entries, 0, then per unit: base address, kind (0 HWPE, 1 DMA), done event bit,
         error event bit
     entries, in chunks of CHUNK bytes (an entry never straddles two):
         word 0: kind (4 bits: JOB, MARK, NEXT, END) | unit << 4 | waits << 8 | regs << 16
@@ -49,6 +50,7 @@ __all__ = ["Job", "Mark", "Program", "compile_layers", "arena_bytes", "MAGIC", "
            "HEADER_BYTES", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
 
 MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
+BOOT_MAGIC, BOOT_BYTES = 0x544F_4F42, 64   # L2 starts with {"BOOT", job list address}
 CHUNK = 4096                             # bytes core 0 fetches at a time (two buffers)
 HEADER_BYTES = 256
 KIND_JOB, KIND_MARK, KIND_NEXT, KIND_END = 0, 1, 2, 3
@@ -118,6 +120,7 @@ class Program:
     l2_blobs: dict[int, bytes] = field(default_factory=dict)   # address -> bytes (params)
     marks: list[str] = field(default_factory=list)  # layer of each mark
     joblist_addr: int = 0
+    l2_end: int = 0                                 # first L2 byte after the job list
     bands: dict[str, int] = field(default_factory=dict)
     l1_peak: int = 0
 
@@ -135,7 +138,9 @@ class Program:
         t = self.tensors[self.lowered.net.input]
         p = t.pad
         xp = np.pad(np.asarray(x, np.int8), ((p, p), (p, p), (0, 0)))
-        return {t.addr: xp.tobytes(), **self.l2_blobs, self.joblist_addr: self.encode()}
+        boot = struct.pack("<2I", BOOT_MAGIC, self.joblist_addr)
+        return {self.cfg.l2.base: boot, t.addr: xp.tobytes(), **self.l2_blobs,
+                self.joblist_addr: self.encode()}
 
     def read_tensor(self, name: str, l2_read) -> np.ndarray:
         """A tensor out of L2 (``l2_read(addr, n) -> bytes``), border removed."""
@@ -159,12 +164,7 @@ class Program:
 
     def encode(self) -> bytes:
         table = self.unit_table()
-        head = [MAGIC, VERSION, len(self.entries), len(self.marks), len(self.units), CHUNK]
-        for row in table:
-            head += list(row)
-        hb = struct.pack(f"<{len(head)}I", *head)
-        assert len(hb) <= HEADER_BYTES
-        out, chunk = [hb.ljust(HEADER_BYTES, b"\0")], bytearray()
+        out, chunk = [], bytearray()
         uidx = {u: i for i, u in enumerate(self.units)}
         for e in self.entries + ["END"]:
             if e == "END":
@@ -183,7 +183,14 @@ class Program:
                 chunk = bytearray()
             chunk += b
         out.append(bytes(chunk))
-        return b"".join(out)
+        body = b"".join(out)
+        head = [MAGIC, VERSION, len(self.entries), len(self.marks), len(self.units), CHUNK,
+                len(body), 0]
+        for row in table:
+            head += list(row)
+        hb = struct.pack(f"<{len(head)}I", *head)
+        assert len(hb) <= HEADER_BYTES
+        return hb.ljust(HEADER_BYTES, b"\0") + body
 
 
 # -- the scheduler -------------------------------------------------------------------------------
@@ -270,7 +277,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, ima: str = "ima", dw
     deps = _Deps()
 
     # -- L2: every tensor, the layers' parameters, then the job list -----------------------
-    l2 = [cfg.l2.base]
+    l2 = [cfg.l2.base + BOOT_BYTES]
 
     def l2_alloc(n):
         a = l2[0]
@@ -460,7 +467,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, ima: str = "ima", dw
         prog.marks.append(layer)
 
     prog.joblist_addr = l2[0]
-    end = prog.joblist_addr + len(prog.encode())
+    end = prog.l2_end = prog.joblist_addr + len(prog.encode())
     if end > cfg.l2.base + cfg.l2.size_bytes:
         raise MappingError(f"the network's tensors, parameters and job list need "
                            f"{(end - cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib is "

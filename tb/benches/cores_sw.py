@@ -11,7 +11,10 @@ Environment: IMCC_CONFIG, IMCC_ELF, IMCC_CORES (mask of cores to start,
 default all), IMCC_MAX_CYCLES, IMCC_INPUTS (npz: symbol -> bytes to write
 before the start), IMCC_OUTPUTS (json {symbol: nbytes} to read back after
 EOC, through the TCDM backdoor), IMCC_RESULT (json written: exit code, cycles,
-console, outputs as hex).
+console, outputs as hex), IMCC_WEIGHT_IMAGE (an .npz weight image the
+crossbar models start from: sim/weight_image.py), IMCC_MARKS (a symbol
+counting the program's progress marks: a ``[progress]`` line now and then
+with the count, of IMCC_MARKS_TOTAL, and the simulation speed).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from imcc.tb.benches.soc_axi import setup
 from imcc.tb.bus.crossbar_macro import attach_crossbars
 from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import L2Backdoor, TcdmBackdoor
+from imcc.sim.weight_image import WeightImage
 from imcc.tb.env import config, write_result
 
 
@@ -98,6 +102,18 @@ class Host:
         return int(self.dut.cores_eoc_code.value)
 
 
+async def _progress(dut, cfg, backdoor, addr: int, total: str, every: int = 250_000):
+    """A ``[progress]`` line every ``every`` cycles (a Timer: Python sleeps in between)."""
+    root = dut.cluster if hasattr(dut, "cluster") else dut
+    c0, w0 = _cycle(root), time.monotonic()
+    while True:
+        await Timer(every * cfg.clock.period_ns, unit="ns")
+        n = int.from_bytes(backdoor.read(addr, 4), "little")
+        c, w = _cycle(root) - c0, time.monotonic() - w0
+        dut._log.info("[progress] layer %d of %s done; %d cycles simulated, %.0f cycles/s",
+                      n, total, c, c / max(w, 1e-9))
+
+
 def _cycle(dut) -> int:
     return int(dut.ctrl.cycles.value)
 
@@ -109,7 +125,9 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     axi = await setup(dut, cfg)
     if hasattr(dut, "l2_err_lo"):
         dut.l2_err_lo.value = dut.l2_err_hi.value = 0
-    attach_crossbars(dut, cfg)      # the analog macros live outside the Verilog
+    xbars = attach_crossbars(dut, cfg)      # the analog macros live outside the Verilog
+    if os.environ.get("IMCC_WEIGHT_IMAGE"):
+        WeightImage.load(os.environ["IMCC_WEIGHT_IMAGE"]).load_into(xbars)
     host = Host(dut, cfg, axi)
     elf = Elf(elf_path or os.environ["IMCC_ELF"])
     mask = mask if mask is not None else int(os.environ.get("IMCC_CORES", "0"), 0) or \
@@ -129,6 +147,10 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     await host.start(elf, mask)
     if during is not None:
         cocotb.start_soon(during(host))
+    if os.environ.get("IMCC_MARKS"):
+        cocotb.start_soon(_progress(dut, cfg, TcdmBackdoor(root, cfg),
+                                    elf.symbol(os.environ["IMCC_MARKS"]),
+                                    os.environ.get("IMCC_MARKS_TOTAL", "?")))
     code = await host.wait_eoc(int(os.environ.get("IMCC_MAX_CYCLES", "2000000")))
     cycles, wall = _cycle(root) - c0, time.monotonic() - w0
     dut._log.info("exit code %d after %d cycles (%.1f s wall, %.0f cycles/s)", code, cycles,

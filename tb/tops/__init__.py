@@ -24,10 +24,11 @@ def drive_cluster_clock(m, top, cluster) -> str:
 def pass_through(m, top, cluster, names):
     """Connect each member of ``names`` of the wrapped ``cluster`` to ``top``'s
     member of the same name and flow (a wrapper top exposing the cluster's ports)."""
-    for k in names:
-        member = cluster.signature.members[k]
-        inner, outer = getattr(cluster, k), getattr(top, k)
-        if member.is_signature:
+    def one(member, inner, outer):
+        if isinstance(inner, (list, tuple)):      # an array member (ima.arrays > 1: macro ports)
+            for i, o in zip(inner, outer):
+                one(member, i, o)
+        elif member.is_signature:
             if member.flow == In:
                 wiring.connect(m, wiring.flipped(outer), inner)
             else:
@@ -36,3 +37,6 @@ def pass_through(m, top, cluster, names):
             m.d.comb += outer.eq(inner)
         else:
             m.d.comb += inner.eq(outer)
+
+    for k in names:
+        one(cluster.signature.members[k], getattr(cluster, k), getattr(top, k))

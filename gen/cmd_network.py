@@ -1,0 +1,237 @@
+"""``imcc run mobilenetv2`` and ``imcc map mobilenetv2``: a whole network
+compiled for the configured cluster (gen/compiler/) and run in RTL
+simulation by core 0 walking the job list, checked bit-exactly at every
+layer; or its mapping onto the arrays alone."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from .cli import UsageError, add_config_args, load_config, print_json
+
+NETWORKS = ("mobilenetv2",)
+# The paper's Fig. 12a latencies (ms at 500 MHz, ../shared/reference/paper-numbers.md) of
+# MobileNetV2 224x224 width 1.0 in our layer order (the paper's 000-PW, an expand layer
+# of the first block that the reference network does not have, left out).
+PAPER_MS = (1.63, 0.24, 1.63, 1.63, 0.18, 0.41, 0.41, 0.27, 0.41, 0.18, 0.41, 0.07, 0.10, 0.10,
+            0.09, 0.10, 0.06, 0.10, 0.09, 0.10, 0.06, 0.10, 0.02, 0.03, 0.05, 0.05, 0.05, 0.03,
+            0.05, 0.05, 0.05, 0.03, 0.05, 0.05, 0.05, 0.03, 0.05, 0.05, 0.05, 0.08, 0.07, 0.08,
+            0.05, 0.08, 0.07, 0.08, 0.05, 0.08, 0.02, 0.02, 0.03, 0.03, 0.03, 0.02, 0.03, 0.03,
+            0.03, 0.02, 0.03, 0.03, 0.05, 0.06)
+PAPER_TOTAL_MS = 10.1
+
+
+def _network_args(p):
+    p.add_argument("network", choices=NETWORKS, help="the network")
+    p.add_argument("--input", type=int, default=224, help="input resolution, 32..224 (default 224)")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier, 0.35..1.0 "
+                   "(default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="random weights and input (default 0)")
+    p.add_argument("--residual", choices=("dw",), default="dw",
+                   help="unit of the residual adds (default dw: the DW's element-wise add)")
+    p.add_argument("--arrays", choices=("auto", "config"), default="auto",
+                   help="auto: as many IMA arrays (and as much L2) as the mapping needs; "
+                        "config: the configuration's, refusing a network that does not fit")
+    add_config_args(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def register(sub):
+    m = sub.add_parser("map", help="map a network onto the IMA arrays (Tile&Pack), no simulation")
+    _network_args(m)
+    m.add_argument("--png", metavar="FILE", help="draw the packed arrays")
+    m.set_defaults(run=run_map)
+
+
+def register_run(rsub):
+    r = rsub.add_parser("mobilenetv2", help="MobileNetV2 end to end, core 0 walking the job list")
+    r.set_defaults(network="mobilenetv2")
+    _network_args_run(r)
+    r.add_argument("--schedule", choices=("layer",), default="layer",
+                   help="layer: one layer after another, as the paper (default)")
+    r.add_argument("--dump", metavar="FILE.npz", help="layers, parameters and every tensor as "
+                   "the cluster produced it, for an independent check")
+    r.add_argument("--waves", action="store_true", help="dump FST waveforms")
+    r.set_defaults(run=run_network)
+
+
+def _network_args_run(p):
+    # `imcc run mobilenetv2`: the network is the sub-command
+    p.add_argument("--input", type=int, default=224, help="input resolution, 32..224 (default 224)")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier, 0.35..1.0 "
+                   "(default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="random weights and input (default 0)")
+    p.add_argument("--residual", choices=("dw",), default="dw",
+                   help="unit of the residual adds (default dw: the DW's element-wise add)")
+    p.add_argument("--arrays", choices=("auto", "config"), default="auto",
+                   help="auto: as many IMA arrays (and as much L2) as the mapping needs; "
+                        "config: the configuration's, refusing a network that does not fit")
+    add_config_args(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _say(args, text):
+    if not args.json or sys.stderr.isatty():
+        print(f"imcc: {text}", file=sys.stderr, flush=True)
+
+
+def _compile(args):
+    from imcc.gen.compiler.network import compile_network
+    from imcc.gen.mapping import MappingError
+    from imcc.sim.network import mobilenetv2, randomize
+    cfg = load_config(args)
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed {args.seed}: an integer from 0 to 2^63 - 1 is needed")
+    try:
+        net = mobilenetv2(args.input, args.width, args.residual)
+    except ValueError as e:
+        raise UsageError(f"--input/--width: {e}") from None
+    net, x = randomize(net, args.seed)
+    try:
+        return compile_network(net, x, cfg, arrays=args.arrays,
+                               schedule=getattr(args, "schedule", "layer"))
+    except MappingError as e:
+        raise UsageError(str(e)) from None
+
+
+def _weight_bound(c) -> int:
+    cells = sum(t.rows * t.cols for t in c.mapping.tiles)
+    return -(-cells // (c.cfg.ima.rows * c.cfg.ima.cols))
+
+
+def run_map(args) -> int:
+    t0 = time.monotonic()
+    c = _compile(args)
+    m = c.mapping
+    util = m.utilisation()
+    r = {"network": args.network, "input": args.input, "width": args.width,
+         "arrays_used": m.arrays_used, "weight_bound": _weight_bound(c), "method": m.method,
+         "array": [m.rows, m.cols], "tiles": [t.__dict__ for t in m.tiles],
+         "utilisation": [round(u, 4) for u in util],
+         "layers_split": sorted({c.lowered.origin[L.name] for L in c.lowered.net.layers
+                                 if L.cin is not None}),
+         "map_s": round(time.monotonic() - t0, 2)}
+    if args.png:
+        from imcc.gen.compiler.tiling import render_png
+        render_png(m, args.png)
+        r["png"] = args.png
+    if args.json:
+        print_json(r)
+        return 0
+    print(f"{args.network} {args.input}x{args.input}, width {args.width}: {m.arrays_used} arrays of "
+          f"{m.rows}x{m.cols} (weight bound {r['weight_bound']}; the paper: 34 at 224/1.0), "
+          f"{len(m.tiles)} tiles, {m.method}")
+    print(f"{'array':>5} {'util':>6}  tiles (layer rows x cols at row, col)")
+    for a in range(m.arrays_used):
+        ts = [t for t in m.tiles if t.array == a]
+        desc = ", ".join(f"{t.layer}[{t.row0}:{t.row0 + t.rows}, {t.col0}:{t.col0 + t.cols}]"
+                         for t in ts)
+        print(f"{a:>5} {100 * util[a]:>5.1f}%  {desc}")
+    if r["layers_split"]:
+        print(f"split along input rows (partial sums added on the DW): "
+              f"{', '.join(r['layers_split'])}")
+    if args.png:
+        print(f"wrote {args.png}")
+    return 0
+
+
+def _layer_rows(c, res) -> list[dict]:
+    """Per source layer: unit, input size, MACs, cycles (between the walker's marks)."""
+    net, low, cfg = c.net, c.lowered, c.cfg
+    marks, start = res["marks"], res["start_cycles"]
+    rows, prev = [], start
+    paper = PAPER_MS if (c.net.meta.get("resolution"), c.net.meta.get("width")) == (224, 1.0) \
+        else None
+    for i, layer in enumerate(c.program.marks):
+        L = net.layer(layer)
+        ops = low.ops_of(layer)
+        units = sorted({op.unit.upper() for op in ops}, key=["IMA", "DW", "CORES"].index)
+        h, w, ch = net.shapes[L.inputs[0]]
+        cyc = (marks[i] - prev) & 0xFFFF_FFFF
+        prev = marks[i]
+        row = {"name": layer, "unit": "+".join(units), "input": f"{h}x{w}x{ch}",
+               "macs": sum(low.net.macs(op) for op in ops), "cycles": cyc,
+               "ms": round(cyc / cfg.clock.freq_mhz / 1000, 4), "bands": c.program.bands[layer]}
+        if L.op in ("conv", "pw"):
+            row["tiles"] = len(c.mapping.of(layer))
+        if paper:
+            row["paper_ms"] = paper[i]
+        rows.append(row)
+    return rows
+
+
+def run_network(args) -> int:
+    import os
+    from imcc.tb.programs import run_network as simulate
+    if args.dump and not args.dump.endswith(".npz"):
+        raise UsageError(f"--dump {args.dump}: the file name must end in .npz")
+    t0 = time.monotonic()
+    c = _compile(args)
+    p = c.program
+    _say(args, f"{args.network} {args.input}x{args.input} width {args.width}: "
+               f"{len(c.lowered.net.layers)} ops, {len(p.jobs)} jobs, {c.mapping.arrays_used} "
+               f"arrays, L2 {c.cfg.l2.size_kib} KiB; compiled in {time.monotonic() - t0:.1f} s")
+    if args.waves:
+        os.environ["WAVES"] = "1"
+    res = simulate(c, progress=lambda s: _say(args, s))
+    mism = []
+    for name, exp in c.golden.items():
+        got = res["tensors"].get(name)
+        if got is None or not (got == exp).all():
+            n = -1 if got is None else int((got != exp).sum())
+            mism.append(f"{name}: {n} of {exp.size} values differ")
+    status = res["net_status"]
+    if res["exit"] != 0:
+        unit = p.units[status[2]] if status[2] < len(p.units) else "job list"
+        mism.insert(0, f"the walker stopped at entry {status[1] - 1} with error {status[3]} "
+                       f"of {unit} (exit code {res['exit']})")
+    layers = _layer_rows(c, res) if res["exit"] == 0 else []
+    total = sum(L["cycles"] for L in layers)
+    r = {"network": args.network, "input": args.input, "width": args.width, "seed": args.seed,
+         "schedule": c.schedule, "total_cycles": total,
+         "latency_ms": round(total / c.cfg.clock.freq_mhz / 1000, 4),
+         "clock_mhz": c.cfg.clock.freq_mhz, "bit_exact": not mism, "mismatches": mism,
+         "arrays_used": c.mapping.arrays_used, "weight_bound": _weight_bound(c),
+         "tiles": len(c.mapping.tiles), "jobs": len(p.jobs),
+         "l2_traffic_bytes": p.l2_traffic, "l1_peak_bytes": p.l1_peak,
+         "config": {"ima.arrays": c.cfg.ima.arrays, "l2.size_kib": c.cfg.l2.size_kib,
+                    "digest": c.cfg.digest()},
+         "layers": layers, "sim_cycles": res["cycles"], "sim_wall_s": round(res["sim_wall_s"], 1),
+         "sim_cycles_per_s": round(res["cycles"] / max(res["sim_wall_s"], 1e-9)),
+         "build_s": round(res["build_s"], 1), "build_reused": res["build_reused"]}
+    if c.net.meta.get("resolution") == 224 and c.net.meta.get("width") == 1.0:
+        r["paper_ms"] = PAPER_TOTAL_MS
+    if args.dump:
+        tensors = {c.net.input: c.x, **res["tensors"]}
+        c.lowered.net.dump(args.dump, tensors)
+        r["dump"] = args.dump
+    if args.json:
+        print_json(r)
+    else:
+        _table(r)
+    return 0 if r["bit_exact"] else 1
+
+
+def _table(r):
+    print(f"{r['network']} {r['input']}x{r['input']}, width {r['width']}, schedule {r['schedule']}; "
+          f"{r['arrays_used']} arrays (weight bound {r['weight_bound']}), {r['jobs']} jobs, "
+          f"{r['clock_mhz']:g} MHz")
+    paper = "paper_ms" in r
+    print(f"{'layer':<13} {'unit':<7} {'input':<12} {'MMAC':>7} {'cycles':>10} {'ms':>7}"
+          + (f" {'paper':>6}" if paper else ""))
+    for L in r["layers"]:
+        print(f"{L['name']:<13} {L['unit']:<7} {L['input']:<12} {L['macs'] / 1e6:>7.2f} "
+              f"{L['cycles']:>10,} {L['ms']:>7.3f}" + (f" {L['paper_ms']:>6.2f}" if paper else ""))
+    print(f"{'total':<42} {r['total_cycles']:>10,} {r['latency_ms']:>7.3f}"
+          + (f" {r['paper_ms']:>6.2f}" if paper else ""))
+    print(f"L2 traffic {r['l2_traffic_bytes'] / 2**20:.2f} MiB (every tensor in and out of L2, "
+          f"included in the cycles); L1 in use at most {r['l1_peak_bytes'] / 1024:.0f} KiB")
+    print(f"bit-exact check of every tensor against the golden model: "
+          f"{'PASS' if r['bit_exact'] else 'FAIL'}")
+    for m in r["mismatches"][:20]:
+        print(f"  {m}")
+    print(f"simulation: {r['sim_cycles']:,} cycles in {r['sim_wall_s']} s "
+          f"({r['sim_cycles_per_s']:,} cycles/s); Verilator model "
+          f"{'reused' if r['build_reused'] else 'built'} ({r['build_s']} s)")

@@ -1,0 +1,85 @@
+"""One call from a network description to a compiled program: the
+configuration it runs on, the mapping, the lowered ops, the job list, the
+weight image of the arrays and the golden tensors.
+
+``arrays="auto"`` gives the IMA as many arrays as the mapping needs (a chip
+sized for the network, as the paper's 34 arrays) and L2 the size the
+network's tensors and job list need; ``"config"`` keeps the configuration
+and refuses a network that does not fit it, naming the layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.mapping import MappingError
+from imcc.sim.network import Network
+from imcc.sim.weight_image import WeightImage
+
+from .lower import Lowered, lower, map_network
+from .program import Program, compile_layers
+from .tiling import Mapping
+
+__all__ = ["Compiled", "compile_network", "weight_image", "SCHEDULES"]
+
+SCHEDULES = ("layer",)
+
+
+@dataclass
+class Compiled:
+    cfg: ClusterConfig
+    net: Network                    # as described (before lowering)
+    x: np.ndarray                   # the network input
+    mapping: Mapping
+    lowered: Lowered
+    program: Program
+    image: WeightImage
+    golden: dict[str, np.ndarray]   # every tensor of the lowered network
+    schedule: str = "layer"
+
+
+def weight_image(net: Network, mapping: Mapping, cfg: ClusterConfig,
+                 instance: str = "ima") -> WeightImage:
+    """The arrays' contents: every tile's slice of its layer's weight matrix."""
+    img = WeightImage()
+    for t in mapping.tiles:
+        L = net.layer(t.layer)
+        w = np.asarray(L.w).reshape(-1, L.w.shape[-1])
+        img.place(instance, t.array, w[t.row0:t.row0 + t.rows, t.col0:t.col0 + t.cols],
+                  t.arow, t.acol, (cfg.ima.rows, cfg.ima.cols))
+    return img
+
+
+def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: str = "auto",
+                    schedule: str = "layer") -> Compiled:
+    """Map, lower and schedule ``net`` (with its parameters) on ``cfg``."""
+    if schedule not in SCHEDULES:
+        raise MappingError(f"--schedule {schedule}: the compiler has the schedules "
+                           f"{', '.join(SCHEDULES)}")
+    if arrays not in ("auto", "config"):
+        raise MappingError(f"arrays {arrays!r}: auto or config")
+    if arrays == "auto":
+        mapping = map_network(net, cfg)
+        if mapping.arrays_used > cfg.ima.arrays:
+            cfg = cfg.replace(ima={"arrays": mapping.arrays_used})
+    else:
+        mapping = map_network(net, cfg, max_arrays=cfg.ima.arrays)
+    lowered = lower(net, mapping)
+    if arrays == "auto":
+        # the L2 the tensors and the job list need (addresses do not depend on its size)
+        need = compile_layers(lowered, _l2_fits(cfg)).l2_end - cfg.l2.base
+        mib = 1 << max(0, (need - 1).bit_length() - 20)
+        if need > cfg.l2.size_bytes:
+            cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
+    prog = compile_layers(lowered, cfg)
+    return Compiled(cfg, net, x, mapping, lowered, prog, weight_image(net, mapping, cfg),
+                    lowered.net.run(x), schedule)
+
+
+def _l2_fits(cfg: ClusterConfig) -> ClusterConfig:
+    """The largest L2 the address space leaves above its base (4 KiB multiple)."""
+    room = (2**32 - cfg.l2.base) // 1024 // 4 * 4
+    return cfg.replace(l2={"size_kib": min(room, 1024 * 1024)})
