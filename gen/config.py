@@ -32,6 +32,7 @@ IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pa
 MACRO_MIN_CYCLES = 2
 MAX_INSTANCES = 7   # accelerator instances per kind (a 3-bit field of the configuration readout)
 MAX_ARRAYS = 64     # crossbar arrays per IMA (the paper's network needs 34)
+MACRO_INPUT_BITS = 62_000   # top-level input bits the macro ports may take (Amaranth: 2^16 in all)
 
 
 # Largest values `imcc gen` elaborates in about a minute on two cores (measured:
@@ -181,6 +182,12 @@ class ImaConfig:
     arrays: int = _doc("crossbar arrays per IMA, each with its own macro port; a job names "
                        "its array, one computes at a time (instances compute together)",
                        default=1)
+    macro_ports: str = _doc("'array': one macro port per crossbar array at the cluster's "
+                            "boundary (separate hard macros); 'bank': one port per IMA and an "
+                            "array index output (<ima>_macro_array), the arrays behind it one "
+                            "bank macro; needed when the per-array ports exceed the generator's "
+                            "top-level input limit (about 31 arrays of 256 columns)",
+                            default="array")
     rows: int = _doc("crossbar rows (inputs)", default=256)
     cols: int = _doc("crossbar columns (outputs)", default=256)
     data_ports: int = _doc("number of 32-bit TCDM data ports of the streamer", default=4)
@@ -200,6 +207,16 @@ class ImaConfig:
                    f"{p}.{name}", v, "a multiple of 8 from 8 to 1024")
         _int_in(f"{p}.instances", self.instances, 0, MAX_INSTANCES)
         _int_in(f"{p}.arrays", self.arrays, 1, MAX_ARRAYS)
+        _choice(f"{p}.macro_ports", self.macro_ports, ("array", "bank"))
+        # Amaranth numbers a design's top-level input bits in 16 bits: every array's
+        # ADC vector and programming answer (cols*8 + 35 bits) must fit beside the rest
+        per_array = self.cols * 8 + 35
+        arrays = self.instances * self.arrays if self.enabled else 0
+        _check(self.macro_ports == "bank" or arrays * per_array <= MACRO_INPUT_BITS,
+               f"{p}.arrays", self.arrays,
+               f"at most {MACRO_INPUT_BITS // per_array // max(1, self.instances)} arrays of "
+               f"{self.cols} columns per IMA with one macro port each (set ima.macro_ports = "
+               "'bank' for more)")
         _int_in(f"{p}.data_ports", self.data_ports, 1, 16)
         _choice(f"{p}.stream_ports", self.stream_ports, ("shared", "separate"))
         _choice(f"{p}.mode", self.mode, ("pipelined", "sequential"))

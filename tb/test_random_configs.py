@@ -49,6 +49,7 @@ DRAW = {
     "ima.job_contexts": lambda r: r.randint(2, 4),
     "ima.instances": lambda r: r.choice([1, 1, 1, 2, 0]),
     "ima.arrays": lambda r: r.choice([1, 1, 2, 4]),
+    "ima.macro_ports": lambda r: r.choice(["array", "array", "bank"]),
     "dw.enabled": lambda r: r.random() < 0.85,
     "dw.instances": lambda r: r.choice([1, 1, 1, 2, 0]),
     "dw.channels": lambda r: r.randint(1, 64),

@@ -64,7 +64,7 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     if arrays == "auto":
         mapping = map_network(net, cfg)
         if mapping.arrays_used > cfg.ima.arrays:
-            cfg = cfg.replace(ima={"arrays": mapping.arrays_used})
+            cfg = _with_arrays(cfg, mapping.arrays_used)
     else:
         mapping = map_network(net, cfg, max_arrays=cfg.ima.arrays)
     lowered = lower(net, mapping)
@@ -77,6 +77,16 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     prog = compile_layers(lowered, cfg)
     return Compiled(cfg, net, x, mapping, lowered, prog, weight_image(net, mapping, cfg),
                     lowered.net.run(x), schedule)
+
+
+def _with_arrays(cfg: ClusterConfig, n: int) -> ClusterConfig:
+    """``cfg`` with n arrays per IMA: one port each when the generator can give
+    them, one bank port otherwise (ima.macro_ports)."""
+    from imcc.gen.config import ConfigError
+    try:
+        return cfg.replace(ima={"arrays": n})
+    except ConfigError:
+        return cfg.replace(ima={"arrays": n, "macro_ports": "bank"})
 
 
 def _l2_fits(cfg: ClusterConfig) -> ClusterConfig:

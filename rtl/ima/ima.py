@@ -43,10 +43,16 @@ class Ima(wiring.Component, ClusterBlock):
         self.ctrl_window = name
         members = {"ctrl": In(TargetSignature(window_bits))}
         members.update({n: Out(TcdmSignature()) for n in self.master_names + self.sink_names})
-        # one macro port per crossbar array (an array member when there are several)
+        # one macro port per crossbar array (an array member when there are several),
+        # or one port for a bank of arrays and the index of the array it reaches
         macro = Out(MacroSignature(ima.rows, ima.cols))
-        members.update(macro=macro.array(ima.arrays) if ima.arrays > 1 else macro, evt_done=Out(1),
-                       evt_error=Out(1))
+        self.bank = ima.arrays > 1 and ima.macro_ports == "bank"
+        if self.bank:
+            members.update(macro=macro, macro_array=Out(range(max(2, ima.arrays))))
+            self.external = self.external + ("macro_array",)
+        else:
+            members.update(macro=macro.array(ima.arrays) if ima.arrays > 1 else macro)
+        members.update(evt_done=Out(1), evt_error=Out(1))
         self.window_bits = window_bits
         super().__init__(members)
         self._busy = Signal(name=f"{name}_busy")
@@ -74,7 +80,10 @@ class Ima(wiring.Component, ClusterBlock):
         wiring.connect(m, wiring.flipped(self.ctrl), ctl.ctrl)
         wiring.connect(m, ctl.job, eng.job)
         wiring.connect(m, ctl.io, eng.io)
-        if self.cfg.ima.arrays > 1:
+        if self.bank:
+            wiring.connect(m, eng.macro, wiring.flipped(self.macro))
+            m.d.comb += self.macro_array.eq(eng.array)
+        elif self.cfg.ima.arrays > 1:
             ima = self.cfg.ima
             m.submodules.arrays = mux = ArrayMux(ima.arrays, ima.rows, ima.cols)
             wiring.connect(m, eng.macro, mux.engine)

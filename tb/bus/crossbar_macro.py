@@ -31,8 +31,10 @@ __all__ = ["CrossbarMacro", "macro_prefix", "attach_crossbars"]
 
 
 def macro_prefix(cfg, instance: str, array: int) -> str:
-    """The top-level port prefix of an IMA instance's crossbar array."""
-    return f"{instance}_macro" + (f"__{array}" if cfg.ima.arrays > 1 else "")
+    """The top-level port prefix of an IMA instance's crossbar array (of its bank:
+    ``ima.macro_ports = "bank"``)."""
+    per_array = cfg.ima.arrays > 1 and cfg.ima.macro_ports == "array"
+    return f"{instance}_macro" + (f"__{array}" if per_array else "")
 
 
 def attach_crossbars(dut, cfg, make=None) -> dict:
@@ -42,19 +44,29 @@ def attach_crossbars(dut, cfg, make=None) -> dict:
     (``make(seed)`` builds a model; by default :class:`Crossbar` of ``cfg``)."""
     from imcc.rtl.registry import compose
     out = {}
+    bank = cfg.ima.arrays > 1 and cfg.ima.macro_ports == "bank"
     for inst in compose(cfg).of_kind("ima"):
+        models = []
         for k in range(cfg.ima.arrays):
             seed = cfg.crossbar.seed + 1000 * inst.index + k
             xbar = make(seed) if make else Crossbar(cfg, seed=seed)
-            CrossbarMacro(dut, macro_prefix(cfg, inst.name, k), xbar, dut.clk,
-                          cfg.clock.period_ns)
+            if not bank:
+                CrossbarMacro(dut, macro_prefix(cfg, inst.name, k), xbar, dut.clk,
+                              cfg.clock.period_ns)
+            models.append(xbar)
             out[inst.name, k] = xbar
+        if bank:    # one port: the array index the IMA drives picks the model
+            index = getattr(dut, f"{inst.name}_macro_array")
+            CrossbarMacro(dut, macro_prefix(cfg, inst.name, 0), models[0], dut.clk,
+                          cfg.clock.period_ns, pick=lambda m=models, i=index: m[int(i.value)])
     return out
 
 
 class CrossbarMacro:
-    def __init__(self, dut, prefix: str, xbar: Crossbar, clk, period_ns: float):
+    def __init__(self, dut, prefix: str, xbar: Crossbar, clk, period_ns: float, pick=None):
         self.x = xbar
+        # a bank port: pick() -> the model of the array the IMA reaches now
+        self.pick = pick or (lambda: xbar)
         self.clk = clk
         self.period = period_ns
         self.p = lambda n: getattr(dut, f"{prefix}__{n}")
@@ -96,14 +108,15 @@ class CrossbarMacro:
             x = np.frombuffer(self._int("x").to_bytes(self.rows, "little"), np.int8)[:n_rows]
             args = (x, self._int("row_off"), n_rows, self._int("col_off"), n_cols,
                     self._int("gain"), self._int("shift"), self._signed8("lo"), self._signed8("hi"))
+            xbar = self.pick()
             try:
-                y = self.x.mvm(*args)
+                y = xbar.mvm(*args)
             except ValueError as e:     # the engine must never start such an MVM
                 self.errors.append(f"MVM at {t0} ns: {e}")
                 raise AssertionError(f"macro port: bad MVM at {t0} ns: {e}") from None
             out = np.zeros(self.cols, np.int8)
             out[:n_cols] = y
-            await self._edges(self.x.mvm_cycles - 1)     # + the IMA's input register
+            await self._edges(xbar.mvm_cycles - 1)     # + the IMA's input register
             self.p("y").value = int.from_bytes(out.tobytes(), "little")
             self.p("done").value = 1
             await RisingEdge(self.clk)
@@ -115,14 +128,15 @@ class CrossbarMacro:
             await self._wait_high("prog_valid")
             we, row, group = self._int("prog_we"), self._int("prog_row"), self._int("prog_group")
             wdata = self._int("prog_wdata")
+            xbar = self.pick()
             await RisingEdge(self.clk)          # the handshake edge (prog_ready is high)
             self.p("prog_ready").value = 0
             try:
                 if we:
-                    busy = self.x.program(row, group, wdata)
+                    busy = xbar.program(row, group, wdata)
                 else:
-                    data = self.x.read_word(row, group)
-                    busy = self.x.mvm_cycles
+                    data = xbar.read_word(row, group)
+                    busy = xbar.mvm_cycles
             except ValueError as e:
                 self.errors.append(f"programming at row {row}, group {group}: {e}")
                 raise AssertionError(f"macro port: bad programming operation: {e}") from None
