@@ -184,9 +184,7 @@ def run_network(args) -> int:
             mism.append(f"{name}: {n} of {exp.size} values differ")
     status = res["net_status"]
     if res["exit"] != 0:
-        unit = p.units[status[2]] if status[2] < len(p.units) else "job list"
-        mism.insert(0, f"the walker stopped at entry {status[1] - 1} with error {status[3]} "
-                       f"of {unit} (exit code {res['exit']})")
+        mism.insert(0, f"core 0 stopped (exit code {res['exit']}): {p.failure(status)}")
     layers = _layer_rows(c, res) if res["exit"] == 0 else []
     total = sum(L["cycles"] for L in layers)
     r = {"network": args.network, "input": args.input, "width": args.width, "seed": args.seed,

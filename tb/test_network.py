@@ -151,7 +151,8 @@ def _recheck_dump(path):
 def test_bad_job_ends_the_run_with_its_error():
     """A job with a bad register value (an IMA job with zero rows) ends the run:
     the IMA refuses it (error ZERO, the error event), core 0 stops with exit code 1
-    naming the entry, and the tensors finished before it are intact."""
+    naming that job (the IMA's FAILED register), and the tensors finished before it
+    are intact."""
     from imcc.tb.programs import run_network
     c = _compiled(*SMALL)
     entries = c.program.entries
@@ -162,9 +163,10 @@ def test_bad_job_ends_the_run_with_its_error():
     job.regs = [(o, rows.pack(OFFSET=0, COUNT=0) if o == rows.offset else v) for o, v in job.regs]
     res = run_network(c)
     assert res["exit"] == 1
-    done, failing, unit, code = res["net_status"]
+    done, seq, unit, code = res["net_status"]
     assert c.program.units[unit] == "ima" and code == IMA_REGS.constant("ERR", "ZERO")
-    assert failing >= 1 and failing - 1 >= victim
+    assert c.program.job("ima", seq) is job, c.program.failure(res["net_status"])
+    assert "error 2" in c.program.failure(res["net_status"])
     finished = c.program.marks[:sum(1 for e in entries[:victim] if not isinstance(e, Job))]
     for layer in finished:
         name = c.net.layer(layer).output

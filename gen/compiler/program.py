@@ -128,6 +128,19 @@ class Program:
     def jobs(self) -> list[Job]:
         return [e for e in self.entries if isinstance(e, Job)]
 
+    def job(self, unit: str, seq: int) -> Job | None:
+        """The ``seq``-th job (1-based) of ``unit``."""
+        return next((j for j in self.jobs if j.unit == unit and j.seq == seq), None)
+
+    def failure(self, status) -> str:
+        """The walker's ``net_status`` (entries done, job number, unit, code) in words."""
+        done, seq, unit, code = status
+        if unit >= len(self.units):
+            return f"the job list could not be fetched (DMA error {code}) after {done} entries"
+        j = self.job(self.units[unit], seq)
+        what = j.what if j else f"job {seq}"
+        return f"{self.units[unit]} job {seq} ({what}) ended with error {code}"
+
     @property
     def l2_traffic(self) -> int:
         return sum(j.l2_bytes for j in self.jobs)

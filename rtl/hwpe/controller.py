@@ -114,6 +114,7 @@ class HwpeController(wiring.Component):
         running_id = Signal(JOB_ID_BITS)
         finished = Signal(32)
         last_err = Signal(ERROR_BITS)
+        failed = Signal(32)         # FAILED: code and number of the last job with an error
 
         def inc(p):
             return Mux(p == n - 1, 0, p + 1)
@@ -189,6 +190,8 @@ class HwpeController(wiring.Component):
             m.d.comb += st_word[f.lsb:f.lsb + f.width].eq(v)
         with m.If(hits["STATUS"] & rd_req):
             m.d.comb += rdata.eq(st_word)
+        with m.If(hits["FAILED"] & rd_req):
+            m.d.comb += rdata.eq(failed)
         with m.If(hits["FINISHED_JOBS"] & rd_req):
             m.d.comb += rdata.eq(finished)
         with m.If(hits["RUNNING_JOB"] & rd_req):
@@ -244,6 +247,10 @@ class HwpeController(wiring.Component):
             m.d.sync += [running.eq(0), rd.eq(inc(rd)), finished.eq(finished + 1),
                          last_err.eq(job.error), self.evt_done.eq(1),
                          self.evt_error.eq(job.error != 0)]
+            with m.If(job.error != 0):
+                fr = rm["FAILED"]
+                m.d.sync += [failed[fr.field("ERROR").lsb:][:ERROR_BITS].eq(job.error),
+                             failed[fr.field("JOB").lsb:][:16].eq(finished + 1)]
             for k in range(n):
                 with m.If(rd == k):
                     m.d.sync += state[k].eq(FREE)
@@ -251,6 +258,6 @@ class HwpeController(wiring.Component):
         # SOFT_CLEAR overrides everything above (last assignment wins).
         with m.If(clear):
             m.d.sync += [wr.eq(0), rd.eq(0), next_id.eq(0), running.eq(0), finished.eq(0),
-                         last_err.eq(0), self.evt_done.eq(0), self.evt_error.eq(0)]
+                         last_err.eq(0), failed.eq(0), self.evt_done.eq(0), self.evt_error.eq(0)]
             m.d.sync += [s.eq(FREE) for s in state]
         return m

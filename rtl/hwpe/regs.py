@@ -128,6 +128,12 @@ def control_registers(status_fields: tuple[Field, ...] = ()) -> list[Register]:
                  fields=(STATUS_BUSY, *status_fields, STATUS_ERROR)),
         Register("RUNNING_JOB", 0x10, "ro", "job id of the running job, all-ones when none",
                  kind="ctrl"),
+        Register("FAILED", 0x18, "ro", "the last job that ended with an error since reset or "
+                 "SOFT_CLEAR (0: none); kept when later jobs end without one, so software that "
+                 "sees the error event late still learns which job failed and why", kind="ctrl",
+                 fields=(Field("ERROR", 0, 8, "its error code"),
+                         Field("JOB", 16, 16, "its number: FINISHED_JOBS as it ended (low 16 "
+                                              "bits)"))),
         Register("SOFT_CLEAR", 0x14, "wo", "write: abort the running job, drop queued jobs, "
                  "clear counters and status (the accelerator drains its in-flight "
                  "transfers first; STATUS.BUSY shows when it is done)", kind="ctrl"),

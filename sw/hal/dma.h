@@ -27,7 +27,9 @@ static inline uint32_t dma_error(void) { return IMCC_FIELD_GET(IMCC_DMA_STATUS, 
    (dma_error() says why). */
 static inline uint32_t dma_launch(void) {
   uint32_t id;
-  while (!(id = DMA(IMCC_DMA_NEXT_ID)) && IMCC_FIELD_GET(IMCC_DMA_STATUS, FULL, dma_status()))
+  /* STATUS.ERROR, not FULL, tells a refusal from a full queue: FULL may have
+     dropped since NEXT_ID answered (a transfer ended in between) */
+  while (!(id = DMA(IMCC_DMA_NEXT_ID)) && !dma_error())
     (void)evt_wait_clear(DMA_EVENTS);
   return id;
 }
