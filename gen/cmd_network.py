@@ -49,8 +49,10 @@ def register_run(rsub):
     r = rsub.add_parser("mobilenetv2", help="MobileNetV2 end to end, core 0 walking the job list")
     r.set_defaults(network="mobilenetv2")
     _network_args_run(r)
-    r.add_argument("--schedule", choices=("layer",), default="layer",
-                   help="layer: one layer after another, as the paper (default)")
+    r.add_argument("--schedule", choices=("layer", "fused"), default="layer",
+                   help="layer: one layer after another, one array active, as the paper "
+                        "(default); fused: a block's layers at the same time on row bands, "
+                        "IMA layers alternating over the IMA instances")
     r.add_argument("--dump", metavar="FILE.npz", help="layers, parameters and every tensor as "
                    "the cluster produced it, for an independent check")
     r.add_argument("--waves", action="store_true", help="dump FST waveforms")
@@ -104,7 +106,7 @@ def _weight_bound(c) -> int:
 def run_map(args) -> int:
     t0 = time.monotonic()
     c = _compile(args)
-    m = c.mapping
+    m = next(iter(c.mapping.maps.values()))      # the layer schedule: one IMA
     util = m.utilisation()
     r = {"network": args.network, "input": args.input, "width": args.width,
          "arrays_used": m.arrays_used, "weight_bound": _weight_bound(c), "method": m.method,
@@ -138,26 +140,28 @@ def run_map(args) -> int:
 
 
 def _layer_rows(c, res) -> list[dict]:
-    """Per source layer: unit, input size, MACs, cycles (between the walker's marks)."""
+    """Per mark (a layer, or a fused block): unit, input size, MACs, cycles
+    between the walker's marks, the paper's latency of the same layers."""
     net, low, cfg = c.net, c.lowered, c.cfg
     marks, start = res["marks"], res["start_cycles"]
     rows, prev = [], start
-    paper = PAPER_MS if (c.net.meta.get("resolution"), c.net.meta.get("width")) == (224, 1.0) \
-        else None
-    for i, layer in enumerate(c.program.marks):
-        L = net.layer(layer)
-        ops = low.ops_of(layer)
+    paper = dict(zip([L.name for L in net.layers], PAPER_MS)) \
+        if (net.meta.get("resolution"), net.meta.get("width")) == (224, 1.0) else None
+    for i, name in enumerate(c.program.marks):
+        layers = [L for L in net.layers if L.name == name or L.name.startswith(name + ".")]
+        ops = [op for L in layers for op in low.ops_of(L.name)]
         units = sorted({op.unit.upper() for op in ops}, key=["IMA", "DW", "CORES"].index)
-        h, w, ch = net.shapes[L.inputs[0]]
+        h, w, ch = net.shapes[layers[0].inputs[0]]
         cyc = (marks[i] - prev) & 0xFFFF_FFFF
         prev = marks[i]
-        row = {"name": layer, "unit": "+".join(units), "input": f"{h}x{w}x{ch}",
+        row = {"name": name, "unit": "+".join(units), "input": f"{h}x{w}x{ch}",
                "macs": sum(low.net.macs(op) for op in ops), "cycles": cyc,
-               "ms": round(cyc / cfg.clock.freq_mhz / 1000, 4), "bands": c.program.bands[layer]}
-        if L.op in ("conv", "pw"):
-            row["tiles"] = len(c.mapping.of(layer))
+               "ms": round(cyc / cfg.clock.freq_mhz / 1000, 4), "bands": c.program.bands[name]}
+        tiles = sum(len(c.mapping.of(L.name)) for L in layers if L.op in ("conv", "pw"))
+        if tiles:
+            row["tiles"] = tiles
         if paper:
-            row["paper_ms"] = paper[i]
+            row["paper_ms"] = round(sum(paper[L.name] for L in layers), 3)
         rows.append(row)
     return rows
 
@@ -176,15 +180,7 @@ def run_network(args) -> int:
     if args.waves:
         os.environ["WAVES"] = "1"
     res = simulate(c, progress=lambda s: _say(args, s))
-    mism = []
-    for name, exp in c.golden.items():
-        got = res["tensors"].get(name)
-        if got is None or not (got == exp).all():
-            n = -1 if got is None else int((got != exp).sum())
-            mism.append(f"{name}: {n} of {exp.size} values differ")
-    status = res["net_status"]
-    if res["exit"] != 0:
-        mism.insert(0, f"core 0 stopped (exit code {res['exit']}): {p.failure(status)}")
+    mism = _mismatches(c, res)
     layers = _layer_rows(c, res) if res["exit"] == 0 else []
     total = sum(L["cycles"] for L in layers)
     r = {"network": args.network, "input": args.input, "width": args.width, "seed": args.seed,
@@ -194,8 +190,7 @@ def run_network(args) -> int:
          "arrays_used": c.mapping.arrays_used, "weight_bound": _weight_bound(c),
          "tiles": len(c.mapping.tiles), "jobs": len(p.jobs),
          "l2_traffic_bytes": p.l2_traffic, "l1_peak_bytes": p.l1_peak,
-         "config": {"ima.arrays": c.cfg.ima.arrays, "l2.size_kib": c.cfg.l2.size_kib,
-                    "digest": c.cfg.digest()},
+         "config": _config_summary(c.cfg), "total_arrays": c.mapping.total_arrays,
          "layers": layers, "sim_cycles": res["cycles"], "sim_wall_s": round(res["sim_wall_s"], 1),
          "sim_cycles_per_s": round(res["cycles"] / max(res["sim_wall_s"], 1e-9)),
          "build_s": round(res["build_s"], 1), "build_reused": res["build_reused"]}
@@ -210,6 +205,86 @@ def run_network(args) -> int:
     else:
         _table(r)
     return 0 if r["bit_exact"] else 1
+
+
+def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
+    """``imcc demo/run bottleneck --schedule fused``: the block as a one-segment
+    network through the compiler's fused schedule, core 0 walking the job list."""
+    from imcc.gen.compiler.network import compile_network
+    from imcc.gen.mapping import BottleneckShape, MappingError
+    from imcc.sim.bottleneck import random_bottleneck
+    from imcc.sim.network import bottleneck_network
+    from imcc.tb.programs import run_network as simulate
+    cfg = load_config(args)
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed {args.seed}: an integer from 0 to 2^63 - 1 is needed")
+    if args.dump and not args.dump.endswith(".npz"):
+        raise UsageError(f"--dump {args.dump}: the file name must end in .npz")
+    try:
+        shape = BottleneckShape(**blk)
+        x, p = random_bottleneck(shape.h, shape.w, shape.cin, shape.t, shape.cout, shape.stride,
+                                 args.seed)
+        c = compile_network(bottleneck_network(shape, p), x, cfg, schedule="fused")
+    except MappingError as e:
+        raise UsageError(str(e)) from None
+    if args.waves:
+        import os
+        os.environ["WAVES"] = "1"
+    res = simulate(c, progress=lambda s: _say(args, s))
+    mism = _mismatches(c, res)
+    total = (res["marks"][-1] - res["start_cycles"]) & 0xFFFF_FFFF if res["exit"] == 0 else 0
+    mvm = c.cfg.ns_to_cycles(c.cfg.ima.mvm_ns)
+    ho, wo = shape.out_hw
+    # the analytic bound: every IMA layer's MVMs on its own instance at the same time
+    per_inst = {}
+    for L in c.lowered.net.layers:
+        if L.op in ("pw", "conv"):
+            inst = c.mapping.instance(c.lowered.origin[L.name])
+            h, w, _ = c.lowered.net.shapes[L.output]
+            per_inst[inst] = per_inst.get(inst, 0) + h * w * len(c.mapping.of(L.name)) * mvm
+    r = {"block": {**blk, "seed": args.seed}, "schedule": "fused", "total_cycles": total,
+         "latency_us": round(total / c.cfg.clock.freq_mhz, 2), "bit_exact": not mism,
+         "mismatches": mism, "bound_cycles": max(per_inst.values()),
+         "config": _config_summary(c.cfg), "jobs": len(c.program.jobs),
+         "l2_traffic_bytes": c.program.l2_traffic, "sim_cycles": res["cycles"],
+         "sim_wall_s": round(res["sim_wall_s"], 1), "build_s": round(res["build_s"], 1)}
+    if blk == reference:
+        r.update(paper_cycles=paper_cycles, ratio_to_paper=round(total / paper_cycles, 3))
+    if args.dump:
+        c.lowered.net.dump(args.dump, {c.net.input: c.x, **res["tensors"]})
+    if args.json:
+        print_json(r)
+    else:
+        print(f"MobileNetV2 bottleneck {shape.h}x{shape.w}x{shape.cin}, t={shape.t} -> "
+              f"{shape.cout}, fused schedule on {r['config']}")
+        print(f"total {total:,} cycles ({r['latency_us']} us at {c.cfg.clock.freq_mhz:g} MHz); "
+              f"bound {r['bound_cycles']:,} (the busiest IMA instance's MVMs back to back)"
+              + (f"; the paper ~{paper_cycles:,}" if "paper_cycles" in r else ""))
+        print(f"{r['jobs']} jobs walked by core 0; L2 traffic {r['l2_traffic_bytes']:,} bytes")
+        print(f"bit-exact check of every tensor: {'PASS' if not mism else 'FAIL'}")
+        for m in mism[:20]:
+            print(f"  {m}")
+    return 0 if not mism else 1
+
+
+def _config_summary(cfg) -> dict:
+    return {"ima.instances": cfg.ima.instances, "ima.arrays": cfg.ima.arrays,
+            "ima.macro_ports": cfg.ima.macro_ports, "dw.instances": cfg.dw.instances,
+            "dw.ports": cfg.dw.ports, "ima.data_ports": cfg.ima.data_ports,
+            "l2.size_kib": cfg.l2.size_kib, "digest": cfg.digest()}
+
+
+def _mismatches(c, res) -> list[str]:
+    mism = []
+    for name, exp in c.golden.items():
+        got = res["tensors"].get(name)
+        if got is None or not (got == exp).all():
+            n = -1 if got is None else int((got != exp).sum())
+            mism.append(f"{name}: {n} of {exp.size} values differ")
+    if res["exit"] != 0:
+        mism.insert(0, f"core 0 stopped (exit code {res['exit']}): "
+                       f"{c.program.failure(res['net_status'])}")
+    return mism
 
 
 def _table(r):

@@ -46,6 +46,11 @@ def _common(p):
                    "tensors and the cluster's output for an independent check")
     p.add_argument("--waves", action="store_true", help="dump FST waveforms and a GTKWave layout")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--schedule", choices=("layer", "fused"), default="layer",
+                   help="layer: one layer after another, driven through the SoC port (the "
+                        "paper's); fused: core 0 runs the network compiler's job list, the "
+                        "layers on row bands at the same time, the IMA layers on different "
+                        "IMA instances when the configuration has them (docs/compiler.md)")
 
 
 def _say(args, text):
@@ -55,6 +60,10 @@ def _say(args, text):
 
 def run_bottleneck(args) -> int:
     from .mapping import BottleneckShape, MappingError, plan_bottleneck
+    if args.schedule == "fused":
+        from .cmd_network import run_block_fused
+        return run_block_fused(args, {k: getattr(args, k) for k in REFERENCE}, REFERENCE,
+                               PAPER_CYCLES)
     cfg = load_config(args)
     blk = {k: getattr(args, k) for k in REFERENCE}
     try:

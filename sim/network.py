@@ -282,3 +282,34 @@ def t_inputs(t, L):
 def _acc_pointwise(name, x, w, gain, shift, lo, hi):
     """The exact accumulator of an IMA layer (calibration only)."""
     return x.astype(np.int64) @ w.astype(np.int64)
+
+
+def bottleneck_network(shape, p) -> Network:
+    """One MobileNetV2 bottleneck (sim/bottleneck.py's parameters ``p`` for a block of
+    ``shape``: h, w, cin, t, cout, stride) as a network: the reference block of
+    ``imcc demo`` for the network compiler."""
+    h, w, cin = shape.h, shape.w, shape.cin
+    ho, wo = shape.out_hw
+    cexp = cin * shape.t
+    shapes = {"x": (h, w, cin)}
+    layers, src = [], "x"
+    if p.w_expand is not None:
+        layers.append(Layer("block.expand", "pw", ("x",), "block.expand", w=np.asarray(p.w_expand, np.int8),
+                            gain=int(p.expand_gain), shift=int(p.expand_shift),
+                            lo=int(p.expand_lo), hi=int(p.expand_hi)))
+        shapes["block.expand"], src = (h, w, cexp), "block.expand"
+    layers.append(Layer("block.dw", "dw", (src,), "block.dw", k=3, stride=shape.stride, unit="dw",
+                        w=np.asarray(p.w_dw, np.int8), bias=np.asarray(p.dw_bias, np.int32),
+                        scale=np.asarray(p.dw_scale, np.uint32), shift=int(p.dw_shift),
+                        lo=int(p.dw_lo), hi=int(p.dw_hi)))
+    shapes["block.dw"] = (ho, wo, cexp)
+    layers.append(Layer("block.project", "pw", ("block.dw",), "block.project", w=np.asarray(p.w_project, np.int8),
+                        gain=int(p.project_gain), shift=int(p.project_shift),
+                        lo=int(p.project_lo), hi=int(p.project_hi)))
+    shapes["block.project"] = (ho, wo, shape.cout)
+    if p.residual:
+        layers.append(Layer("block.add", "add", ("block.project", "x"), "block.add", unit="dw", sa=int(p.add_sa),
+                            sb=int(p.add_sb), shift=int(p.add_shift), lo=int(p.add_lo),
+                            hi=int(p.add_hi)))
+        shapes["block.add"] = (ho, wo, shape.cout)
+    return Network("bottleneck", "x", shapes, layers, meta={"block": True})

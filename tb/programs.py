@@ -162,7 +162,8 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     return r
 
 
-def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves=False) -> dict:
+def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves=False,
+                trace=False) -> dict:
     """A compiled network (gen/compiler/network.Compiled) on the cluster in RTL:
     core 0 runs sw/apps/network.c, which walks the job list; the testbench
     only loads L2 (input, parameters, job list) and the arrays' weight image,
@@ -176,15 +177,20 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
     with tempfile.TemporaryDirectory() as d:
         image = Path(d) / "weights.npz"
         compiled.image.save(image)
-        outputs = {name: (t.addr, t.nbytes) for name, t in prog.tensors.items()}
+        outputs = {name: (t.addr, t.nbytes) for name, t in prog.tensors.items()
+                   if name not in prog.l1_tensors}
         n_marks = len(prog.marks)
         # a hang ends at a cycle limit far above any schedule's time
         limit = max_cycles or 20_000_000 + 400 * sum(
             compiled.lowered.net.macs(L) for L in compiled.lowered.net.layers) // 1000
         env = {"IMCC_WEIGHT_IMAGE": str(image), "IMCC_MAX_CYCLES": limit,
+               "IMCC_L1_OUTPUTS": json.dumps({n: (a, int(np.prod(s)))
+                                              for n, (a, s) in prog.l1_tensors.items()}),
                "IMCC_MARKS": "mark_count", "IMCC_MARKS_TOTAL": n_marks}
         if waves:
             env["WAVES"] = "1"
+        if trace:
+            env["IMCC_TRACE_EVENTS"] = "1"
         r = run_app(cfg, "network", testcase="program_any_exit",
                     defines={"ARENA_BYTES": arena_bytes(cfg)},
                     outputs={"marks": 4 * n_marks, "net_status": 16,
@@ -195,6 +201,8 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
     r["net_status"] = np.frombuffer(out.pop("net_status"), "<u4").tolist()
     r["start_cycles"] = int(np.frombuffer(out.pop("start_cycles"), "<u4")[0])
     r["tensors"] = {}
+    for name, (a, shape) in prog.l1_tensors.items():
+        r["tensors"][name] = np.frombuffer(out.pop(f"l1:{name}"), np.int8).reshape(shape).copy()
     for name, raw in list(out.items()):
         t = prog.tensors[name]
         h, w, c = t.shape

@@ -31,7 +31,7 @@ def _compiled(res, width, seed=0, cfg=None, **kw):
 
 
 def _arrays(c):
-    return {k: w for (_, k), w in c.image.arrays.items()}
+    return c.image.arrays
 
 
 @pytest.mark.parametrize("res, width", [(32, 0.35), (48, 0.5), (96, 0.75), (224, 1.0)])

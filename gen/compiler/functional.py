@@ -119,21 +119,29 @@ def _dma(mem: Memory, regs):
 
 def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray]) -> Memory:
     """Execute the job list on a fresh memory holding :meth:`Program.l2_image`;
-    ``arrays``: array index -> its weights (rows x cols levels)."""
+    ``arrays``: (IMA instance, array index) -> its weights (rows x cols levels), as
+    a weight image holds them."""
     mem = Memory(prog.cfg)
     for addr, data in prog.l2_image(x).items():
         mem.write(addr, data)
+    # registers as the hardware holds them: only the encoded writes reach a job
+    # context, the rest is what the context kept from its earlier jobs
+    writes, held = prog.register_writes(), {}
     for e in prog.entries:
         if not isinstance(e, Job):
             continue
         kind = e.unit.rstrip("0123456789")
+        ctx = 0 if kind == "dma" else (e.seq - 1) % prog._contexts(e.unit)
+        regs = held.setdefault((e.unit, ctx), {})
+        regs.update(writes[id(e)])
+        regs = sorted(regs.items())
         try:
             if kind == "ima":
-                _ima(mem, e.regs, arrays)
+                _ima(mem, regs, {k: w for (i, k), w in arrays.items() if i == e.unit})
             elif kind == "dw":
-                _dw(mem, e.regs)
+                _dw(mem, regs)
             else:
-                _dma(mem, e.regs)
+                _dma(mem, regs)
         except Exception as err:
             raise AssertionError(f"job {e.what} ({e.unit} #{e.seq}): {err}") from err
     return mem

@@ -19,13 +19,12 @@ from imcc.gen.mapping import MappingError
 from imcc.sim.network import Network
 from imcc.sim.weight_image import WeightImage
 
-from .lower import Lowered, lower, map_network
+from .lower import Lowered, Placement, lower, place_network
 from .program import Program, compile_layers
-from .tiling import Mapping
 
 __all__ = ["Compiled", "compile_network", "weight_image", "SCHEDULES"]
 
-SCHEDULES = ("layer",)
+SCHEDULES = ("layer", "fused")
 
 
 @dataclass
@@ -33,7 +32,7 @@ class Compiled:
     cfg: ClusterConfig
     net: Network                    # as described (before lowering)
     x: np.ndarray                   # the network input
-    mapping: Mapping
+    mapping: Placement
     lowered: Lowered
     program: Program
     image: WeightImage
@@ -41,11 +40,10 @@ class Compiled:
     schedule: str = "layer"
 
 
-def weight_image(net: Network, mapping: Mapping, cfg: ClusterConfig,
-                 instance: str = "ima") -> WeightImage:
+def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> WeightImage:
     """The arrays' contents: every tile's slice of its layer's weight matrix."""
     img = WeightImage()
-    for t in mapping.tiles:
+    for instance, t in mapping.placed:
         L = net.layer(t.layer)
         w = np.asarray(L.w).reshape(-1, L.w.shape[-1])
         img.place(instance, t.array, w[t.row0:t.row0 + t.rows, t.col0:t.col0 + t.cols],
@@ -61,22 +59,39 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
                            f"{', '.join(SCHEDULES)}")
     if arrays not in ("auto", "config"):
         raise MappingError(f"arrays {arrays!r}: auto or config")
+    from imcc.rtl.registry import compose
+    imas = [i.name for i in compose(cfg).of_kind("ima")]
+    if not imas:
+        raise MappingError("the network needs an IMA (ima.instances = 0 or ima.enabled = false)")
+    if schedule == "layer":
+        imas = imas[:1]          # one array active at a time, as the paper
+    elif arrays == "auto" and cfg.dw.ports == "shared" and len(imas) > 1:
+        # DW k shares IMA k's data ports (one of them at a time): give the DW its
+        # own ports so that it computes while the IMAs do
+        cfg = cfg.replace(dw={"ports": "own"})
     if arrays == "auto":
-        mapping = map_network(net, cfg)
+        mapping = place_network(net, cfg, imas)
         if mapping.arrays_used > cfg.ima.arrays:
             cfg = _with_arrays(cfg, mapping.arrays_used)
     else:
-        mapping = map_network(net, cfg, max_arrays=cfg.ima.arrays)
+        mapping = place_network(net, cfg, imas, max_arrays=cfg.ima.arrays)
     lowered = lower(net, mapping)
     if arrays == "auto":
         # the L2 the tensors and the job list need (addresses do not depend on its size)
-        need = compile_layers(lowered, _l2_fits(cfg)).l2_end - cfg.l2.base
+        need = _compile(lowered, _l2_fits(cfg), schedule).l2_end - cfg.l2.base
         mib = 1 << max(0, (need - 1).bit_length() - 20)
         if need > cfg.l2.size_bytes:
             cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
-    prog = compile_layers(lowered, cfg)
+    prog = _compile(lowered, cfg, schedule)
     return Compiled(cfg, net, x, mapping, lowered, prog, weight_image(net, mapping, cfg),
                     lowered.net.run(x), schedule)
+
+
+def _compile(lowered, cfg, schedule):
+    if schedule == "fused":
+        from .fused import compile_fused
+        return compile_fused(lowered, cfg)
+    return compile_layers(lowered, cfg)
 
 
 def _with_arrays(cfg: ClusterConfig, n: int) -> ClusterConfig:

@@ -23,7 +23,7 @@ Job list format (little-endian words; docs/compiler.md):
         bytes of the entries, 0, then per unit: base address, kind (0 HWPE, 1 DMA), done event bit,
         error event bit
     entries, in chunks of CHUNK bytes (an entry never straddles two):
-        word 0: kind (4 bits: JOB, MARK, NEXT, END) | unit << 4 | waits << 8 | regs << 16
+        word 0: kind (4 bits: JOB, MARK, NEXT, END, WAIT) | unit << 4 | waits << 8 | regs << 16
         waits:  unit << 24 | count    (until that many jobs of the unit have ended)
         JOB:    regs x (offset, value)   (HWPE: ACQUIRE, writes, TRIGGER; DMA: writes, NEXT_ID)
         MARK:   one word, the mark's index
@@ -53,7 +53,7 @@ MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
 BOOT_MAGIC, BOOT_BYTES = 0x544F_4F42, 64   # L2 starts with {"BOOT", job list address}
 CHUNK = 4096                             # bytes core 0 fetches at a time (two buffers)
 HEADER_BYTES = 256
-KIND_JOB, KIND_MARK, KIND_NEXT, KIND_END = 0, 1, 2, 3
+KIND_JOB, KIND_MARK, KIND_NEXT, KIND_END, KIND_WAIT = 0, 1, 2, 3, 4
 UNIT_HWPE, UNIT_DMA = 0, 1
 MAX_WAIT_BACK = 255                      # the walker remembers the last 256 DMA ids
 # L1 kept for network.c's own data (two job-list chunks, DMA ids, marks) and the stacks
@@ -87,7 +87,7 @@ class Job:
 
 @dataclass
 class Mark:
-    index: int
+    index: int                                  # < 0: a fence (waits, no record)
     layer: str
     waits: dict[str, int] = field(default_factory=dict)
 
@@ -121,6 +121,7 @@ class Program:
     marks: list[str] = field(default_factory=list)  # layer of each mark
     joblist_addr: int = 0
     l2_end: int = 0                                 # first L2 byte after the job list
+    l1_tensors: dict = field(default_factory=dict)  # tensors checked in L1: name -> (addr, shape)
     bands: dict[str, int] = field(default_factory=dict)
     l1_peak: int = 0
 
@@ -164,31 +165,59 @@ class Program:
         return a[t.pad:t.pad + h, t.pad:t.pad + w].copy()
 
     # -- encoding -------------------------------------------------------------------------------
-    def unit_table(self) -> list[tuple[int, int, int, int]]:
+    def _contexts(self, unit: str) -> int:
+        from imcc.rtl.registry import compose
+        kind = compose(self.cfg).instance(unit).kind.name
+        return getattr(self.cfg, kind).job_contexts
+
+    def register_writes(self) -> dict[int, list[tuple[int, int]]]:
+        """The registers each job must write (``id(job)`` -> [(offset, value)]): those
+        whose value differs from what the same job context (an HWPE's contexts take
+        jobs in ring order and keep their registers; the DMA has one set) holds from
+        an earlier job.  A band's job mostly changes its addresses: a few writes
+        instead of thirty, so core 0 keeps up with four units."""
+        table = dict(zip(self.units, self.unit_table()))
+        state: dict[tuple[str, int], dict[int, int]] = {}
+        out = {}
+        for j in self.jobs:
+            ctx = 0 if table[j.unit][1] == UNIT_DMA else (j.seq - 1) % self._contexts(j.unit)
+            held = state.setdefault((j.unit, ctx), {})
+            out[id(j)] = [(o, v) for o, v in j.regs if held.get(o) != v & 0xFFFF_FFFF]
+            held.update((o, v & 0xFFFF_FFFF) for o, v in j.regs)
+        return out
+
+    def unit_table(self) -> list[tuple[int, ...]]:
+        """Per unit: base address, kind, done and error event bits, room (HWPE job
+        contexts, DMA queue slots), 0."""
         from imcc.rtl.registry import compose
         comp = compose(self.cfg)
         out = []
         for u in self.units:
             bits = comp.event_bits(u)
             kind = UNIT_DMA if comp.instance(u).kind.name == "dma" else UNIT_HWPE
+            room = self.cfg.dma.queue if kind == UNIT_DMA else self._contexts(u)
             out.append((comp.base(comp.window_of(u)), kind, EVT_ACC + bits["done"],
-                        EVT_ACC + bits["error"]))
+                        EVT_ACC + bits["error"], room, 0))
         return out
 
     def encode(self) -> bytes:
         table = self.unit_table()
         out, chunk = [], bytearray()
         uidx = {u: i for i, u in enumerate(self.units)}
+        deltas = self.register_writes()
         for e in self.entries + ["END"]:
             if e == "END":
                 words = [KIND_END]
             else:
                 waits = [uidx[u] << 24 | n for u, n in sorted(e.waits.items()) if n > 0]
-                if isinstance(e, Mark):
+                if isinstance(e, Mark) and e.index < 0:      # a fence: waits only
+                    words = [KIND_WAIT | len(waits) << 8] + waits
+                elif isinstance(e, Mark):
                     words = [KIND_MARK | len(waits) << 8] + waits + [e.index]
                 else:
-                    words = [KIND_JOB | uidx[e.unit] << 4 | len(waits) << 8 | len(e.regs) << 16]
-                    words += waits + [v & 0xFFFF_FFFF for r in e.regs for v in r]
+                    regs = deltas[id(e)]
+                    words = [KIND_JOB | uidx[e.unit] << 4 | len(waits) << 8 | len(regs) << 16]
+                    words += waits + [v & 0xFFFF_FFFF for r in regs for v in r]
             b = struct.pack(f"<{len(words)}I", *words)
             if len(chunk) + len(b) > CHUNK - 4:          # room for a NEXT word
                 chunk += struct.pack("<I", KIND_NEXT)
@@ -273,19 +302,20 @@ def _regs(rm, **values) -> list[tuple[int, int]]:
     return out
 
 
-def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, ima: str = "ima", dw: str = "dw",
+def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
                    dma: str = "dma") -> Program:
     """The ``layer`` schedule of a lowered network on ``cfg`` (see the module doc)."""
     from imcc.rtl.registry import compose
     comp = compose(cfg)
-    for inst, what in ((ima, "ima"), (dw, "dw"), (dma, "dma")):
+    for inst, what in ((dw, "dw"), (dma, "dma")):
         if not any(i.name == inst for i in comp.of_kind(what)):
             raise MappingError(f"the network needs the {what} instance {inst!r} "
                                f"({what}.instances / {what}.enabled)")
     if not cfg.cores.count:
         raise MappingError("the network's job list is walked by core 0 (cores.count = 0)")
     net, mapping = lowered.net, lowered.mapping
-    prog = Program(cfg, lowered, [ima, dw, dma])
+    imas = sorted(set(mapping.where.values()), key=lambda i: [x.name for x in comp.of_kind("ima")].index(i))
+    prog = Program(cfg, lowered, imas + [dw, dma])
     arena = _Arena(cfg.tcdm.base, arena_bytes(cfg))
     deps = _Deps()
 
@@ -415,6 +445,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, ima: str = "ima", dw
                     xin = op.inputs[0]
                     t = prog.tensors[xin]
                     cin = t.shape[2]
+                    unit = mapping.instance(lowered.origin[op.name])
                     for tl in _tiles(mapping, op, lowered):
                         if op.op == "conv":
                             k, s = op.k, op.stride
@@ -425,7 +456,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, ima: str = "ima", dw
                                        stride1=0, step0=cin, step1=wo * cin)
                         dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0,
                                    step0=c, step1=wo * c)
-                        emit(ima, _ima_regs(tl, op, wo, rows, src, dst),
+                        emit(unit, _ima_regs(tl, op, wo, rows, src, dst),
                              [key(q, xin)], [key(q, op.output)], layer,
                              f"{op.name} band {b} tile a{tl.array}@{tl.arow},{tl.acol}")
                 elif op.op == "dw":
@@ -525,7 +556,7 @@ def _check_waits(prog: Program):
     issued: dict[str, int] = {}
     for e in prog.entries:
         for u, n in e.waits.items():
-            if u == prog.units[2] and issued.get(u, 0) - n > MAX_WAIT_BACK:
+            if u == prog.units[-1] and issued.get(u, 0) - n > MAX_WAIT_BACK:
                 raise AssertionError(f"a wait reaches {issued[u] - n} DMA jobs back")
         if isinstance(e, Job):
             issued[e.unit] = e.seq

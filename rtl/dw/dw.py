@@ -30,6 +30,8 @@ class Dw(wiring.Component, ClusterBlock):
 
     wave_parts = {"controller": "ctrl", "engine": "engine", "job check": "engine.check",
                   "segment port": "engine.seg"}
+    # the end-of-job interrupt lines leave the cluster too, as the IMA's and the DMA's
+    external = ("evt_done", "evt_error")
 
     def __init__(self, cfg: ClusterConfig, name: str = "dw", masters: list[str] | None = None):
         from .kind import DwKind

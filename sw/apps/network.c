@@ -5,15 +5,22 @@
 
    L2 starts with a boot record {magic, address of the job list}.  The job
    list (a header with the unit table, then entries in 4 KiB chunks) comes
-   into the TCDM through the DMA, one chunk ahead.  Each JOB entry first
-   waits until the jobs it depends on have ended (counts of ended jobs per
-   unit: FINISHED_JOBS of an HWPE, the DMA's DONE_ID for the transfer ids
-   this program launched), sleeping on the units' events; then an HWPE job
-   is ACQUIREd, its registers written and TRIGGERed (the accelerator has two
-   job contexts, so the next job is configured while one runs), a DMA
-   transfer is described and launched (NEXT_ID).  A MARK waits likewise and
-   stores the cycle counter (the per-layer cycles of the report).  An error
-   event of any unit ends the run: exit code 1, net_status says where.
+   into the TCDM through the DMA, one chunk ahead.  A JOB may be issued once
+   the jobs it depends on have ended (its waits: counts of ended jobs per
+   unit, FINISHED_JOBS of an HWPE, the DMA's DONE_ID for the transfer ids
+   this program launched) and its unit has room (a free job context, a
+   queue slot).  The walker keeps a window of the next WINDOW entries and
+   issues every entry that may go, the first pending one of each unit (a
+   unit's jobs stay in list order, which the waits' counts assume), so a
+   unit never idles because another unit's job further up the list is not
+   ready; when none may go it sleeps on the units' events.  An HWPE job is
+   ACQUIREd, its registers written (only those that differ from what its job
+   context holds: the compiler encodes the difference) and TRIGGERed; a DMA
+   transfer is described and launched (NEXT_ID).  A MARK (a barrier: nothing
+   after it goes before it) waits for its counts and stores the cycle counter
+   (the per-layer cycles of the report); a WAIT is a barrier that records
+   nothing.  An error event of any unit ends the run: exit code 1, net_status
+   says where.
 
    The compiler places its buffers in `arena` (the TCDM's base, ARENA_BYTES
    long: `imcc sw build network -D ARENA_BYTES=...`). */
@@ -28,12 +35,14 @@
 #define HEADER_BYTES 256
 #define CHUNK 4096
 #define MAX_UNITS 8
+#define UNIT_WORDS 6                   /* base, kind, done bit, error bit, contexts, 0 */
+#define WINDOW 32
 #define MAX_MARKS 1024
 #define FINISHED_JOBS 0x08
 #define FAILED 0x18
 #define ACQUIRE 0x04
 #define TRIGGER 0x00
-enum { JOB, MARK, NEXT, END };
+enum { JOB, MARK, NEXT, END, WAIT };
 enum { HWPE, DMAU };
 
 __attribute__((section(".arena"))) uint8_t arena[ARENA_BYTES];
@@ -48,7 +57,8 @@ volatile uint32_t net_status[4];
 static uint16_t dma_ids[256];
 static uint32_t dma_seq;
 static uint32_t n_units, all_events, error_events;
-static uint32_t base[MAX_UNITS], kind[MAX_UNITS], err_bit[MAX_UNITS];
+static uint32_t base[MAX_UNITS], kind[MAX_UNITS], err_bit[MAX_UNITS], room[MAX_UNITS];
+static uint32_t issued[MAX_UNITS];      /* HWPE jobs issued */
 
 static void fail(uint32_t unit, uint32_t job, uint32_t code) __attribute__((noreturn));
 static void fail(uint32_t unit, uint32_t job, uint32_t code) {
@@ -79,89 +89,168 @@ static void sleep_events(void) {
       if (e & IMCC_EVT(err_bit[u])) fail_unit(u);
 }
 
-static int ended(uint32_t u, uint32_t count) {
-  if (kind[u] == DMAU) return dma_done(dma_ids[(count - 1) & 255]);
-  return IMCC_REG(base[u], FINISHED_JOBS) >= count;
+/* Each unit's end count (FINISHED_JOBS; the DMA's DONE_ID), read once per scan
+   of the window: a scan reads a few registers, not two per entry. */
+static uint32_t snap[MAX_UNITS];
+
+static void snapshot(void) {
+  for (uint32_t u = 0; u < n_units; u++)
+    snap[u] = IMCC_REG(base[u], kind[u] == DMAU ? IMCC_DMA_DONE_ID : FINISHED_JOBS);
 }
 
-static void wait_for(uint32_t w) {
-  uint32_t u = w >> 24, count = w & 0xffffff;
-  while (!ended(u, count)) sleep_events();
+static int ended(uint32_t u, uint32_t count) {
+  /* (a wait may name a job not issued yet: the window issues out of list order) */
+  if (kind[u] == DMAU)
+    return count <= dma_seq && (int16_t)(uint16_t)(snap[u] - dma_ids[(count - 1) & 255]) >= 0;
+  return snap[u] >= count;
 }
+
+static uint32_t last_id;      /* the last DMA transfer launched (the job list's own fetches too) */
 
 static uint32_t fetch(void *dst, uint32_t src, uint32_t n) {
   uint32_t id = dma_memcpy((uint32_t)(uintptr_t)dst, src, n);
   if (!id) fail(MAX_UNITS, 0, dma_error());
-  return id;
+  return last_id = id;
+}
+
+static inline uint32_t entry_words(const uint32_t *e) {
+  uint32_t w0 = e[0], k = w0 & 15, nw = (w0 >> 8) & 255, nr = w0 >> 16;
+  return 1 + nw + (k == MARK ? 1 : 0) + 2 * nr;
+}
+
+/* Every wait of the entry is met (no sleeping). */
+static int waits_met(const uint32_t *e) {
+  uint32_t nw = (e[0] >> 8) & 255;
+  for (uint32_t i = 1; i <= nw; i++)
+    if (!ended(e[i] >> 24, e[i] & 0xffffff)) return 0;
+  return 1;
+}
+
+/* The unit can take a job now: a free job context, a free queue slot. */
+static int has_room(uint32_t u) {
+  /* the DMA: transfers launched and not ended (ids count up, DONE_ID follows) */
+  if (kind[u] == DMAU) return (uint16_t)(last_id - snap[u]) < room[u];
+  return issued[u] - snap[u] < room[u];
+}
+
+static void issue(const uint32_t *e) {
+  uint32_t w0 = e[0], u = (w0 >> 4) & 15, nw = (w0 >> 8) & 255, nr = w0 >> 16;
+  const uint32_t *r = e + 1 + nw;
+  uint32_t b = base[u];
+  if (kind[u] == HWPE) {
+    while (IMCC_REG(b, ACQUIRE) == 0xffffffffu) sleep_events();
+    for (uint32_t i = 0; i < nr; i++, r += 2) IMCC_REG(b, r[0]) = r[1];
+    IMCC_REG(b, TRIGGER) = 0;
+    issued[u]++;
+  } else {
+    for (uint32_t i = 0; i < nr; i++, r += 2) IMCC_REG(b, r[0]) = r[1];
+    uint32_t tid;
+    /* 0: the queue was full (a transfer in flight will end and wake us: the
+       job list's own fetches share the queue) or the launch was refused
+       (STATUS.ERROR says why; reading FULL instead would race with a
+       transfer ending in between) */
+    while (!(tid = DMA(IMCC_DMA_NEXT_ID))) {
+      if (dma_error()) fail(u, dma_seq + 1, dma_error());
+      sleep_events();
+    }
+    dma_ids[dma_seq++ & 255] = (uint16_t)tid;
+    last_id = tid;
+  }
 }
 
 int main(void) {
   if (core_id() != 0) return 0;
-  uint32_t boot[2];
   uint32_t id = fetch(header, IMCC_L2_BASE, 8);
   if (dma_wait(id)) fail(MAX_UNITS, 0, dma_error());
-  boot[0] = header[0];
-  boot[1] = header[1];
-  if (boot[0] != BOOT_MAGIC) return 2;
-  if (dma_wait(fetch(header, boot[1], HEADER_BYTES))) fail(MAX_UNITS, 0, dma_error());
+  uint32_t boot_magic = header[0], list_addr = header[1];
+  if (boot_magic != BOOT_MAGIC) return 2;
+  if (dma_wait(fetch(header, list_addr, HEADER_BYTES))) fail(MAX_UNITS, 0, dma_error());
   if (header[0] != MAGIC) return 3;
   n_units = header[4];
   uint32_t total = header[6];
   for (uint32_t u = 0; u < n_units && u < MAX_UNITS; u++) {
-    base[u] = header[8 + 4 * u];
-    kind[u] = header[9 + 4 * u];
-    all_events |= IMCC_EVT(header[10 + 4 * u]) | IMCC_EVT(header[11 + 4 * u]);
-    err_bit[u] = header[11 + 4 * u];
+    const uint32_t *t = &header[8 + UNIT_WORDS * u];
+    base[u] = t[0];
+    kind[u] = t[1];
+    all_events |= IMCC_EVT(t[2]) | IMCC_EVT(t[3]);
+    err_bit[u] = t[3];
     error_events |= IMCC_EVT(err_bit[u]);
+    room[u] = t[4];
   }
-  /* chunk k of the entries sits at list + HEADER_BYTES + k * CHUNK */
-  uint32_t list = boot[1] + HEADER_BYTES, off = 0, cur = 0;
+  /* chunk k of the entries sits at list + HEADER_BYTES + k * CHUNK; two buffers:
+     the window may hold entries of both, and a buffer takes the chunk after
+     next once no entry of the window is in it */
+  uint32_t list = list_addr + HEADER_BYTES, nchunks = (total + CHUNK - 1) / CHUNK;
+  uint32_t pb = 0, pchunk = 0, refill = 0, fetched[2] = {0, 0};
   if (dma_wait(fetch(chunk[0], list, total < CHUNK ? total : CHUNK))) fail(MAX_UNITS, 0, dma_error());
-  uint32_t next_id = 0;
-  if (total > CHUNK) next_id = fetch(chunk[1], list + CHUNK, total - CHUNK < CHUNK ? total - CHUNK : CHUNK);
+  if (nchunks > 1) fetched[1] = fetch(chunk[1], list + CHUNK, total - CHUNK < CHUNK ? total - CHUNK : CHUNK);
   const uint32_t *p = chunk[0];
+  const uint32_t *win[WINDOW];
+  uint32_t nwin = 0, at_end = 0;
   start_cycles = cycles();
 
   for (;;) {
-    uint32_t w0 = *p++;
-    uint32_t k = w0 & 15, unit = (w0 >> 4) & 15, nw = (w0 >> 8) & 255, nr = w0 >> 16;
-    if (k == NEXT) {
-      /* the chunk being fetched becomes current; fetch the one after into the other buffer */
-      if (dma_wait(next_id)) fail(MAX_UNITS, 0, dma_error());
-      cur ^= 1;
-      off += CHUNK;
-      p = chunk[cur];
-      if (off + CHUNK < total) {
-        uint32_t o = off + CHUNK, n = total - o < CHUNK ? total - o : CHUNK;
-        next_id = fetch(chunk[cur ^ 1], list + o, n);
+    /* parse ahead into the window */
+    while (nwin < WINDOW && !at_end) {
+      uint32_t k = p[0] & 15;
+      if (k == END) { at_end = 1; break; }
+      if (k == NEXT) {
+        if (refill) break;               /* the other buffer still holds window entries */
+        if (dma_wait(fetched[pb ^ 1])) fail(MAX_UNITS, 0, dma_error());
+        pb ^= 1;
+        pchunk++;
+        p = chunk[pb];
+        refill = pchunk + 1 < nchunks;
+        continue;
       }
-      continue;
+      win[nwin++] = p;
+      p += entry_words(p);
     }
-    if (k == END) break;
-    for (uint32_t i = 0; i < nw; i++) wait_for(*p++);
-    if (k == MARK) {
-      uint32_t m = *p++;
-      if (m < MAX_MARKS) marks[m] = cycles();
-      mark_count = m + 1;
-    } else if (kind[unit] == HWPE) {
-      uint32_t b = base[unit];
-      while (IMCC_REG(b, ACQUIRE) == 0xffffffffu) sleep_events();
-      for (uint32_t i = 0; i < nr; i++, p += 2) IMCC_REG(b, p[0]) = p[1];
-      IMCC_REG(b, TRIGGER) = 0;
-    } else {
-      uint32_t b = base[unit];
-      for (uint32_t i = 0; i < nr; i++, p += 2) IMCC_REG(b, p[0]) = p[1];
-      uint32_t tid;
-      /* 0: the queue was full (a transfer in flight will end and wake us) or the
-         launch was refused (STATUS.ERROR says why; reading FULL instead would race
-         with a transfer ending in between) */
-      while (!(tid = DMA(IMCC_DMA_NEXT_ID))) {
-        if (dma_error()) fail(unit, dma_seq + 1, dma_error());
-        sleep_events();
+    if (!nwin && at_end) break;
+
+    /* issue what may go: barriers only at the head, one candidate per unit */
+    uint32_t progress = 0, seen = 0, keep = 0;
+    snapshot();
+    for (uint32_t i = 0; i < nwin; i++) {
+      const uint32_t *e = win[i];
+      uint32_t k = e[0] & 15, u = (e[0] >> 4) & 15;
+      if (k == MARK || k == WAIT) {
+        if (keep == 0 && waits_met(e)) {          /* everything before it has gone */
+          if (k == MARK) {
+            uint32_t m = e[1 + ((e[0] >> 8) & 255)];
+            if (m < MAX_MARKS) marks[m] = cycles();
+            mark_count = m + 1;
+          }
+          net_status[0]++;
+          progress = 1;
+          continue;
+        }
+        for (; i < nwin; i++) win[keep++] = win[i];   /* nothing passes a barrier */
+        break;
       }
-      dma_ids[dma_seq++ & 255] = (uint16_t)tid;
+      if (!(seen & (1u << u)) && waits_met(e) && has_room(u)) {
+        issue(e);
+        net_status[0]++;
+        progress = 1;
+        seen |= 1u << u;     /* the unit's next job waits for the next scan */
+        continue;
+      }
+      seen |= 1u << u;
+      win[keep++] = e;
     }
-    net_status[0]++;
+    nwin = keep;
+    if (refill) {      /* the old buffer takes the chunk after next once it has left the window */
+      const uint32_t *lo = chunk[pb ^ 1], *hi = lo + CHUNK / 4;
+      uint32_t busy = 0;
+      for (uint32_t i = 0; i < nwin; i++) busy |= win[i] >= lo && win[i] < hi;
+      if (!busy) {
+        uint32_t o = (pchunk + 1) * CHUNK, n = total - o < CHUNK ? total - o : CHUNK;
+        fetched[pb ^ 1] = fetch(chunk[pb ^ 1], list + o, n);
+        refill = 0;
+        continue;
+      }
+    }
+    if (!progress) sleep_events();
   }
   if (evt_buffer() & error_events) sleep_events();   /* an error not seen yet */
   for (uint32_t u = 0; u < n_units; u++)

@@ -11,7 +11,8 @@ Environment: IMCC_CONFIG, IMCC_ELF, IMCC_CORES (mask of cores to start,
 default all), IMCC_MAX_CYCLES, IMCC_INPUTS (npz: symbol -> bytes to write
 before the start), IMCC_OUTPUTS (json {symbol: nbytes} to read back after
 EOC, through the TCDM backdoor), IMCC_RESULT (json written: exit code, cycles,
-console, outputs as hex), IMCC_WEIGHT_IMAGE (an .npz weight image the
+console, outputs as hex), IMCC_L1_OUTPUTS (json {name: [address, bytes]} read from
+the TCDM after EOC, as ``l1:<name>``), IMCC_WEIGHT_IMAGE (an .npz weight image the
 crossbar models start from: sim/weight_image.py), IMCC_MARKS (a symbol
 counting the program's progress marks: a ``[progress]`` line now and then
 with the count, of IMCC_MARKS_TOTAL, and the simulation speed).
@@ -114,6 +115,12 @@ async def _progress(dut, cfg, backdoor, addr: int, total: str, every: int = 250_
                       n, total, c, c / max(w, 1e-9))
 
 
+async def _trace(pin, root, log: list):
+    while True:
+        await RisingEdge(pin)
+        log.append(_cycle(root))
+
+
 def _cycle(dut) -> int:
     return int(dut.ctrl.cycles.value)
 
@@ -147,6 +154,14 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     await host.start(elf, mask)
     if during is not None:
         cocotb.start_soon(during(host))
+    trace = {}
+    if os.environ.get("IMCC_TRACE_EVENTS"):     # end-of-job cycles per unit, for schedule studies
+        from imcc.rtl.registry import compose
+        for inst in compose(cfg).instances:
+            pin = getattr(dut, f"{inst.name}_evt_done", None)
+            if pin is not None:
+                trace[inst.name] = []
+                cocotb.start_soon(_trace(pin, root, trace[inst.name]))
     if os.environ.get("IMCC_MARKS"):
         cocotb.start_soon(_progress(dut, cfg, TcdmBackdoor(root, cfg),
                                     elf.symbol(os.environ["IMCC_MARKS"]),
@@ -156,12 +171,14 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     dut._log.info("exit code %d after %d cycles (%.1f s wall, %.0f cycles/s)", code, cycles,
                   wall, cycles / max(wall, 1e-9))
     out = {"exit": code, "cycles": cycles, "wall_s": wall, "console": host.console,
-           "outputs": {}}
+           "outputs": {}, "trace": trace}
     # Results are read through the TCDM backdoor (zero simulated time): large
     # outputs would otherwise cost more simulation than the program itself.
     backdoor = TcdmBackdoor(root, cfg)
     for name, n in json.loads(os.environ.get("IMCC_OUTPUTS", "{}")).items():
         out["outputs"][name] = backdoor.read(elf.symbol(name), n).hex()
+    for name, (addr, n) in json.loads(os.environ.get("IMCC_L1_OUTPUTS", "{}")).items():
+        out["outputs"][f"l1:{name}"] = backdoor.read(addr, n).hex()
     for name, (addr, n) in json.loads(os.environ.get("IMCC_L2_OUTPUTS", "{}")).items():
         out["outputs"][name] = l2.read(addr, n).hex()
     write_result(out)

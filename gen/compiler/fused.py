@@ -1,0 +1,401 @@
+"""The ``fused`` schedule: the layers of a block run at the same time on row
+bands, each unit starting as soon as the rows it needs exist.
+
+A *segment* is a bottleneck block (expand, depthwise, project, add, and the
+partials of a split layer) or a single layer outside blocks.  Its
+intermediate tensors stay in L1; its input comes from L2 and its output goes
+to L2 through the DMA, band by band.  A segment too large for L1 runs in
+*stripes* of output rows, each computing the rows it needs (the 3x3 layers'
+halo rows are recomputed at stripe edges), two stripes' buffers alternating
+so that the next stripe starts while the previous one drains.
+
+Within a stripe the final output is cut into bands; every tensor's band b
+holds the rows band b of the output needs beyond those of bands < b, so a
+job computes only new rows.  Jobs are first listed wavefront by wavefront
+(a valid sequential order, from which the hazards give a dependency graph),
+then reordered by a list scheduler that estimates each job's time on its unit
+(MVMs x the macro time, MACs at the DW's rate, bytes at the DMA's width): the
+order core 0 issues them in, so that it blocks where the units are busy
+anyway.  IMA layers alternate over the IMA instances (gen/compiler/lower.py
+``place_network``), so a block's expand and project compute at the same time.
+
+Intermediate tensors are copied to L2 after their band for the per-layer
+check (counted in the traffic), except in a network of one segment and one
+stripe, whose tensors stay in L1 untouched until the end and are read there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.mapping import MappingError
+from imcc.rtl.dw.regs import DW_REGS
+from imcc.sim.network import IMA_OPS, Layer
+
+from .lower import Lowered
+from .program import (BOOT_BYTES, Job, Mark, Program, Tensor, _Arena, _Deps, _align, _dma,
+                      _ima_regs, _regs, _tiles, arena_bytes, _check_waits)
+
+__all__ = ["compile_fused", "segments"]
+
+DMA_MIN_BYTES = 4096         # input rows move in transfers of at least this (when there are)
+BAND_ROWS = 4                # rows of a band between the ramps
+RAMP = (1, 1, 2)             # band rows at the start of a stripe (reversed at its end)
+
+
+def segments(lowered: Lowered) -> list[tuple[str, list[Layer]]]:
+    """Ops grouped by block (``b<n>.*``) or alone (the other layers), in order."""
+    out: list[tuple[str, list[Layer]]] = []
+    for L in lowered.net.layers:
+        origin = lowered.origin[L.name]
+        seg = origin.split(".")[0] if "." in origin else origin
+        if not out or out[-1][0] != seg:
+            out.append((seg, []))
+        out[-1][1].append(L)
+    return out
+
+
+@dataclass
+class _Spec:
+    unit: str
+    regs: list
+    reads: list
+    writes: list
+    what: str
+    cycles: int
+    l2_bytes: int = 0
+    deps: set = field(default_factory=set)
+
+
+def _needs(op: Layer, r0: int, r1: int, shapes, stored_pad) -> list[tuple[str, int, int]]:
+    """Rows of each input (stored rows, border included) that output rows [r0, r1) read."""
+    if op.op == "conv":
+        return [(op.inputs[0], r0 * op.stride, (r1 - 1) * op.stride + op.k)]
+    if op.op == "dw":
+        h = shapes[op.inputs[0]][0]
+        return [(op.inputs[0], max(0, r0 * op.stride - 1), min(h, (r1 - 1) * op.stride + 2))]
+    return [(n, r0, r1) for n in op.inputs]
+
+
+def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> Program:
+    from imcc.rtl.registry import compose
+    comp = compose(cfg)
+    net, mapping = lowered.net, lowered.mapping
+    imas = sorted(mapping.maps,
+                  key=lambda i: [x.name for x in comp.of_kind("ima")].index(i))
+    dws = [i.name for i in comp.of_kind("dw")]
+    if not dws:
+        raise MappingError("the network needs a DW accelerator (dw.instances = 0)")
+    prog = Program(cfg, lowered, imas + dws + [dma])
+    arena = _Arena(cfg.tcdm.base, arena_bytes(cfg))
+    deps = _Deps()
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 2
+    dw_rate = max(1.0, 0.8 * cfg.dw.macs)
+    dma_rate = cfg.dma.data_width // 8
+
+    # -- L2: every tensor and the DW parameters (as the layer schedule) ----------------------
+    l2 = [cfg.l2.base + BOOT_BYTES]
+
+    def l2_alloc(n):
+        a = l2[0]
+        l2[0] += _align(n, 64)
+        return a
+
+    pads = {net.input: max([L.pad for L in net.layers if net.input in L.inputs], default=0)}
+    for name, shape in net.shapes.items():
+        t = Tensor(0, tuple(shape), pads.get(name, 0))
+        t.addr = l2_alloc(t.nbytes)
+        prog.tensors[name] = t
+    dw_params = {}
+    import numpy as np
+    for L in net.layers:
+        if L.op == "dw":
+            c = net.shapes[L.output][2]
+            blob = (np.asarray(L.w, np.int8).tobytes().ljust(_align(9 * c, 4), b"\0")
+                    + np.asarray(L.bias, "<i4").tobytes() + np.asarray(L.scale, "<u4").tobytes())
+            dw_params[L.name] = (l2_alloc(len(blob)), len(blob))
+            prog.l2_blobs[dw_params[L.name][0]] = blob
+
+    segs = segments(lowered)
+    single = len(segs) == 1
+    prog.l1_tensors = {}
+
+    for seg_name, ops in segs:
+        arena.reset()
+        produced = [op.output for op in ops]
+        ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
+        final = ops[-1].output
+        ho, wo, _ = net.shapes[final]
+        tensors = ext + produced
+
+        def pitch(n):
+            return prog.tensors[n].pitch if n in ext else net.shapes[n][1] * net.shapes[n][2]
+
+        def rows_needed(o0, o1):
+            """Stored rows of every tensor of the segment that final rows [o0, o1) need."""
+            need = {final: (o0, o1)}
+            for op in reversed(ops):
+                if op.output not in need:
+                    continue
+                a, b = need[op.output]
+                for n, r0, r1 in _needs(op, a, b, net.shapes, pads):
+                    lo, hi = need.get(n, (r0, r1))
+                    need[n] = (min(lo, r0), max(hi, r1))
+            return need
+
+        # stripes: as few as the L1 arena allows (two buffers each when more than one)
+        params = {op.name: dw_params[op.name] for op in ops if op.op == "dw"}
+        fixed = sum(_align(n) for _, n in params.values())
+
+        def stripe_bytes(rows):
+            need = rows_needed(0, rows)
+            return sum(_align((need[n][1] - need[n][0] + 2) * pitch(n)) for n in tensors)
+
+        n_stripes = None
+        for s in range(1, ho + 1):
+            rows = -(-ho // s)
+            k = 1 if s == 1 else 2
+            if fixed + k * stripe_bytes(rows) <= arena.size:
+                n_stripes = s
+                break
+        if n_stripes is None:
+            raise MappingError(f"{seg_name}: one output row of the fused segment needs "
+                               f"{(fixed + 2 * stripe_bytes(1)) / 1024:.1f} KiB of L1, "
+                               f"{arena.size / 1024:.1f} KiB are free (tcdm.size_kib)")
+        srows = -(-ho // n_stripes)
+        stripes = [(o0, min(o0 + srows, ho)) for o0 in range(0, ho, srows)]
+        prog.bands[seg_name] = len(stripes)
+        slots = []
+        pbuf = {}
+        for name, (addr, n) in params.items():
+            pbuf[name] = arena.alloc(n)
+        for q in range(min(2, len(stripes))):
+            need = rows_needed(0, srows)
+            slots.append({n: arena.alloc((need[n][1] - need[n][0] + 2) * pitch(n))
+                          for n in tensors})
+        prog.l1_peak = max(prog.l1_peak, arena.peak)
+        keep_l1 = single and len(stripes) == 1
+
+        specs: list[_Spec] = []
+        # the parameters come in after the first input rows (the IMA starts first)
+        param_specs = [_Spec(dma, _dma(addr, pbuf[name], n), [], [f"p:{name}"],
+                             f"{name} parameters", n // dma_rate + 20, n)
+                       for name, (addr, n) in params.items()]
+
+        for si, (s0, s1) in enumerate(stripes):
+            q = si % 2
+            if si >= 2:
+                specs.append(None)          # fence: stripe si - 2 has left slot q
+            lo = {n: r[0] for n, r in rows_needed(s0, s1).items()}
+            bands = _bands(s0, s1)
+            done = {n: lo[n] for n in tensors}     # rows computed (or loaded) so far
+
+            def addr(n, r):
+                return slots[q][n] + (r - lo[n]) * pitch(n)
+
+            def key(n, r0, r1):
+                """Keys of band-sized pieces: one per (slot, tensor, first row of a band)."""
+                return [f"{q}:{n}:{r}" for r in band_rows[n] if r0 < band_rows[n][r] and r < r1]
+
+            # rows of each tensor new in each band
+            new = {n: [] for n in tensors}
+            for b0, b1 in bands:
+                need = rows_needed(s0, b1)
+                for n in tensors:
+                    hi = need[n][1]
+                    new[n].append((done[n], hi))
+                    done[n] = max(done[n], hi)
+            band_rows = {n: {r0: r1 for r0, r1 in new[n] if r1 > r0} for n in tensors}
+
+            loaded = {n: lo[n] for n in ext}
+            for bi in range(len(bands)):
+                for n in ext:
+                    # the band's new input rows come in, with the next bands' rows up to
+                    # DMA_MIN_BYTES in one transfer (fewer entries ahead of the compute)
+                    r0, r1 = max(new[n][bi][0], loaded[n]), new[n][bi][1]
+                    t = prog.tensors[n]
+                    for later in range(bi + 1, len(bands)):
+                        if (r1 - r0) * t.pitch >= DMA_MIN_BYTES:
+                            break
+                        r1 = max(r1, new[n][later][1])
+                    if r1 > r0:
+                        loaded[n] = r1
+                        nbytes = (r1 - r0) * t.pitch
+                        specs.append(_Spec(dma, _dma(t.row_addr(r0), addr(n, r0), nbytes),
+                                           [f"l2:{n}"], key(n, r0, r1),
+                                           f"{seg_name} stripe {si} band {bi} in {n}",
+                                           nbytes // dma_rate + 20, nbytes))
+                if param_specs:
+                    specs += param_specs
+                    param_specs = []
+                for op in ops:
+                    r0, r1 = new[op.output][bi]
+                    if r1 <= r0:
+                        continue
+                    # depthwise layers on the first DW, adds on the last: a DW's jobs
+                    # run in order, and an add waits for the project of its band
+                    dw = dws[-1] if op.op == "add" else dws[0]
+                    specs += _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
+                                       addr, key, pads, mvm, dw_rate, dw)
+                    # the band's new rows go to L2: the segment's output, and the
+                    # intermediate tensors for the check (unless they stay in L1)
+                    if op.output == final or not keep_l1:
+                        t = prog.tensors[op.output]
+                        nbytes = (r1 - r0) * t.pitch
+                        specs.append(_Spec(dma, _dma(addr(op.output, r0), t.row_addr(r0), nbytes),
+                                           key(op.output, r0, r1),
+                                           [f"l2:{op.output}:{si}:{bi}"],
+                                           f"{seg_name} stripe {si} band {bi} out {op.output}",
+                                           nbytes // dma_rate + 20, nbytes))
+            if keep_l1:
+                for n in produced:
+                    if n != final:
+                        prog.l1_tensors[n] = (slots[q][n], net.shapes[n])
+
+        for spec in _list_schedule(specs, prog.units):
+            if spec is None:
+                m = Mark(-1, seg_name, deps.barrier())
+                prog.entries.append(m)
+                continue
+            j = Job(spec.unit, spec.regs, tuple(spec.reads), tuple(spec.writes),
+                    lowered.origin[ops[0].name], spec.what, l2_bytes=spec.l2_bytes)
+            deps.add(j)
+            prog.entries.append(j)
+        prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
+        prog.marks.append(seg_name)
+
+    prog.joblist_addr = l2[0]
+    end = prog.l2_end = prog.joblist_addr + len(prog.encode())
+    if end > cfg.l2.base + cfg.l2.size_bytes:
+        raise MappingError(f"the network's tensors, parameters and job list need "
+                           f"{(end - cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib is "
+                           f"{cfg.l2.size_kib}")
+    _check_waits(prog)
+    return prog
+
+
+def _bands(s0: int, s1: int) -> list[tuple[int, int]]:
+    """Output row bands of a stripe: small at both ends, so the pipeline of
+    layers fills and drains sooner (RAMP), BAND_ROWS rows in between, so that
+    there are fewer jobs (each costs the DW and the IMA a fixed start-up).
+    Measured on the reference block (2 IMAs, 2 DWs): ramps 1,1,2 give 57.5 k
+    cycles, 1-row bands throughout 65 k, 2-row bands 68 k."""
+    rows = s1 - s0
+    if rows < 2 * sum(RAMP) + BAND_ROWS:
+        sizes = [1] * rows
+    else:
+        mid = rows - 2 * sum(RAMP)
+        n = -(-mid // BAND_ROWS)
+        sizes = list(RAMP) + [mid // n + (1 if i < mid % n else 0) for i in range(n)] \
+            + list(reversed(RAMP))
+    out, r = [], s0
+    for k in sizes:
+        out.append((r, r + k))
+        r += k
+    return out
+
+
+def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, pads, mvm,
+              dw_rate, dw) -> list[_Spec]:
+    """The jobs of op for its output rows [r0, r1) of one band."""
+    h, w, c = net.shapes[op.output]
+    rows = r1 - r0
+    out = addr(op.output, r0)
+    what = f"{op.name} stripe {si} band {bi}"
+    specs = []
+    if op.op in IMA_OPS:
+        xin = op.inputs[0]
+        (n, a, b), = _needs(op, r0, r1, net.shapes, pads)
+        cin = net.shapes[xin][2]
+        units = mapping.instances(lowered.origin[op.name])
+        unit = units[bi % len(units)]          # replicas take the bands in turn
+        for tl in _tiles(mapping, op, lowered):
+            if op.op == "conv":
+                k, s = op.k, op.stride
+                p = (net.shapes[xin][1] + 2 * pads.get(xin, 0)) * cin
+                src = dict(addr=addr(xin, a), length=k * cin, c1=k, stride1=p, step0=s * cin,
+                           step1=s * p)
+            else:
+                src = dict(addr=addr(xin, a) + tl.row0, length=tl.rows, c1=1, stride1=0,
+                           step0=cin, step1=w * cin)
+            dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0, step0=c, step1=w * c)
+            specs.append(_Spec(unit, _ima_regs(tl, op, w, rows, src, dst), key(xin, a, b),
+                               key(op.output, r0, r1), f"{what} tile a{tl.array}",
+                               rows * w * mvm + 40))
+    elif op.op == "dw":
+        xin = op.inputs[0]
+        (n, a, b), = _needs(op, r0, r1, net.shapes, pads)
+        hin, win, _ = net.shapes[xin]
+        s = op.stride
+        pt, pb = int(r0 * s - 1 < 0), max(0, (r1 - 1) * s + 1 - (hin - 1))
+        assert (b - a + pt + pb - 3) // s + 1 == rows, (op.name, r0, r1, a, b)
+        base = pbuf[op.name]
+        regs = _regs(DW_REGS,
+                     MODE=dict(OP=DW_REGS.constant("OP", "DW3X3"), STRIDE=s, PAD_T=pt, PAD_B=pb,
+                               PAD_L=1, PAD_R=1),
+                     SIZE=dict(H=b - a, W=win), CHANNELS=dict(C=c), SRC_ADDR=addr(xin, a),
+                     WEIGHT_ADDR=base, BIAS_ADDR=base + _align(9 * c, 4),
+                     SCALE_ADDR=base + _align(9 * c, 4) + 4 * c, DST_ADDR=out,
+                     QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
+        specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], key(op.output, r0, r1),
+                           what, int(rows * w * c * 9 / dw_rate) + 40))
+    else:
+        a_in, b_in = op.inputs
+        regs = _regs(DW_REGS,
+                     MODE=dict(OP=DW_REGS.constant("OP", "ADD"), STRIDE=1, PAD_T=0, PAD_B=0,
+                               PAD_L=0, PAD_R=0),
+                     SIZE=dict(H=rows, W=w), CHANNELS=dict(C=c), SRC_ADDR=addr(a_in, r0),
+                     SRC2_ADDR=addr(b_in, r0), DST_ADDR=out, SCALE_A=op.sa & 0xFFFF_FFFF,
+                     SCALE_B=op.sb & 0xFFFF_FFFF, QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
+        specs.append(_Spec(dw, regs, key(a_in, r0, r1) + key(b_in, r0, r1),
+                           key(op.output, r0, r1), what, rows * w * c // 8 + 40))
+    return specs
+
+
+def _list_schedule(specs: list, units: list[str]) -> list:
+    """Reorder the jobs between fences by estimated start time, keeping every hazard
+    of the listed order (a unit runs its jobs in issue order)."""
+    out, chunk = [], []
+    for s in specs + [None]:
+        if s is not None:
+            chunk.append(s)
+            continue
+        out += _schedule_chunk(chunk, units)
+        chunk = []
+        out.append(None)
+    return out[:-1]
+
+
+def _schedule_chunk(specs: list[_Spec], units) -> list[_Spec]:
+    writer, readers = {}, {}
+    for i, s in enumerate(specs):
+        s.deps = set()
+        for k in s.reads:
+            if k in writer:
+                s.deps.add(writer[k])
+        for k in s.writes:
+            if k in writer:
+                s.deps.add(writer[k])
+            s.deps.update(readers.get(k, ()))
+        for k in s.reads:
+            readers.setdefault(k, []).append(i)
+        for k in s.writes:
+            writer[k] = i
+            readers[k] = []
+    finish, free, order, left = {}, {u: 0 for u in units}, [], set(range(len(specs)))
+    while left:
+        best, best_t = None, None
+        for i in sorted(left):
+            s = specs[i]
+            if not s.deps <= finish.keys():
+                continue
+            t = max([free[s.unit]] + [finish[d] for d in s.deps])
+            if best is None or t < best_t:
+                best, best_t = i, t
+        s = specs[best]
+        finish[best] = best_t + s.cycles
+        free[s.unit] = finish[best]
+        order.append(s)
+        left.discard(best)
+    return order
