@@ -99,9 +99,9 @@ def test_small_mobilenetv2_plans():
     b = dp.breakdown()
     assert len(b) == len(dp.groups) and sum(g["cycles"] for g in b) == pytest.approx(
         dp.predicted_cycles(), abs=len(b))
-    assert plan(net, cfg, 3, 4, "dp").groups == dp.groups
+    assert plan(net, cfg, 3, 4, "dp", partitioner=P).groups == dp.groups
     # one group when the network fits: no programming per batch
-    one = plan(net, cfg, 34, 4, "dp")
+    one = plan(net, cfg, 34, 4, "greedy")
     assert len(one.groups) == 1 and one.program_cycles == 0
     assert one.writes_per_device_per_inference == 0
 
