@@ -26,7 +26,7 @@ __all__ = ["main", "UsageError", "add_config_args", "load_config", "print_json",
 
 # Modules under imcc.gen (or full dotted paths) that register sub-commands.
 COMMANDS = ["imcc.gen.cmd_gen", "imcc.gen.cmd_config", "imcc.gen.cmd_synth", "imcc.gen.cmd_study",
-            "imcc.gen.cmd_run", "imcc.gen.cmd_sw", "imcc.gen.cmd_network"]
+            "imcc.gen.cmd_run", "imcc.gen.cmd_sw", "imcc.gen.cmd_network", "imcc.gen.cmd_partition"]
 
 
 class UsageError(Exception):
