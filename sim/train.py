@@ -445,12 +445,15 @@ class Result:
     history: list = field(default_factory=list)
 
 
-def train(cfg: TrainConfig = TrainConfig(), data=None, log=None) -> Result:
-    """Float training, calibration, QAT; returns the state and the test accuracies."""
+def train(cfg: TrainConfig = TrainConfig(), data=None, log=None, ima_quant=None) -> Result:
+    """Float training, calibration, QAT; returns the state and the test accuracies.
+    ``ima_quant(W) -> (levels, scale)`` replaces the IMA layers' 4-bit quantiser."""
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = data if data is not None else digits_split(cfg.split_seed)
     net = digits_net(cfg.width)
     st = init_state(net, cfg.seed)
+    if ima_quant is not None:
+        st.ima_weights = {L.name: ima_quant for L in net.layers if L.op in IMA_OPS}
     rng = np.random.default_rng(cfg.seed + 1)
     opt = Adam(cfg.lr, cfg.weight_decay)
     hist = []
