@@ -27,7 +27,6 @@ w = 4 b + m, b in -1..1, m in -3..3: the same -7..7 weights).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -241,8 +240,7 @@ def plot(points: list[dict], path, reference: dict | None = None, title: str = "
                     label=f"{rep} ({sel[0]['devices']} dev/weight), {comp} compensation")
     for name, v in (reference or {}).items():
         ax.axhline(100 * v, color="gray", lw=0.8, ls=":")
-        ax.text(ax.get_xlim()[0] if False else 25, 100 * v, f" {name} {100 * v:.1f} %",
-                fontsize=7, va="bottom", color="gray")
+        ax.text(25, 100 * v, f" {name} {100 * v:.1f} %", fontsize=7, va="bottom", color="gray")
     ticks = {max(parse_duration("t", p["t"]), 1.0): p["t"] for p in points}
     ax.set_xscale("log")
     ax.set_xticks(list(ticks), list(ticks.values()))
@@ -259,8 +257,142 @@ def plot(points: list[dict], path, reference: dict | None = None, title: str = "
     return fig
 
 
-def duration_ok(t: str) -> bool:
-    try:
-        return math.isfinite(parse_duration("t", t))
-    except Exception:
-        return False
+# -- the whole study ---------------------------------------------------------------------------------
+def hic_sweep(widths=(1.0,), seed: int = 0, data=None, progress=None) -> list[dict]:
+    """Accuracy against inference model size: the plain differential network (QAT
+    with FP32 master weights) at 4, 3 and 2 bits per IMA weight and the HIC-trained
+    hybrid network (no FP32 master, 4-bit update accumulator) at the same weight
+    ranges, per width multiplier; the float network as the 32-bit baseline."""
+    import dataclasses
+    from imcc.sim.hic import HicConfig, model_bits, train_hic, train_plain
+    from imcc.sim.train import TrainConfig, digits_net, train
+    hybrids = {7: HicConfig(1, 4, 4), 3: HicConfig(1, 2, 2), 1: HicConfig(0, 1, 2)}
+    out = []
+    for w in widths:
+        r = train(dataclasses.replace(TrainConfig(), seed=seed, width=w), data)
+        out.append({"kind": "float", "label": "float32 baseline", "width": w, "bits_per_weight": 32,
+                    "model_kbit": model_bits(digits_net(w), 32) / 1000 + 0.0, "acc": r.float_acc,
+                    "train_s": round(r.train_s, 1)})
+        out.append({"kind": "differential", "label": "differential 4-bit (QAT, FP32 master)",
+                    "width": w, "bits_per_weight": 4, "wmax": 7, "devices_per_weight": 2,
+                    "model_kbit": model_bits(digits_net(w), 4) / 1000, "acc": r.quant_acc,
+                    "train_s": round(r.train_s, 1)})
+        for wmax in (3, 1):
+            p = train_plain(wmax, seed, w, data)
+            out.append({"kind": "differential", **_hic_row(p)})
+        for wmax, hc in hybrids.items():
+            h = train_hic(hc, seed, w, data)
+            out.append({"kind": "hybrid", **_hic_row(h)})
+            if progress:
+                progress(f"HIC width {w}, -{wmax}..{wmax}: {100 * h.acc:.2f} %, "
+                         f"max {h.cycles_max} write-erase cycles per device")
+    return out
+
+
+def _hic_row(r) -> dict:
+    d = {k: getattr(r, k) for k in ("label", "width", "bits_per_weight", "wmax",
+                                    "devices_per_weight", "model_kbit", "acc", "train_s",
+                                    "cycles_mean", "cycles_max", "endurance",
+                                    "endurance_fraction_max")}
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def study(cfg: ClusterConfig | None = None, *, train_seed: int = 0, seeds=range(5), times=TIMES,
+          compensations=COMPENSATIONS, sampling: str = "column", rtl_images: int | None = 16,
+          rtl_pcm: tuple[str, str, str] | None = ("1y", "global", "hybrid"),
+          rtl_pcm_images: int = 4, hic: bool = False, progress=None) -> dict:
+    """Everything ``imcc study accuracy`` reports (docs/models.md, section 5).
+    ``rtl_images``: how many test images run in RTL (None: the whole test set;
+    0: none); ``rtl_pcm``: (time, compensation, representation) of the PCM point
+    through RTL, checked bit for bit against :func:`golden_pcm_tensors`."""
+    from imcc.gen.compiler.network import compile_network
+    from imcc.sim.train import TrainConfig, digits_split, export, train
+    say = progress or (lambda s: None)
+    cfg = cfg or ClusterConfig()
+    data = digits_split(0)
+    xtr, ytr, xte, yte = data
+    t0 = time.perf_counter()
+    res = train(TrainConfig(seed=train_seed), data)
+    net = export(res.state)
+    say(f"trained in {res.train_s:.1f} s: float {100 * res.float_acc:.2f} %, "
+        f"quantised {100 * res.quant_acc:.2f} %")
+    gpred, glog = golden_predictions(net, xte)
+    rep = {"data": "scikit-learn digits (bundled), 8x8", "train_images": len(ytr),
+           "test_images": len(yte), "train_seed": train_seed, "train_s": round(res.train_s, 1),
+           "float_acc": res.float_acc, "quant_acc": res.quant_acc,
+           "golden_acc": float(np.mean(gpred == yte))}
+    compiled = compile_network(net, xte[0], cfg)
+    rep["arrays"] = compiled.mapping.arrays_used
+    n = len(yte) if rtl_images is None else min(rtl_images, len(yte))
+    if n:
+        say(f"RTL: {n} test images through the cluster, one program each")
+        r = rtl_predictions(net, xte[:n], cfg, progress=say)
+        rep.update(rtl_acc=float(np.mean(r["pred"] == yte[:n])), rtl_images=n,
+                   golden_acc_rtl_images=float(np.mean(gpred[:n] == yte[:n])),
+                   rtl_equals_golden=bool(np.array_equal(r["logits"], glog[:n])),
+                   rtl_bit_exact=all(r["bit_exact"]), rtl_mismatches=r["mismatches"][:10],
+                   rtl_cycles_per_image=int(np.median(r["cycles"])), rtl_wall_s=r["wall_s"],
+                   rtl_build_s=r["build_s"])
+    else:
+        rep.update(rtl_acc=None, rtl_images=0)
+    t1 = time.perf_counter()
+    say(f"PCM study: {len(tuple(seeds))} device seeds x {len(times)} times x "
+        f"{len(REPRESENTATIONS)} representations x {len(compensations)} compensations")
+    pts = pcm_study(compiled, xte, yte, times=times, compensations=compensations, seeds=seeds,
+                    sampling=sampling, progress=say)
+    rep["pcm"] = [{k: v for k, v in p.__dict__.items()} for p in pts]
+    rep["pcm_seeds"] = [int(s) for s in seeds]
+    rep["pcm_read_noise"] = sampling
+    rep["pcm_wall_s"] = round(time.perf_counter() - t1, 1)
+    if rtl_pcm:
+        t, comp, rname = rtl_pcm
+        s0 = int(tuple(seeds)[0]) if len(tuple(seeds)) else 0
+        pc = pcm_config(cfg, rname, t, comp, seed=s0, sampling="device")
+        m = min(rtl_pcm_images, len(yte))
+        say(f"RTL PCM point: {rname}, t = {t}, {comp} compensation, {m} images")
+        r = rtl_predictions(net, xte[:m], pc, golden=golden_pcm_tensors)
+        gold = np.array([int(np.argmax(golden_pcm_tensors(compile_network(net, xi, pc))[net.output]))
+                         for xi in xte[:m]])
+        rep["pcm_rtl"] = {"t": t, "compensation": comp, "representation": rname, "seed": s0,
+                          "read_noise": "device", "images": m,
+                          "bit_exact": all(r["bit_exact"]), "mismatches": r["mismatches"][:10],
+                          "pred_equal": bool(np.array_equal(r["pred"], gold)),
+                          "acc": float(np.mean(r["pred"] == yte[:m])), "wall_s": r["wall_s"]}
+    if hic:
+        t2 = time.perf_counter()
+        rep["hic"] = hic_sweep(data=data, progress=say)
+        rep["hic_wall_s"] = round(time.perf_counter() - t2, 1)
+    rep["wall_s"] = round(time.perf_counter() - t0, 1)
+    return rep
+
+
+def format_report(rep: dict) -> str:
+    pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"
+    lines = [f"test set: {rep['test_images']} images (train {rep['train_images']})",
+             f"float {pct(rep['float_acc'])}   quantised {pct(rep['quant_acc'])}   "
+             f"golden {pct(rep['golden_acc'])}"]
+    if rep.get("rtl_images"):
+        lines.append(f"RTL on {rep['rtl_images']} images: {pct(rep['rtl_acc'])} (golden on the "
+                     f"same images {pct(rep['golden_acc_rtl_images'])}); logits equal to the "
+                     f"golden model: {'yes' if rep['rtl_equals_golden'] else 'NO'}")
+    lines.append("")
+    head = f"{'representation':<13} {'dev':>3} {'compensation':<12} " + \
+        " ".join(f"{t:>13}" for t in dict.fromkeys(p["t"] for p in rep["pcm"]))
+    lines += [head, "-" * len(head)]
+    for key in dict.fromkeys((p["representation"], p["compensation"]) for p in rep["pcm"]):
+        sel = [p for p in rep["pcm"] if (p["representation"], p["compensation"]) == key]
+        lines.append(f"{key[0]:<13} {sel[0]['devices']:>3} {key[1]:<12} " + " ".join(
+            f"{100 * p['acc_mean']:>6.2f}±{100 * p['acc_std']:<5.2f}" for p in sel))
+    if rep.get("pcm_rtl"):
+        p = rep["pcm_rtl"]
+        lines.append(f"\nRTL PCM point ({p['representation']}, {p['t']}, {p['compensation']}, "
+                     f"{p['images']} images): bit-exact with the golden PCM path: "
+                     f"{'yes' if p['bit_exact'] else 'NO'}")
+    if rep.get("hic"):
+        lines.append(f"\n{'training':<44} {'width':>5} {'bits':>4} {'kbit':>7} {'acc':>8} "
+                     f"{'cycles max':>10}")
+        for h in rep["hic"]:
+            lines.append(f"{h['label']:<44} {h['width']:>5} {h['bits_per_weight']:>4} "
+                         f"{h['model_kbit']:>7.1f} {pct(h['acc']):>8} "
+                         f"{h.get('cycles_max', '-')!s:>10}")
+    return "\n".join(lines)

@@ -62,6 +62,7 @@ INPUT_GAIN = 7               # int8 input = pixel (0..16) * 7; float input = pix
 _ACT_PERCENTILE = 99.99      # activation scale: this percentile of |activation| -> 127
 IMA_LEVELS = 7               # IMA weights -7..7
 DW_LEVELS = 127
+_BIAS_MAX = 2**31 - 1 - 9 * 127 * 127
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -189,7 +190,9 @@ def _ima_requant(st: State, L: Layer, s_w: float):
 
 def _dw_requant(st: State, L: Layer, s_w: np.ndarray):
     sx = st.s[L.inputs[0]]
-    bq = np.round(st.b[L.name] / (sx * s_w))
+    # a channel whose weights decayed to ~0 has a tiny scale: keep its bias (and so the
+    # DW accelerator's int32 accumulator, 9 taps of 127 * 127 on top) in range
+    bq = np.clip(np.round(st.b[L.name] / (sx * s_w)), -_BIAS_MAX, _BIAS_MAX)
     g, sh = gain_shift(sx * s_w / st.s[L.output], gain_bits=12, common_shift=True)
     return bq, np.asarray(g, np.int64), int(np.max(sh))
 
