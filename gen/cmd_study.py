@@ -1,4 +1,6 @@
-"""``imcc study drift``: block error of the reference bottleneck vs PCM drift time."""
+"""``imcc study drift``: block error of the reference bottleneck vs PCM drift time;
+``imcc study accuracy``: a trained network's accuracy in the golden model, in RTL
+and on drifting PCM crossbars (sim/accuracy.py)."""
 
 import dataclasses
 
@@ -36,6 +38,87 @@ def register(sub):
                         "compensation COMP (default 1d:global; takes a few minutes), and "
                         "check it against the golden path at equal seed")
     d.set_defaults(run=run_drift)
+    _register_accuracy(ssub)
+
+
+def _register_accuracy(ssub):
+    from imcc.sim.accuracy import TIMES
+    a = ssub.add_parser("accuracy", help="a MobileNetV2-style network trained on the bundled "
+                        "digits: float, quantised, golden and RTL accuracy, and accuracy on PCM "
+                        "crossbars from 25 s to 10 years (differential vs hybrid, with and "
+                        "without drift compensation)")
+    add_config_args(a)
+    a.add_argument("--json", action="store_true", help="print the report as JSON")
+    a.add_argument("--png", metavar="FILE", default=None,
+                   help="plot accuracy against time since programming into FILE")
+    a.add_argument("--seeds", type=int, default=5, metavar="N",
+                   help="PCM device seeds per point (default 5)")
+    a.add_argument("--train-seed", type=int, default=0, help="training seed (default 0)")
+    a.add_argument("--times", default=",".join(TIMES),
+                   help=f"comma-separated times since programming (default: {','.join(TIMES)})")
+    a.add_argument("--rtl", default="16", metavar="N|all|0",
+                   help="test images run through the cluster in RTL, one program each "
+                        "(default 16, about 4 s each after a 1-2 min build; 'all': the "
+                        "whole test set)")
+    a.add_argument("--rtl-pcm", default="1y:global:hybrid", metavar="T:COMP:REP|off",
+                   help="the PCM point run through RTL and checked bit for bit against the "
+                        "golden PCM path (default 1y:global:hybrid on 4 images; 'off')")
+    a.add_argument("--read-noise", choices=("column", "device"), default="column",
+                   help="read-noise sampling of the PCM study (default column)")
+    a.add_argument("--hic", action="store_true",
+                   help="also train with the hybrid representation and a low-precision "
+                        "update accumulator (HIC) and report accuracy against model size "
+                        "and write-erase cycles (about 3 minutes)")
+    a.set_defaults(run=run_accuracy)
+
+
+def run_accuracy(args) -> int:
+    import sys
+    from imcc.sim.accuracy import REPRESENTATIONS, format_report, plot, study
+    cfg = load_config(args)
+    times = [t.strip() for t in args.times.split(",") if t.strip()]
+    if not times:
+        raise UsageError("--times needs at least one time")
+    for t in times:
+        parse_duration("--times", t)
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: at least 1")
+    if args.train_seed < 0:
+        raise UsageError(f"--train-seed {args.train_seed}: must be >= 0")
+    if args.rtl == "all":
+        rtl = None
+    elif args.rtl.isdigit():
+        rtl = int(args.rtl)
+    else:
+        raise UsageError(f"--rtl {args.rtl!r}: a number of images, 'all' or 0")
+    rtl_pcm = None
+    if args.rtl_pcm != "off":
+        parts = args.rtl_pcm.split(":")
+        if len(parts) != 3 or parts[1] not in ("none", "global", "column") \
+                or parts[2] not in REPRESENTATIONS:
+            raise UsageError(f"--rtl-pcm {args.rtl_pcm!r}: T:COMP:REP with COMP none, global or "
+                             f"column and REP {' or '.join(REPRESENTATIONS)}, or 'off'")
+        parse_duration("--rtl-pcm", parts[0])
+        rtl_pcm = tuple(parts)
+    say = lambda s: print(f"imcc: {s}", file=sys.stderr, flush=True)
+    rep = study(cfg, train_seed=args.train_seed, seeds=range(args.seeds), times=times,
+                sampling=args.read_noise, rtl_images=rtl, rtl_pcm=rtl_pcm, hic=args.hic,
+                progress=say)
+    if args.png:
+        try:
+            plot(rep["pcm"], args.png, {"quantised (golden)": rep["golden_acc"]})
+        except OSError as e:
+            raise UsageError(f"cannot write {args.png}: {e.strerror or e}") from None
+        rep["png"] = str(args.png)
+    if args.json:
+        print_json(rep)
+    else:
+        print(format_report(rep))
+        if args.png:
+            print(f"imcc: wrote {args.png}")
+    bad = (rep.get("rtl_images") and not rep["rtl_equals_golden"]) or \
+        (rep.get("pcm_rtl") and not rep["pcm_rtl"]["bit_exact"])
+    return 1 if bad else 0
 
 
 def run_drift(args) -> int:

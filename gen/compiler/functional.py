@@ -73,14 +73,19 @@ def _stream_index(r, p, inner, outer):
     return idx.reshape(outer * inner, -1)
 
 
-def _ima(mem: Memory, regs, arrays):
+def _ima(mem: Memory, regs, arrays, mvm=None):
     r = _fields(IMA_REGS, regs)
     inner, outer = r["STEPS"]["INNER"], r["STEPS"]["OUTER"]
     rows, cols = r["ROWS"], r["COLS"]
-    w = arrays[r["ARRAY"]["INDEX"]][rows["OFFSET"]:rows["OFFSET"] + rows["COUNT"],
-                                    cols["OFFSET"]:cols["OFFSET"] + cols["COUNT"]]
     x = mem.gather(_stream_index(r, "SRC", inner, outer)).view(np.int8).astype(np.int64)
     adc = r["ADC"]
+    if mvm is not None:     # the job's MVMs, in stream order, on a crossbar model
+        y = mvm(r["ARRAY"]["INDEX"], x, rows["OFFSET"], rows["COUNT"], cols["OFFSET"],
+                cols["COUNT"], r["GAIN"], adc["SHIFT"], adc["LO"], adc["HI"])
+        mem.scatter(_stream_index(r, "DST", inner, outer), y)
+        return
+    w = arrays[r["ARRAY"]["INDEX"]][rows["OFFSET"]:rows["OFFSET"] + rows["COUNT"],
+                                    cols["OFFSET"]:cols["OFFSET"] + cols["COUNT"]]
     y = requant(x @ w.astype(np.int64), r["GAIN"], adc["SHIFT"], adc["LO"], adc["HI"])
     mem.scatter(_stream_index(r, "DST", inner, outer), y)
 
@@ -117,10 +122,14 @@ def _dma(mem: Memory, regs):
         mem.write(r["DST_ADDR"], mem.read(r["SRC_ADDR"], n).tobytes())
 
 
-def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray]) -> Memory:
+def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
+                   mvm=None) -> Memory:
     """Execute the job list on a fresh memory holding :meth:`Program.l2_image`;
     ``arrays``: (IMA instance, array index) -> its weights (rows x cols levels), as
-    a weight image holds them."""
+    a weight image holds them.  ``mvm(array, x, row_off, n_rows, col_off, n_cols,
+    gain, shift, lo, hi)``, when given, executes each IMA job's MVMs instead (a PCM
+    crossbar model, in job order as the IMA issues them: the golden PCM path of an
+    RTL run; one IMA instance)."""
     mem = Memory(prog.cfg)
     for addr, data in prog.l2_image(x).items():
         mem.write(addr, data)
@@ -137,7 +146,7 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray]) 
         regs = sorted(regs.items())
         try:
             if kind == "ima":
-                _ima(mem, regs, {k: w for (i, k), w in arrays.items() if i == e.unit})
+                _ima(mem, regs, {k: w for (i, k), w in arrays.items() if i == e.unit}, mvm)
             elif kind == "dw":
                 _dw(mem, regs)
             else:
