@@ -179,3 +179,58 @@ def test_mobilenetv2_224_in_rtl_bit_exact():
     from imcc.tb.programs import run_network
     c = _compiled(224, 1.0)
     _check_rtl(c, run_network(c))
+
+
+# -- the fused schedule (issue 22) -----------------------------------------------------------------
+TWO_IMAS = ClusterConfig().replace(ima={"instances": 2})
+
+
+@pytest.mark.parametrize("res, width", [(32, 0.35), (224, 1.0)])
+def test_fused_job_list_computes_the_network(res, width):
+    """The fused schedule (blocks on row bands, stripes, two IMA instances) leaves
+    every tensor equal to the golden network's, by the functional model."""
+    c = _compiled(res, width, cfg=TWO_IMAS, schedule="fused")
+    assert c.cfg.dw.ports == "own" and set(c.mapping.maps) == {"ima", "ima1"}
+    mem = run_functional(c.program, c.x, _arrays(c))
+    for name, exp in c.golden.items():
+        got = c.program.read_tensor(name, mem.read)
+        assert np.array_equal(got, exp), f"{name}: {(got != exp).sum()} of {exp.size} differ"
+
+
+def _block():
+    from imcc.gen.mapping import BottleneckShape
+    from imcc.sim.bottleneck import random_bottleneck
+    from imcc.sim.network import bottleneck_network
+    x, p = random_bottleneck(28, 28, 32, 6, 32, 1, 0)
+    return bottleneck_network(BottleneckShape(), p), x
+
+
+def test_fused_reference_block_in_rtl_bit_exact():
+    """The reference bottleneck fused on two IMA instances (expand on one, project on
+    the other, the DW between them on row bands): every tensor bit-exact, and the
+    walker's register writes are the differences per job context."""
+    from imcc.tb.programs import run_network
+    net, x = _block()
+    c = compile_network(net, x, TWO_IMAS, schedule="fused")
+    assert c.mapping.instances("block.expand") != c.mapping.instances("block.project")
+    writes = c.program.register_writes()
+    assert sum(map(len, writes.values())) < sum(len(j.regs) for j in c.program.jobs) / 3
+    res = run_network(c)
+    assert res["exit"] == 0, c.program.failure(res["net_status"])
+    for name, exp in c.golden.items():
+        assert np.array_equal(res["tensors"][name], exp), name
+    assert set(c.program.l1_tensors) == {"block.expand", "block.dw", "block.project"}
+
+
+def test_fused_small_mobilenetv2_in_rtl_bit_exact():
+    from imcc.tb.programs import run_network
+    c = _compiled(*SMALL, cfg=TWO_IMAS, schedule="fused")
+    _check_rtl(c, run_network(c))
+
+
+@pytest.mark.long
+def test_fused_mobilenetv2_224_in_rtl_bit_exact():
+    from imcc.tb.programs import run_network
+    c = _compiled(224, 1.0, cfg=TWO_IMAS, schedule="fused")
+    assert c.mapping.total_arrays <= 34
+    _check_rtl(c, run_network(c))

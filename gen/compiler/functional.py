@@ -141,7 +141,8 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
             continue
         kind = e.unit.rstrip("0123456789")
         ctx = 0 if kind == "dma" else (e.seq - 1) % prog._contexts(e.unit)
-        regs = held.setdefault((e.unit, ctx), {})
+        # (the DMA's registers are rewritten between transfers by the walker's own fetches)
+        regs = {} if kind == "dma" else held.setdefault((e.unit, ctx), {})
         regs.update(writes[id(e)])
         regs = sorted(regs.items())
         try:

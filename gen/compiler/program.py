@@ -173,14 +173,19 @@ class Program:
     def register_writes(self) -> dict[int, list[tuple[int, int]]]:
         """The registers each job must write (``id(job)`` -> [(offset, value)]): those
         whose value differs from what the same job context (an HWPE's contexts take
-        jobs in ring order and keep their registers; the DMA has one set) holds from
-        an earlier job.  A band's job mostly changes its addresses: a few writes
+        jobs in ring order and keep their registers) holds from an earlier job; a
+        DMA transfer writes all of its registers.  A band's job mostly changes its addresses: a few writes
         instead of thirty, so core 0 keeps up with four units."""
         table = dict(zip(self.units, self.unit_table()))
         state: dict[tuple[str, int], dict[int, int]] = {}
         out = {}
         for j in self.jobs:
-            ctx = 0 if table[j.unit][1] == UNIT_DMA else (j.seq - 1) % self._contexts(j.unit)
+            if table[j.unit][1] == UNIT_DMA:
+                # the walker's own job-list fetches rewrite the DMA's registers
+                # between data transfers: a transfer writes all of its own
+                out[id(j)] = list(j.regs)
+                continue
+            ctx = (j.seq - 1) % self._contexts(j.unit)
             held = state.setdefault((j.unit, ctx), {})
             out[id(j)] = [(o, v) for o, v in j.regs if held.get(o) != v & 0xFFFF_FFFF]
             held.update((o, v & 0xFFFF_FFFF) for o, v in j.regs)
