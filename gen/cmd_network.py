@@ -5,7 +5,6 @@ layer; or its mapping onto the arrays alone."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -23,8 +22,11 @@ PAPER_MS = (1.63, 0.24, 1.63, 1.63, 0.18, 0.41, 0.41, 0.27, 0.41, 0.18, 0.41, 0.
 PAPER_TOTAL_MS = 10.1
 
 
-def _network_args(p):
-    p.add_argument("network", choices=NETWORKS, help="the network")
+def _network_args(p, positional: bool = True):
+    """The network's options (``imcc map NETWORK``; ``imcc run mobilenetv2`` names it
+    in the sub-command)."""
+    if positional:
+        p.add_argument("network", choices=NETWORKS, help="the network")
     p.add_argument("--input", type=int, default=224, help="input resolution, 32..224 (default 224)")
     p.add_argument("--width", type=float, default=1.0, help="width multiplier, 0.35..1.0 "
                    "(default 1.0)")
@@ -48,7 +50,7 @@ def register(sub):
 def register_run(rsub):
     r = rsub.add_parser("mobilenetv2", help="MobileNetV2 end to end, core 0 walking the job list")
     r.set_defaults(network="mobilenetv2")
-    _network_args_run(r)
+    _network_args(r, positional=False)
     r.add_argument("--schedule", choices=("layer", "fused"), default="layer",
                    help="layer: one layer after another, one array active, as the paper "
                         "(default); fused: a block's layers at the same time on row bands, "
@@ -57,21 +59,6 @@ def register_run(rsub):
                    "the cluster produced it, for an independent check")
     r.add_argument("--waves", action="store_true", help="dump FST waveforms")
     r.set_defaults(run=run_network)
-
-
-def _network_args_run(p):
-    # `imcc run mobilenetv2`: the network is the sub-command
-    p.add_argument("--input", type=int, default=224, help="input resolution, 32..224 (default 224)")
-    p.add_argument("--width", type=float, default=1.0, help="width multiplier, 0.35..1.0 "
-                   "(default 1.0)")
-    p.add_argument("--seed", type=int, default=0, help="random weights and input (default 0)")
-    p.add_argument("--residual", choices=("dw",), default="dw",
-                   help="unit of the residual adds (default dw: the DW's element-wise add)")
-    p.add_argument("--arrays", choices=("auto", "config"), default="auto",
-                   help="auto: as many IMA arrays (and as much L2) as the mapping needs; "
-                        "config: the configuration's, refusing a network that does not fit")
-    add_config_args(p)
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _say(args, text):

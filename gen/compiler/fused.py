@@ -34,8 +34,8 @@ from imcc.rtl.dw.regs import DW_REGS
 from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
-from .program import (BOOT_BYTES, Job, Mark, Program, Tensor, _Arena, _Deps, _align, _dma,
-                      _ima_regs, _regs, _tiles, arena_bytes, _check_waits)
+from .program import (Job, Mark, Program, _Arena, _Deps, _align, _dma, _ima_regs,
+                      _regs, _tiles, arena_bytes, l2_layout)
 
 __all__ = ["compile_fused", "segments"]
 
@@ -94,28 +94,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
     dw_rate = max(1.0, 0.8 * cfg.dw.macs)
     dma_rate = cfg.dma.data_width // 8
 
-    # -- L2: every tensor and the DW parameters (as the layer schedule) ----------------------
-    l2 = [cfg.l2.base + BOOT_BYTES]
-
-    def l2_alloc(n):
-        a = l2[0]
-        l2[0] += _align(n, 64)
-        return a
-
-    pads = {net.input: max([L.pad for L in net.layers if net.input in L.inputs], default=0)}
-    for name, shape in net.shapes.items():
-        t = Tensor(0, tuple(shape), pads.get(name, 0))
-        t.addr = l2_alloc(t.nbytes)
-        prog.tensors[name] = t
-    dw_params = {}
-    import numpy as np
-    for L in net.layers:
-        if L.op == "dw":
-            c = net.shapes[L.output][2]
-            blob = (np.asarray(L.w, np.int8).tobytes().ljust(_align(9 * c, 4), b"\0")
-                    + np.asarray(L.bias, "<i4").tobytes() + np.asarray(L.scale, "<u4").tobytes())
-            dw_params[L.name] = (l2_alloc(len(blob)), len(blob))
-            prog.l2_blobs[dw_params[L.name][0]] = blob
+    pads, dw_params = l2_layout(prog)
 
     segs = segments(lowered)
     single = len(segs) == 1
@@ -265,14 +244,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
         prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
         prog.marks.append(seg_name)
 
-    prog.joblist_addr = l2[0]
-    end = prog.l2_end = prog.joblist_addr + len(prog.encode())
-    if end > cfg.l2.base + cfg.l2.size_bytes:
-        raise MappingError(f"the network's tensors, parameters and job list need "
-                           f"{(end - cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib is "
-                           f"{cfg.l2.size_kib}")
-    _check_waits(prog)
-    return prog
+    return prog.finish()
 
 
 def _bands(s0: int, s1: int) -> list[tuple[int, int]]:

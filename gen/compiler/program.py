@@ -46,7 +46,7 @@ from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
 
-__all__ = ["Job", "Mark", "Program", "compile_layers", "arena_bytes", "MAGIC", "CHUNK",
+__all__ = ["Job", "Mark", "Program", "compile_layers", "l2_layout", "arena_bytes", "MAGIC", "CHUNK",
            "HEADER_BYTES", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
 
 MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
@@ -121,6 +121,7 @@ class Program:
     marks: list[str] = field(default_factory=list)  # layer of each mark
     joblist_addr: int = 0
     l2_end: int = 0                                 # first L2 byte after the job list
+    l2_next: int = 0                                # where the job list goes
     l1_tensors: dict = field(default_factory=dict)  # tensors checked in L1: name -> (addr, shape)
     bands: dict[str, int] = field(default_factory=dict)
     l1_peak: int = 0
@@ -128,6 +129,17 @@ class Program:
     @property
     def jobs(self) -> list[Job]:
         return [e for e in self.entries if isinstance(e, Job)]
+
+    def finish(self) -> "Program":
+        """Place the job list after the tensors in L2 and check that it all fits."""
+        self.joblist_addr = self.l2_next
+        end = self.l2_end = self.joblist_addr + len(self.encode())
+        if end > self.cfg.l2.base + self.cfg.l2.size_bytes:
+            raise MappingError(f"the network's tensors, parameters and job list need "
+                               f"{(end - self.cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib "
+                               f"is {self.cfg.l2.size_kib}")
+        _check_waits(self)
+        return self
 
     def job(self, unit: str, seq: int) -> Job | None:
         """The ``seq``-th job (1-based) of ``unit``."""
@@ -240,6 +252,36 @@ class Program:
         return hb.ljust(HEADER_BYTES, b"\0") + body
 
 
+def l2_layout(prog: Program) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Every tensor its own L2 buffer (the network input with the border its
+    first convolution needs), then each depthwise layer's parameters (weights,
+    bias, scale) as one blob; the job list follows at ``prog.l2_next``.
+    Returns (stored border per tensor, {dw layer: (L2 address, bytes)})."""
+    net, cfg = prog.lowered.net, prog.cfg
+    top = [cfg.l2.base + BOOT_BYTES]
+
+    def alloc(n):
+        a = top[0]
+        top[0] += _align(n, 64)
+        return a
+
+    pads = {net.input: max([L.pad for L in net.layers if net.input in L.inputs], default=0)}
+    for name, shape in net.shapes.items():
+        t = Tensor(0, tuple(shape), pads.get(name, 0))
+        t.addr = alloc(t.nbytes)
+        prog.tensors[name] = t
+    dw_params = {}
+    for L in net.layers:
+        if L.op == "dw":
+            c = net.shapes[L.output][2]
+            blob = (np.asarray(L.w, np.int8).tobytes().ljust(_align(9 * c, 4), b"\0")
+                    + np.asarray(L.bias, "<i4").tobytes() + np.asarray(L.scale, "<u4").tobytes())
+            dw_params[L.name] = (alloc(len(blob)), len(blob))
+            prog.l2_blobs[dw_params[L.name][0]] = blob
+    prog.l2_next = top[0]
+    return pads, dw_params
+
+
 # -- the scheduler -------------------------------------------------------------------------------
 class _Deps:
     """Last writer and readers since of every buffer; a job's waits from its hazards."""
@@ -324,27 +366,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
     arena = _Arena(cfg.tcdm.base, arena_bytes(cfg))
     deps = _Deps()
 
-    # -- L2: every tensor, the layers' parameters, then the job list -----------------------
-    l2 = [cfg.l2.base + BOOT_BYTES]
-
-    def l2_alloc(n):
-        a = l2[0]
-        l2[0] += _align(n, 64)
-        return a
-
-    pads = {net.input: max([L.pad for L in net.layers if net.input in L.inputs], default=0)}
-    for name, shape in net.shapes.items():
-        t = Tensor(0, tuple(shape), pads.get(name, 0))
-        t.addr = l2_alloc(t.nbytes)
-        prog.tensors[name] = t
-    dw_params = {}
-    for L in net.layers:
-        if L.op == "dw":
-            c = net.shapes[L.output][2]
-            blob = (np.asarray(L.w, np.int8).tobytes().ljust(_align(9 * c, 4), b"\0")
-                    + np.asarray(L.bias, "<i4").tobytes() + np.asarray(L.scale, "<u4").tobytes())
-            dw_params[L.name] = (l2_alloc(len(blob)), len(blob))
-            prog.l2_blobs[dw_params[L.name][0]] = blob
+    pads, dw_params = l2_layout(prog)
 
     def emit(unit, regs, reads, writes, layer, what, l2_bytes=0):
         j = Job(unit, regs, tuple(reads), tuple(writes), layer, what, l2_bytes=l2_bytes)
@@ -515,14 +537,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
         prog.entries.append(m)
         prog.marks.append(layer)
 
-    prog.joblist_addr = l2[0]
-    end = prog.l2_end = prog.joblist_addr + len(prog.encode())
-    if end > cfg.l2.base + cfg.l2.size_bytes:
-        raise MappingError(f"the network's tensors, parameters and job list need "
-                           f"{(end - cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib is "
-                           f"{cfg.l2.size_kib}")
-    _check_waits(prog)
-    return prog
+    return prog.finish()
 
 
 def _producer(net, tensor):
