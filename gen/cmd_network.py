@@ -31,8 +31,9 @@ def _network_args(p, positional: bool = True):
     p.add_argument("--width", type=float, default=1.0, help="width multiplier, 0.35..1.0 "
                    "(default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random weights and input (default 0)")
-    p.add_argument("--residual", choices=("dw",), default="dw",
-                   help="unit of the residual adds (default dw: the DW's element-wise add)")
+    p.add_argument("--residual", choices=("dw", "cores"), default="dw",
+                   help="unit of the residual adds: dw (the DW's element-wise add, default) "
+                        "or cores (the 8 cores, as the paper)")
     p.add_argument("--arrays", choices=("auto", "config"), default="auto",
                    help="auto: as many IMA arrays (and as much L2) as the mapping needs; "
                         "config: the configuration's, refusing a network that does not fit")

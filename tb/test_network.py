@@ -237,3 +237,16 @@ def test_fused_mobilenetv2_224_in_rtl_bit_exact():
     c = _compiled(224, 1.0, cfg=TWO_IMAS, schedule="fused")
     assert c.mapping.total_arrays <= 34
     _check_rtl(c, run_network(c))
+
+
+def test_residual_adds_on_the_cores_in_rtl_bit_exact():
+    """``--residual cores``: the adds run on the 8 cores (core 0 posts each band's add,
+    all cores take a share, kernels/residual.c), the rest on the accelerators."""
+    from imcc.tb.programs import run_network
+    net, x = randomize(mobilenetv2(*SMALL, residual_unit="cores"), 0)
+    c = compile_network(net, x, ClusterConfig())
+    assert "cores" in c.program.units
+    mem = run_functional(c.program, c.x, _arrays(c))
+    for name, exp in c.golden.items():
+        assert np.array_equal(c.program.read_tensor(name, mem.read), exp), name
+    _check_rtl(c, run_network(c))

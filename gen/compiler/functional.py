@@ -111,6 +111,15 @@ def _dw(mem: Memory, regs):
     mem.write(r["DST_ADDR"], y.astype(np.int8).tobytes())
 
 
+def _cores_add(mem: Memory, regs):
+    """network.c's residual add on the cores (arguments of program.cores_add)."""
+    a, b, dst, n, sa, sb, shift, lohi = (v for _, v in sorted(regs))
+    lo, hi = ((v & 0xFF) - 256 * (v & 0x80 != 0) for v in (lohi, lohi >> 8))
+    y = residual_add(mem.read(a, n).view(np.int8), mem.read(b, n).view(np.int8), _s32(sa),
+                     _s32(sb), shift, lo, hi)
+    mem.write(dst, y.astype(np.int8).tobytes())
+
+
 def _dma(mem: Memory, regs):
     r = _fields(DMA_REGS, regs)
     n = r["NUM_BYTES"]
@@ -140,9 +149,9 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
         if not isinstance(e, Job):
             continue
         kind = e.unit.rstrip("0123456789")
-        ctx = 0 if kind == "dma" else (e.seq - 1) % prog._contexts(e.unit)
+        ctx = 0 if kind in ("dma", "cores") else (e.seq - 1) % prog._contexts(e.unit)
         # (the DMA's registers are rewritten between transfers by the walker's own fetches)
-        regs = {} if kind == "dma" else held.setdefault((e.unit, ctx), {})
+        regs = {} if kind in ("dma", "cores") else held.setdefault((e.unit, ctx), {})
         regs.update(writes[id(e)])
         regs = sorted(regs.items())
         try:
@@ -150,6 +159,8 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
                 _ima(mem, regs, {k: w for (i, k), w in arrays.items() if i == e.unit}, mvm)
             elif kind == "dw":
                 _dw(mem, regs)
+            elif kind == "cores":
+                _cores_add(mem, regs)
             else:
                 _dma(mem, regs)
         except Exception as err:

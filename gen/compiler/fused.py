@@ -34,7 +34,7 @@ from imcc.rtl.dw.regs import DW_REGS
 from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
-from .program import (Job, Mark, Program, _Arena, _Deps, _align, _dma, _ima_regs,
+from .program import (CORES, Job, Mark, Program, _cores_unit, cores_add, _Arena, _Deps, _align, _dma, _ima_regs,
                       _regs, _tiles, arena_bytes, l2_layout)
 
 __all__ = ["compile_fused", "segments"]
@@ -87,7 +87,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
     dws = [i.name for i in comp.of_kind("dw")]
     if not dws:
         raise MappingError("the network needs a DW accelerator (dw.instances = 0)")
-    prog = Program(cfg, lowered, imas + dws + [dma])
+    prog = Program(cfg, lowered, imas + dws + [dma] + _cores_unit(net))
     arena = _Arena(cfg.tcdm.base, arena_bytes(cfg))
     deps = _Deps()
     mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 2
@@ -312,6 +312,11 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
                      QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
         specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], key(op.output, r0, r1),
                            what, int(rows * w * c * 9 / dw_rate) + 40))
+    elif op.unit == CORES:
+        a_in, b_in = op.inputs
+        specs.append(_Spec(CORES, cores_add(addr(a_in, r0), addr(b_in, r0), out, rows * w * c, op),
+                           key(a_in, r0, r1) + key(b_in, r0, r1), key(op.output, r0, r1), what,
+                           rows * w * c + 200))
     else:
         a_in, b_in = op.inputs
         regs = _regs(DW_REGS,

@@ -46,7 +46,7 @@ from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
 
-__all__ = ["Job", "Mark", "Program", "compile_layers", "l2_layout", "arena_bytes", "MAGIC", "CHUNK",
+__all__ = ["Job", "Mark", "Program", "compile_layers", "l2_layout", "cores_add", "CORES", "arena_bytes", "MAGIC", "CHUNK",
            "HEADER_BYTES", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
 
 MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
@@ -54,7 +54,9 @@ BOOT_MAGIC, BOOT_BYTES = 0x544F_4F42, 64   # L2 starts with {"BOOT", job list ad
 CHUNK = 4096                             # bytes core 0 fetches at a time (two buffers)
 HEADER_BYTES = 256
 KIND_JOB, KIND_MARK, KIND_NEXT, KIND_END, KIND_WAIT = 0, 1, 2, 3, 4
-UNIT_HWPE, UNIT_DMA = 0, 1
+UNIT_HWPE, UNIT_DMA, UNIT_CORES = 0, 1, 2
+CORES = "cores"          # the pseudo-unit of work core 0 does with the other cores
+NO_EVENT = 0xFF
 MAX_WAIT_BACK = 255                      # the walker remembers the last 256 DMA ids
 # L1 kept for network.c's own data (two job-list chunks, DMA ids, marks) and the stacks
 RESERVED_L1 = 16 * 1024
@@ -178,6 +180,8 @@ class Program:
 
     # -- encoding -------------------------------------------------------------------------------
     def _contexts(self, unit: str) -> int:
+        if unit == CORES:
+            return 1
         from imcc.rtl.registry import compose
         kind = compose(self.cfg).instance(unit).kind.name
         return getattr(self.cfg, kind).job_contexts
@@ -192,7 +196,7 @@ class Program:
         state: dict[tuple[str, int], dict[int, int]] = {}
         out = {}
         for j in self.jobs:
-            if table[j.unit][1] == UNIT_DMA:
+            if table[j.unit][1] != UNIT_HWPE:
                 # the walker's own job-list fetches rewrite the DMA's registers
                 # between data transfers: a transfer writes all of its own
                 out[id(j)] = list(j.regs)
@@ -210,6 +214,9 @@ class Program:
         comp = compose(self.cfg)
         out = []
         for u in self.units:
+            if u == CORES:          # runs on the cores themselves: no events, no room limit
+                out.append((0, UNIT_CORES, NO_EVENT, NO_EVENT, 1, 0))
+                continue
             bits = comp.event_bits(u)
             kind = UNIT_DMA if comp.instance(u).kind.name == "dma" else UNIT_HWPE
             room = self.cfg.dma.queue if kind == UNIT_DMA else self._contexts(u)
@@ -250,6 +257,10 @@ class Program:
         hb = struct.pack(f"<{len(head)}I", *head)
         assert len(hb) <= HEADER_BYTES
         return hb.ljust(HEADER_BYTES, b"\0") + body
+
+
+def _cores_unit(net) -> list[str]:
+    return [CORES] if any(L.op == "add" and L.unit == CORES for L in net.layers) else []
 
 
 def l2_layout(prog: Program) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
@@ -362,7 +373,7 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
         raise MappingError("the network's job list is walked by core 0 (cores.count = 0)")
     net, mapping = lowered.net, lowered.mapping
     imas = sorted(set(mapping.where.values()), key=lambda i: [x.name for x in comp.of_kind("ima")].index(i))
-    prog = Program(cfg, lowered, imas + [dw, dma])
+    prog = Program(cfg, lowered, imas + [dw, dma] + _cores_unit(net))
     arena = _Arena(cfg.tcdm.base, arena_bytes(cfg))
     deps = _Deps()
 
@@ -501,10 +512,12 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
                     emit(dw, regs, [key(q, xin), f"l1:{layer}:params"], [key(q, op.output)],
                          layer, f"{op.name} band {b}")
                 elif op.op == "add":
-                    if op.unit != "dw":
-                        raise MappingError(f"{op.name}: residual adds on the cores are not "
-                                           "compiled yet (residual unit dw)")
                     a, bb = op.inputs
+                    if op.unit == CORES:
+                        emit(CORES, cores_add(slots[q][a], slots[q][bb], out, rows * wo * c, op),
+                             [key(q, a), key(q, bb)], [key(q, op.output)], layer,
+                             f"{op.name} band {b}")
+                        continue
                     regs = _regs(DW_REGS,
                                  MODE=dict(OP=DW_REGS.constant("OP", "ADD"), STRIDE=1, PAD_T=0,
                                            PAD_B=0, PAD_L=0, PAD_R=0),
@@ -569,6 +582,14 @@ def _ima_regs(tl, op, wo, rows, src, dst) -> list[tuple[int, int]]:
                             f"{p}_STEP0": s["step0"] & 0xFFFF_FFFF,
                             f"{p}_STEP1": s["step1"] & 0xFFFF_FFFF})
     return regs
+
+
+def cores_add(a: int, b: int, dst: int, n: int, op: Layer) -> list[tuple[int, int]]:
+    """A residual add on the cores: the argument words of network.c's CORES entry
+    (a, b, destination, elements, sa, sb, shift, lo | hi << 8), as (index, value)."""
+    args = [a, b, dst, n, op.sa & 0xFFFF_FFFF, op.sb & 0xFFFF_FFFF, op.shift,
+            (op.lo & 0xFF) | (op.hi & 0xFF) << 8]
+    return list(enumerate(args))
 
 
 def _check_waits(prog: Program):

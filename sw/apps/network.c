@@ -26,6 +26,7 @@
    long: `imcc sw build network -D ARENA_BYTES=...`). */
 #include "imcc.h"
 #include "dma.h"
+#include "kernels.h"
 
 #ifndef ARENA_BYTES
 #define ARENA_BYTES 4096
@@ -43,7 +44,25 @@
 #define ACQUIRE 0x04
 #define TRIGGER 0x00
 enum { JOB, MARK, NEXT, END, WAIT };
-enum { HWPE, DMAU };
+enum { HWPE, DMAU, CORES };
+#define NO_EVENT 0xff
+#define WORK_EVENT 0                   /* software event: cores 1.. have work (or quit) */
+
+/* A residual add the job list gives the cores (kind CORES): core 0 posts it and
+   raises WORK_EVENT, every core takes its share (kernels/residual.c), the
+   kernel's barrier ends it; quit ends the other cores' wait. */
+static volatile struct { uint32_t a, b, dst, n, sa, sb, shift, lohi, quit; } work;
+
+static void run_work(void) {
+  residual_add((const int8_t *)(uintptr_t)work.a, (const int8_t *)(uintptr_t)work.b,
+               (int8_t *)(uintptr_t)work.dst, (int)work.n, (int32_t)work.sa, (int32_t)work.sb,
+               (int)work.shift, (int8_t)(work.lohi & 0xff), (int8_t)(work.lohi >> 8));
+}
+
+static void release_cores(void) {
+  work.quit = 1;
+  sw_event(((1u << num_cores()) - 1) & ~1u, WORK_EVENT);
+}
 
 __attribute__((section(".arena"))) uint8_t arena[ARENA_BYTES];
 IMCC_NOINIT uint32_t chunk[2][CHUNK / 4];
@@ -62,6 +81,7 @@ static uint32_t issued[MAX_UNITS];      /* HWPE jobs issued */
 
 static void fail(uint32_t unit, uint32_t job, uint32_t code) __attribute__((noreturn));
 static void fail(uint32_t unit, uint32_t job, uint32_t code) {
+  release_cores();
   net_status[1] = job;
   net_status[2] = unit;
   net_status[3] = code;
@@ -86,7 +106,7 @@ static void sleep_events(void) {
   uint32_t e = evt_wait_clear(all_events);
   if (e & error_events)
     for (uint32_t u = 0; u < n_units; u++)
-      if (e & IMCC_EVT(err_bit[u])) fail_unit(u);
+      if (kind[u] != CORES && (e & IMCC_EVT(err_bit[u]))) fail_unit(u);
 }
 
 /* Each unit's end count (FINISHED_JOBS; the DMA's DONE_ID), read once per scan
@@ -95,13 +115,15 @@ static uint32_t snap[MAX_UNITS];
 
 static void snapshot(void) {
   for (uint32_t u = 0; u < n_units; u++)
-    snap[u] = IMCC_REG(base[u], kind[u] == DMAU ? IMCC_DMA_DONE_ID : FINISHED_JOBS);
+    if (kind[u] != CORES)
+      snap[u] = IMCC_REG(base[u], kind[u] == DMAU ? IMCC_DMA_DONE_ID : FINISHED_JOBS);
 }
 
 static int ended(uint32_t u, uint32_t count) {
   /* (a wait may name a job not issued yet: the window issues out of list order) */
   if (kind[u] == DMAU)
     return count <= dma_seq && (int16_t)(uint16_t)(snap[u] - dma_ids[(count - 1) & 255]) >= 0;
+  if (kind[u] == CORES) return issued[u] >= count;      /* done when issued */
   return snap[u] >= count;
 }
 
@@ -130,6 +152,7 @@ static int waits_met(const uint32_t *e) {
 static int has_room(uint32_t u) {
   /* the DMA: transfers launched and not ended (ids count up, DONE_ID follows) */
   if (kind[u] == DMAU) return (uint16_t)(last_id - snap[u]) < room[u];
+  if (kind[u] == CORES) return 1;
   return issued[u] - snap[u] < room[u];
 }
 
@@ -137,6 +160,14 @@ static void issue(const uint32_t *e) {
   uint32_t w0 = e[0], u = (w0 >> 4) & 15, nw = (w0 >> 8) & 255, nr = w0 >> 16;
   const uint32_t *r = e + 1 + nw;
   uint32_t b = base[u];
+  if (kind[u] == CORES) {           /* arguments in order: a, b, dst, n, sa, sb, shift, lo|hi */
+    work.a = r[1]; work.b = r[3]; work.dst = r[5]; work.n = r[7];
+    work.sa = r[9]; work.sb = r[11]; work.shift = r[13]; work.lohi = r[15];
+    sw_event(((1u << num_cores()) - 1) & ~1u, WORK_EVENT);
+    run_work();                      /* core 0's share; the kernel's barrier waits for all */
+    issued[u]++;
+    return;
+  }
   if (kind[u] == HWPE) {
     while (IMCC_REG(b, ACQUIRE) == 0xffffffffu) sleep_events();
     for (uint32_t i = 0; i < nr; i++, r += 2) IMCC_REG(b, r[0]) = r[1];
@@ -159,7 +190,13 @@ static void issue(const uint32_t *e) {
 }
 
 int main(void) {
-  if (core_id() != 0) return 0;
+  if (core_id() != 0) {             /* the other cores: residual adds when core 0 posts them */
+    for (;;) {
+      (void)evt_wait_clear(IMCC_EVT(WORK_EVENT));
+      if (work.quit) return 0;
+      run_work();
+    }
+  }
   uint32_t id = fetch(header, IMCC_L2_BASE, 8);
   if (dma_wait(id)) fail(MAX_UNITS, 0, dma_error());
   uint32_t boot_magic = header[0], list_addr = header[1];
@@ -172,10 +209,11 @@ int main(void) {
     const uint32_t *t = &header[8 + UNIT_WORDS * u];
     base[u] = t[0];
     kind[u] = t[1];
-    all_events |= IMCC_EVT(t[2]) | IMCC_EVT(t[3]);
-    err_bit[u] = t[3];
-    error_events |= IMCC_EVT(err_bit[u]);
     room[u] = t[4];
+    err_bit[u] = t[3];
+    if (kind[u] == CORES) continue;   /* no events: its work ends before the next entry */
+    all_events |= IMCC_EVT(t[2]) | IMCC_EVT(t[3]);
+    error_events |= IMCC_EVT(err_bit[u]);
   }
   /* chunk k of the entries sits at list + HEADER_BYTES + k * CHUNK; two buffers:
      the window may hold entries of both, and a buffer takes the chunk after
@@ -254,6 +292,8 @@ int main(void) {
   }
   if (evt_buffer() & error_events) sleep_events();   /* an error not seen yet */
   for (uint32_t u = 0; u < n_units; u++)
-    if (kind[u] == DMAU ? dma_error() != 0 : IMCC_REG(base[u], FAILED) != 0) fail_unit(u);
+    if (kind[u] == CORES) continue;
+    else if (kind[u] == DMAU ? dma_error() != 0 : IMCC_REG(base[u], FAILED) != 0) fail_unit(u);
+  release_cores();
   return 0;
 }
