@@ -121,10 +121,16 @@ def test_ga_is_deterministic():
     assert run_method(P, "ga", 4).groups == run_method(P, "ga", 4).groups
 
 
-def test_calibration_fits_the_measured_network():
+def test_calibration_fits_the_measured_networks():
+    """One fit over MobileNetV2 224x224 width 1.0 and 32x32 width 0.35 (layer
+    schedule, RTL): each network's total within 6 %, a large layer within 30 %."""
     f = fit()
-    assert abs(f["total_error"]) < 0.02
-    assert max(abs(e["error"]) for e in f["errors"].values()) < 0.15
+    for pre in ("224:", "32:"):
+        e = [v for k, v in f["errors"].items() if k.startswith(pre)]
+        total = sum(v["model"] for v in e) / sum(v["measured"] for v in e) - 1
+        assert abs(total) < 0.06, (pre, total)
+    big = [v for v in f["errors"].values() if v["measured"] > 100_000]
+    assert max(abs(v["error"]) for v in big) < 0.3
     # the per-MVM cycles are the analog MVM's 65 and little more
     assert 60 < f["coef"]["ima"][0] < 70
 

@@ -75,6 +75,15 @@ def _stream_index(r, p, inner, outer):
 
 def _ima(mem: Memory, regs, arrays, mvm=None):
     r = _fields(IMA_REGS, regs)
+    if r["MODE"]["OP"] == IMA_REGS.constant("OP", "PROGRAM"):     # bulk programming
+        rows, cols = r["ROWS"], r["COLS"]
+        n = cols["COUNT"] // 2
+        raw = mem.read(r["SRC_ADDR"], rows["COUNT"] * n).view("<u4").astype(np.int64)
+        nib = (raw[:, None] >> (4 * np.arange(8))) & 0xF
+        w = np.where(nib > 7, nib - 16, nib).reshape(rows["COUNT"], cols["COUNT"])
+        arrays[r["ARRAY"]["INDEX"]][rows["OFFSET"]:rows["OFFSET"] + rows["COUNT"],
+                                    cols["OFFSET"]:cols["OFFSET"] + cols["COUNT"]] = w
+        return
     inner, outer = r["STEPS"]["INNER"], r["STEPS"]["OUTER"]
     rows, cols = r["ROWS"], r["COLS"]
     x = mem.gather(_stream_index(r, "SRC", inner, outer)).view(np.int8).astype(np.int64)
@@ -131,6 +140,20 @@ def _dma(mem: Memory, regs):
         mem.write(r["DST_ADDR"], mem.read(r["SRC_ADDR"], n).tobytes())
 
 
+class _ArraysOf(dict):
+    """One instance's arrays out of {(instance, array): weights}, created (zero) when a
+    PROGRAM job first writes one."""
+
+    def __init__(self, arrays, inst, cfg):
+        super().__init__()
+        self.arrays, self.inst, self.shape = arrays, inst, (cfg.ima.rows, cfg.ima.cols)
+
+    def __getitem__(self, k):
+        if (self.inst, k) not in self.arrays:
+            self.arrays[self.inst, k] = np.zeros(self.shape, np.int8)
+        return self.arrays[self.inst, k]
+
+
 def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
                    mvm=None) -> Memory:
     """Execute the job list on a fresh memory holding :meth:`Program.l2_image`;
@@ -156,7 +179,7 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
         regs = sorted(regs.items())
         try:
             if kind == "ima":
-                _ima(mem, regs, {k: w for (i, k), w in arrays.items() if i == e.unit}, mvm)
+                _ima(mem, regs, _ArraysOf(arrays, e.unit, prog.cfg), mvm)
             elif kind == "dw":
                 _dw(mem, regs)
             elif kind == "cores":

@@ -361,7 +361,7 @@ def _regs(rm, **values) -> list[tuple[int, int]]:
 
 
 def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
-                   dma: str = "dma") -> Program:
+                   dma: str = "dma", program: dict[str, list] | None = None) -> Program:
     """The ``layer`` schedule of a lowered network on ``cfg`` (see the module doc)."""
     from imcc.rtl.registry import compose
     comp = compose(cfg)
@@ -409,6 +409,13 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
 
     for layer, ops in layers:
         arena.reset()
+        if program and layer in program:
+            # a partition starts here: write its tiles into the arrays first (PROGRAM
+            # jobs from packed weights the DMA brings from L2, two buffers alternating)
+            _program_tiles(prog, program[layer], arena, emit, dma, layer)
+            prog.entries.append(Mark(len(prog.marks), f"program:{layer}", deps.barrier()))
+            prog.marks.append(f"program:{layer}")
+            arena.reset()
         ho, wo, _ = net.shapes[ops[-1].output]
         first = ops[0]
         srcs = list(dict.fromkeys(n for op in ops for n in op.inputs if n in prog.tensors
@@ -551,6 +558,46 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
         prog.marks.append(layer)
 
     return prog.finish()
+
+
+def pack_tile(w) -> bytes:
+    """Weights (rows, cols) in -7..7 -> the little-endian words a PROGRAM job streams:
+    row by row, columns padded to whole groups of 8, column 8g+i in bits 4i+3:4i."""
+    w = np.asarray(w, np.int64)
+    cols8 = -(-w.shape[1] // 8) * 8
+    p = np.zeros((w.shape[0], cols8), np.int64)
+    p[:, :w.shape[1]] = w
+    nib = (p & 0xF).reshape(w.shape[0], -1, 8)
+    return np.sum(nib << (4 * np.arange(8)), axis=-1).astype("<u4").tobytes()
+
+
+def _program_tiles(prog: Program, tiles, arena, emit, dma: str, layer: str):
+    """PROGRAM jobs for ``tiles`` [(instance, tile, weights)] (the packed weights go
+    to L2 as blobs at compile time)."""
+    R = IMA_REGS
+    bufs = []
+    for k, (inst, t, w) in enumerate(tiles):
+        words = pack_tile(w)
+        addr = prog.l2_next
+        prog.l2_next += _align(len(words), 64)
+        prog.l2_blobs[addr] = words
+        if len(bufs) < 2:
+            bufs.append(arena.alloc(max(len(pack_tile(x)) for _, _, x in tiles)))
+        buf = bufs[k % 2]
+        key = f"l1:program:{k % 2}"
+        emit(dma, _dma(addr, buf, len(words)), [], [key], layer, f"weights of {t.layer} tile {k}",
+             len(words))
+        cols8 = -(-t.cols // 8) * 8
+        regs = _regs(R, MODE=dict(OP=R.constant("OP", "PROGRAM")),
+                     ROWS=dict(OFFSET=t.arow, COUNT=t.rows), COLS=dict(OFFSET=t.acol, COUNT=cols8),
+                     GAIN=1, ADC=dict(SHIFT=0, LO=-128, HI=127),
+                     STEPS=dict(INNER=t.rows, OUTER=1), ARRAY=dict(INDEX=t.array))
+        for p_, a, n, step in (("SRC", buf, cols8 // 2, cols8 // 2), ("DST", 0, 1, 0)):
+            regs += _regs(R, **{f"{p_}_ADDR": a, f"{p_}_LEN": dict(LEN=n),
+                                f"{p_}_COUNT": dict(C1=1, C2=1), f"{p_}_STRIDE1": 0,
+                                f"{p_}_STRIDE2": 0, f"{p_}_STEP0": step, f"{p_}_STEP1": 0})
+        emit(inst, regs, [key], [f"array:{inst}:{t.array}"], layer,
+             f"program {t.layer} tile {k} into array {t.array}")
 
 
 def _producer(net, tensor):

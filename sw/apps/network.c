@@ -78,6 +78,7 @@ static uint32_t dma_seq;
 static uint32_t n_units, all_events, error_events;
 static uint32_t base[MAX_UNITS], kind[MAX_UNITS], err_bit[MAX_UNITS], room[MAX_UNITS];
 static uint32_t issued[MAX_UNITS];      /* HWPE jobs issued */
+static uint32_t all_units;              /* a bit per unit */
 
 static void fail(uint32_t unit, uint32_t job, uint32_t code) __attribute__((noreturn));
 static void fail(uint32_t unit, uint32_t job, uint32_t code) {
@@ -204,6 +205,7 @@ int main(void) {
   if (dma_wait(fetch(header, list_addr, HEADER_BYTES))) fail(MAX_UNITS, 0, dma_error());
   if (header[0] != MAGIC) return 3;
   n_units = header[4];
+  all_units = (1u << n_units) - 1;
   uint32_t total = header[6];
   for (uint32_t u = 0; u < n_units && u < MAX_UNITS; u++) {
     const uint32_t *t = &header[8 + UNIT_WORDS * u];
@@ -264,6 +266,10 @@ int main(void) {
           continue;
         }
         for (; i < nwin; i++) win[keep++] = win[i];   /* nothing passes a barrier */
+        break;
+      }
+      if (seen == all_units) {                        /* every unit's next entry seen */
+        for (; i < nwin; i++) win[keep++] = win[i];
         break;
       }
       if (!(seen & (1u << u)) && waits_met(e) && has_room(u)) {
