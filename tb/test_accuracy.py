@@ -64,6 +64,11 @@ def test_quantised_accuracy_and_golden_equality(data, trained):
             assert np.array_equal(g[L.output], t[L.output][i]), f"image {i}: {L.name}"
 
 
+# The cluster of tb/test_network.py's small MobileNetV2 (6 arrays; this network uses
+# one): both test files share one Verilator build.
+RTL_CFG = ClusterConfig().replace(ima={"arrays": 6})
+
+
 def test_pcm_model_path_with_ideal_crossbars_is_golden(data, trained):
     """The study's batched tile path on ideal crossbars (the compiler's arrays and
     windows) gives the golden logits exactly; on PCM it stays a valid prediction."""
@@ -80,7 +85,7 @@ def test_rtl_predictions_equal_golden(data, trained):
     model's."""
     _, net = trained
     _, _, xte, _ = data
-    r = A.rtl_predictions(net, xte[:RTL_IMAGES], ClusterConfig())
+    r = A.rtl_predictions(net, xte[:RTL_IMAGES], RTL_CFG)
     gpred, glog = A.golden_predictions(net, xte[:RTL_IMAGES])
     assert all(r["bit_exact"]), r["mismatches"]
     assert np.array_equal(r["logits"], glog)
@@ -94,7 +99,7 @@ def test_pcm_point_through_rtl_is_bit_exact(data, trained):
     IMA's order), and they differ from the ideal ones (drift and noise are there)."""
     _, net = trained
     _, _, xte, _ = data
-    pc = A.pcm_config(ClusterConfig(), "hybrid", "1y", "global", seed=0, sampling="device")
+    pc = A.pcm_config(RTL_CFG, "hybrid", "1y", "global", seed=0, sampling="device")
     r = A.rtl_predictions(net, xte[:2], pc, golden=A.golden_pcm_tensors)
     assert all(r["bit_exact"]), r["mismatches"]
     ideal = np.stack([net.run(x)[net.output].reshape(-1) for x in xte[:2]])

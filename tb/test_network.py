@@ -182,7 +182,9 @@ def test_mobilenetv2_224_in_rtl_bit_exact():
 
 
 # -- the fused schedule (issue 22) -----------------------------------------------------------------
-TWO_IMAS = ClusterConfig().replace(ima={"instances": 2})
+# two IMA instances with the arrays the fused small network needs on each: the fused
+# tests share one Verilator build
+TWO_IMAS = ClusterConfig().replace(ima={"instances": 2, "arrays": 4})
 
 
 @pytest.mark.parametrize("res, width", [(32, 0.35), (224, 1.0)])
