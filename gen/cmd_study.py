@@ -72,15 +72,21 @@ def _register_accuracy(ssub):
     a.set_defaults(run=run_accuracy)
 
 
-def run_accuracy(args) -> int:
-    import sys
-    from imcc.sim.accuracy import REPRESENTATIONS, format_report, plot, study
-    cfg = load_config(args)
-    times = [t.strip() for t in args.times.split(",") if t.strip()]
+def _times(text: str) -> list[str]:
+    """The comma-separated ``--times``, each checked (a bad one exits 2 naming it)."""
+    times = [t.strip() for t in text.split(",") if t.strip()]
     if not times:
         raise UsageError("--times needs at least one time")
     for t in times:
         parse_duration("--times", t)
+    return times
+
+
+def run_accuracy(args) -> int:
+    import sys
+    from imcc.sim.accuracy import REPRESENTATIONS, format_report, plot, study
+    cfg = load_config(args)
+    times = _times(args.times)
     if args.seeds < 1:
         raise UsageError(f"--seeds {args.seeds}: at least 1")
     if args.train_seed < 0:
@@ -124,11 +130,7 @@ def run_accuracy(args) -> int:
 def run_drift(args) -> int:
     from imcc.sim.drift_study import format_table, plot, run_study
     cfg = load_config(args)
-    times = [t.strip() for t in args.times.split(",") if t.strip()]
-    if not times:
-        raise UsageError("--times needs at least one time")
-    for t in times:
-        parse_duration("--times", t)
+    times = _times(args.times)
     comps = [c.strip() for c in args.compensation.split(",") if c.strip()]
     if not comps or any(c not in ("none", "global", "column") for c in comps):
         raise UsageError(f"--compensation {args.compensation!r}: use none, global and/or column")

@@ -163,7 +163,7 @@ def test_bad_job_ends_the_run_with_its_error():
     job.regs = [(o, rows.pack(OFFSET=0, COUNT=0) if o == rows.offset else v) for o, v in job.regs]
     res = run_network(c)
     assert res["exit"] == 1
-    done, seq, unit, code = res["net_status"]
+    _, seq, unit, code = res["net_status"]
     assert c.program.units[unit] == "ima" and code == IMA_REGS.constant("ERR", "ZERO")
     assert c.program.job("ima", seq) is job, c.program.failure(res["net_status"])
     assert "error 2" in c.program.failure(res["net_status"])

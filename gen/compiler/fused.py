@@ -68,7 +68,7 @@ class _Spec:
     deps: set = field(default_factory=set)
 
 
-def _needs(op: Layer, r0: int, r1: int, shapes, stored_pad) -> list[tuple[str, int, int]]:
+def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
     """Rows of each input (stored rows, border included) that output rows [r0, r1) read."""
     if op.op == "conv":
         return [(op.inputs[0], r0 * op.stride, (r1 - 1) * op.stride + op.k)]
@@ -118,7 +118,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                 if op.output not in need:
                     continue
                 a, b = need[op.output]
-                for n, r0, r1 in _needs(op, a, b, net.shapes, pads):
+                for n, r0, r1 in _needs(op, a, b, net.shapes):
                     lo, hi = need.get(n, (r0, r1))
                     need[n] = (min(lo, r0), max(hi, r1))
             return need
@@ -278,7 +278,7 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
     specs = []
     if op.op in IMA_OPS:
         xin = op.inputs[0]
-        (n, a, b), = _needs(op, r0, r1, net.shapes, pads)
+        (n, a, b), = _needs(op, r0, r1, net.shapes)
         cin = net.shapes[xin][2]
         units = mapping.instances(lowered.origin[op.name])
         unit = units[bi % len(units)]          # replicas take the bands in turn
@@ -297,7 +297,7 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
                                rows * w * mvm + 40))
     elif op.op == "dw":
         xin = op.inputs[0]
-        (n, a, b), = _needs(op, r0, r1, net.shapes, pads)
+        (n, a, b), = _needs(op, r0, r1, net.shapes)
         hin, win, _ = net.shapes[xin]
         s = op.stride
         pt, pb = int(r0 * s - 1 < 0), max(0, (r1 - 1) * s + 1 - (hin - 1))

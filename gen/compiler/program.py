@@ -610,9 +610,8 @@ def _producer(net, tensor):
 def _tiles(mapping, op: Layer, lowered: Lowered):
     """The mapping's tiles that compute op (a whole layer, or one row tile's columns)."""
     tiles = mapping.of(lowered.origin[op.name])
-    if op.cin is not None:
+    if op.cin is not None:          # a row tile's op: the tiles of its input rows
         tiles = [t for t in tiles if t.row0 == op.cin[0]]
-        # the op's input rows are [cin0, cin1): its tiles' rows, relative to the layer
     return tiles
 
 
