@@ -35,6 +35,7 @@ from imcc.tb.benches.soc_axi import setup
 from imcc.tb.bus.crossbar_macro import attach_crossbars
 from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import L2Backdoor, TcdmBackdoor
+from imcc.tb.counters import counter_keys, delta, read_vpi
 from imcc.sim.weight_image import WeightImage
 from imcc.tb.env import config, write_result
 
@@ -121,6 +122,16 @@ async def _trace(pin, root, log: list):
         log.append(_cycle(root))
 
 
+async def _stamps(root, cfg, log: list):
+    """A snapshot of the activity counters (by VPI) at each CYCLE_LO read, with
+    the cycle counter's low word as that read returned it (``stamp``)."""
+    while True:
+        await root.ctrl.cnt_stamp.value_change
+        snap = read_vpi(root, cfg)
+        snap["stamp"] = (_cycle(root) - 1) & 0xFFFF_FFFF
+        log.append(snap)
+
+
 def _cycle(dut) -> int:
     return int(dut.ctrl.cycles.value)
 
@@ -151,6 +162,11 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
             for addr in z.files:
                 l2.write(int(addr, 16), z[addr].tobytes())
     c0, w0 = _cycle(root), time.monotonic()
+    counted = bool(counter_keys(cfg))
+    a0 = read_vpi(root, cfg) if counted else {}
+    stamps: list = []
+    if counted:
+        cocotb.start_soon(_stamps(root, cfg, stamps))
     await host.start(elf, mask)
     if during is not None:
         cocotb.start_soon(during(host))
@@ -171,7 +187,11 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     dut._log.info("exit code %d after %d cycles (%.1f s wall, %.0f cycles/s)", code, cycles,
                   wall, cycles / max(wall, 1e-9))
     out = {"exit": code, "cycles": cycles, "wall_s": wall, "console": host.console,
-           "outputs": {}, "trace": trace}
+           "outputs": {}, "trace": trace,
+           # activity counters from the start of the cores to EOC, and their values at
+           # each CYCLE_LO read of the program (tb/counters.py; empty when off)
+           "activity": delta(read_vpi(root, cfg), a0, cfg) if counted else {},
+           "activity_stamps": stamps}
     # Results are read through the TCDM backdoor (zero simulated time): large
     # outputs would otherwise cost more simulation than the program itself.
     backdoor = TcdmBackdoor(root, cfg)
