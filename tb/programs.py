@@ -208,7 +208,8 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
         env = {"IMCC_WEIGHT_IMAGE": str(image), "IMCC_MAX_CYCLES": limit,
                "IMCC_L1_OUTPUTS": json.dumps({n: (a, int(np.prod(s)))
                                               for n, (a, s) in prog.l1_tensors.items()}),
-               "IMCC_MARKS": "mark_count", "IMCC_MARKS_TOTAL": n_marks}
+               "IMCC_MARKS": "mark_count", "IMCC_MARKS_TOTAL": n_marks,
+               "IMCC_ACTIVITY_STAMPS": "1"}
         if waves:
             env["WAVES"] = "1"
         if trace:

@@ -130,3 +130,21 @@ def test_registers_clear_and_dma_count_exactly():
     assert win["tcdm.soc"] == mon["soc"] and win["tcdm.dma"] == mon["dma"]
     assert win["tcdm.ima"] == win["tcdm.dw"] == mon["hwpe"] == 0
     assert 0 < win["dma.busy"] < win["cycles"]
+
+
+def test_core_cycles_and_accesses_count_exactly():
+    """sw/apps/barrier.c on the eight cores (the core tests' build): each
+    core's sleep cycles equal the cycles the event unit held its clock enable
+    low (the testbench integrates the enable's changes), active + sleep is the
+    same window for every core (they start together), and the cores' TCDM
+    accesses equal the protocol checkers' count."""
+    from imcc.tb.programs import run_app
+    r = run_app(DEFAULT, "barrier", env={"IMCC_WATCH_CLOCK_EN": 1})
+    assert r["exit"] == 0, r["console"]
+    act, low = r["activity"], r["clock_en_low_cycles"]
+    assert [act[f"core{n}.sleep"] for n in range(8)] == low
+    assert low[0] > 0
+    spans = {act[f"core{n}.active"] + act[f"core{n}.sleep"] for n in range(8)}
+    assert len(spans) == 1 and 0 < spans.pop() <= act["cycles"]
+    assert act["tcdm.cores"] == r["monitor_tcdm"]["cores"] > 0
+    assert act["ima0.busy"] == act["dw0.busy"] == act["dma.busy"] == 0
