@@ -23,7 +23,7 @@ from imcc.rtl.ctrl.counters import counter_specs
 from imcc.rtl.registry import compose
 
 __all__ = ["counter_keys", "widths", "read_vpi", "read_regs", "clear_regs", "delta",
-           "monitor_grants"]
+           "monitor_grants", "network_expected"]
 
 
 def widths(cfg: ClusterConfig) -> dict[str, int]:
@@ -99,3 +99,39 @@ def monitor_grants(dut, cfg: ClusterConfig) -> dict[str, int]:
         cls = "hwpe" if name.startswith("hwpe") else owner.kind.tcdm_class
         out[cls] = out.get(cls, 0) + int(getattr(root, f"chk_{name}").tcdm_grants.value)
     return out
+
+
+def network_expected(compiled) -> list[dict[str, int]]:
+    """Per mark of a compiled network's job list, the MVMs and PCM writes per
+    array and the DMA bytes its jobs do (the jobs listed since the previous
+    mark: a mark is a barrier, so they run in between): the independent count
+    that :func:`imcc.tb.programs.run_network`'s ``layer_activity`` must match.
+    DMA bytes exclude the walker's own job-list fetches."""
+    from imcc.gen.compiler.program import Mark
+    from imcc.rtl.dma.regs import DMA_REGS as D
+    from imcc.rtl.ima.regs import IMA_REGS as R
+    cfg = compiled.cfg
+    insts = {i.name: i.index for i in compose(cfg).of_kind("ima")}
+    mvm = R.constant("OP", "MVM")
+    out: list[dict[str, int]] = [{}]
+    for e in compiled.program.entries:
+        if isinstance(e, Mark):
+            if e.index >= 0:
+                out.append({})
+            continue
+        regs, cur = dict(e.regs), out[-1]
+
+        def f(rm, reg, name):
+            return rm[reg].unpack(regs.get(rm[reg].offset, rm[reg].reset))[name]
+        if e.unit in insts:
+            k = f"ima{insts[e.unit]}.array{f(R, 'ARRAY', 'INDEX')}"
+            n = f(R, "STEPS", "INNER") * f(R, "STEPS", "OUTER")
+            if f(R, "MODE", "OP") == mvm:
+                cur[f"{k}.mvm"] = cur.get(f"{k}.mvm", 0) + n
+            else:
+                words = n * f(R, "COLS", "COUNT") // 8
+                cur[f"{k}.pcm_writes"] = cur.get(f"{k}.pcm_writes", 0) + words
+        elif e.unit == "dma":
+            reps = f(D, "NUM_REPS", "REPS") if f(D, "CONF", "TWO_D") else 1
+            cur["dma.bytes"] = cur.get("dma.bytes", 0) + regs[D["NUM_BYTES"].offset] * reps
+    return out[:len(compiled.program.marks)]

@@ -148,3 +148,22 @@ def test_core_cycles_and_accesses_count_exactly():
     assert len(spans) == 1 and 0 < spans.pop() <= act["cycles"]
     assert act["tcdm.cores"] == r["monitor_tcdm"]["cores"] > 0
     assert act["ima0.busy"] == act["dw0.busy"] == act["dma.busy"] == 0
+
+
+def check_network_activity(compiled, res):
+    """A network run's counters (tb/programs.run_network) against its job
+    list, per mark: MVMs and PCM writes of every array exactly, the DMA's bytes
+    at least those of its transfer jobs (the walker's job-list fetches add to
+    them); the per-layer dicts add up to the run's window."""
+    from imcc.tb.counters import network_expected
+    layers, expected = res["layer_activity"], network_expected(compiled)
+    assert len(layers) == len(expected) == len(compiled.program.marks)
+    for name, act, exp in zip(compiled.program.marks, layers, expected):
+        for k, v in act.items():
+            if k.endswith((".mvm", ".pcm_writes")):
+                assert v == exp.get(k, 0), (name, k, v, exp.get(k, 0))
+        assert act.get("dma.bytes", 0) >= exp.get("dma.bytes", 0), (name, act, exp)
+    total = res["activity"]
+    for k in total:
+        assert sum(a[k] for a in layers) <= total[k], k
+    assert sum(a["cycles"] for a in layers) == res["marks"][-1] - res["start_cycles"]
