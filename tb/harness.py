@@ -442,7 +442,8 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
     env = {"COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES",
                                                             "tb/*.py"),
            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
-           **env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters)}
+           **env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters),
+           "IMCC_FOCUS": str(run_dir / "focus.json")}     # tb/env.record_failure
     test_args, waves_args = [], {}
     if b.waves and b.simulator == "verilator":
         test_args = ["--trace", "--trace-file", str(run_dir / "dump.fst")]
@@ -477,8 +478,15 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
         groups_file = b.path / "wave_groups.json"
         if groups_file.exists():
             from .waves import write_gtkw
-            write_gtkw(run_dir / "dump.gtkw", fst, json.loads(groups_file.read_text()))
-            fst = f"{fst} (layout: gtkwave {fst} {run_dir / 'dump.gtkw'})"
+            # A failed run's layout opens on the job that failed, when the bench named it.
+            focus = run_dir / "focus.json"
+            job = json.loads(focus.read_text()) if failed and focus.exists() else None
+            write_gtkw(run_dir / "dump.gtkw", fst, json.loads(groups_file.read_text()),
+                       job=(job["start_ps"], job["event_ps"]) if job else None)
+            on = (f", opens on the failed {job['what']}: {job['start_ps'] / 1000:.0f} ns to "
+                  f"{job['event_ps'] / 1000:.0f} ns" if job else "")
+            fst = f"{fst} (layout: gtkwave {fst} {run_dir / 'dump.gtkw'}{on})"
+            where += on
         # A human line: stderr (stdout may carry a command's JSON), or the
         # caller's progress, which reports the path itself.
         if progress is None:
