@@ -216,6 +216,7 @@ class _BuildClock:
         self.thread.join()
         if exc_type is None:
             times = {**self._times(), self.key: round(time.monotonic() - self.t0, 1)}
+            self.log.parent.mkdir(parents=True, exist_ok=True)    # an Icarus-only build dir
             tmp = self.log.with_suffix(f".{os.getpid()}")
             tmp.write_text(json.dumps(times, indent=0))
             tmp.replace(self.log)     # whole file or nothing, with parallel builds
