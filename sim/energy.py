@@ -41,6 +41,9 @@ UNIT_LABELS = {"ima_analog": "IMA analog (MVMs)", "pcm_programming": "PCM progra
                "ima_digital": "IMA digital", "dw": "DW accelerator", "cores": "cores",
                "tcdm": "TCDM (L1)", "dma_l2": "DMA + L2", "clock": "clock (running)",
                "leakage": "leakage"}
+UNIT_SHORT = {"ima_analog": "IMA-ana", "pcm_programming": "PCM-prog", "ima_digital": "IMA-dig",
+              "dw": "DW", "cores": "cores", "tcdm": "TCDM", "dma_l2": "DMA+L2", "clock": "clock",
+              "leakage": "leakage"}
 
 _ARRAY = re.compile(r"^ima(\d+)\.array(\d+)\.(mvm|pcm_writes|mvm_rows|mvm_cols)$")
 _SIMPLE = re.compile(r"^(core|ima|dw)(\d+)\.(active|sleep|busy|macs)$")
@@ -135,7 +138,7 @@ class EnergyReport:
                f"{self.freq_mhz:g} MHz)"]
         if self.layers:
             out.append(f"{'layer':<15} {'uJ':>9} {'GOPS/W':>8}  "
-                       + " ".join(f"{u[:9]:>9}" for u in used))
+                       + " ".join(f"{UNIT_SHORT[u]:>9}" for u in used))
             for L in self.layers:
                 bu = L.by_unit_uj()
                 g = f"{L.gops_per_w:8.0f}" if L.gops_per_w else f"{'':>8}"
@@ -392,7 +395,8 @@ def energy_ratio(software: EnergyReport, accelerated: EnergyReport) -> float:
 
 # -- the commands' glue ------------------------------------------------------------------------
 def attach(result: dict, cfg: ClusterConfig, *, windows: list | None = None,
-           ops: list | None = None, png: str | None = None) -> EnergyReport | None:
+           ops: list | None = None, png: str | None = None,
+           source: str = "rtl counters") -> EnergyReport | None:
     """When a run ``result`` carries ``activity`` (and optionally
     ``layer_activity``, one dict per entry of ``result["layers"]``): its energy
     report, with ``energy_uj``, ``energy_by_unit_uj`` and the layers'
@@ -400,7 +404,8 @@ def attach(result: dict, cfg: ClusterConfig, *, windows: list | None = None,
 
     ``windows``: per layer (rows, cols) active per MVM of its IMA array, or
     None, to give the analog energy its window; ``ops`` per layer (2 per MAC)
-    for GOPS/W; ``png``: write the breakdown there."""
+    for GOPS/W; ``png``: write the breakdown there; ``source``: "rtl counters",
+    or "model" for activity from :func:`estimate_activity`."""
     act = result.get("activity")
     if not act:
         return None
@@ -415,7 +420,7 @@ def attach(result: dict, cfg: ClusterConfig, *, windows: list | None = None,
         lacts, act = _windowed(act, lacts, windows, cfg)
     if not lacts and ops is not None:
         ops = sum(ops)
-    rep = energy_report(act, cfg, lacts, ops, name=result.get("name", "run"),
+    rep = energy_report(act, cfg, lacts, ops, name=result.get("name", "run"), source=source,
                         layer_names=[L.get("name", f"layer{k}") for k, L in enumerate(rlayers)])
     rep.notes += notes
     result.update({k: v for k, v in rep.to_json().items() if k != "energy_layers"})

@@ -161,6 +161,9 @@ def _rows(rep, paper_mj: list[float | None]) -> list[dict]:
     out = []
     for L, p in zip(rep.layers, paper_mj):
         row = {"layer": L.name, "model_uj": round(L.total_uj, 3), "cycles": L.cycles}
+        dma = L.by_unit_uj()["dma_l2"]
+        if dma:
+            row["dma_l2_uj"] = round(dma, 3)
         if p is not None:
             row["paper_uj"] = round(p * 1e3, 3)
             row["error"] = round(L.total_uj / (p * 1e3) - 1, 4) if p else None
