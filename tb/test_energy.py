@@ -222,3 +222,24 @@ def test_software_vs_accelerated_ratio(cal):
     s = cal["software_vs_accelerated"]
     speedup = s["software_cycles"] / s["accelerated_cycles"]
     assert 0.6 <= s["ratio"] / speedup <= 1.0, (s, speedup)
+
+
+def test_network_json_fields():
+    """imcc run mobilenetv2's glue: the run's activity from the simulation result,
+    per-layer energies on the marks, windows from the mapping's tiles."""
+    from imcc.gen.cmd_network import network_energy
+    from imcc.sim.energy_calib import DATA, mobilenetv2_work
+    data = json.loads((DATA / "mobilenetv2_224_layer_cycles.json").read_text())
+    run, layers = estimate_activity(mobilenetv2_work(data, CFG), CFG)
+    strip = lambda a: {k: v for k, v in a.items() if not k.endswith(("_rows", "_cols"))}  # noqa: E731
+    r = {k: data[k] for k in ("input", "width", "layers")}
+    rep = network_energy(r, {"activity": strip(run), "layer_activity": [strip(a) for a in layers]},
+                         CFG)
+    assert len(rep.layers) == 62 and not rep.notes
+    assert all("energy_uj" in L for L in r["layers"])
+    model = energy_report(run, CFG, layers)        # the model's own window sums: the same energy
+    assert math.isclose(r["energy_uj"], model.total_uj, rel_tol=1e-6)
+    # marks that are not the network's layers (the fused schedule): the run's energy only
+    r2 = {"input": 224, "width": 1.0, "layers": [{"name": "b2", "cycles": 5}]}
+    rep2 = network_energy(r2, {"activity": strip(run), "layer_activity": [strip(run)]}, CFG)
+    assert "energy_uj" in r2 and rep2.layers and any("full" in n for n in rep2.layers[0].notes)
