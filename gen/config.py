@@ -456,7 +456,8 @@ class EnergyConfig:
     ima_pcm_write_pj: float = _doc(
         "IMA analog: pJ per 32-bit PCM programming write (8 weights = 16 devices, "
         "program-and-verify). Assumed: tens of pJ per RESET/SET pulse of a scaled PCM "
-        "device (Wong et al., Proc. IEEE 2010) x 16 devices x about 10 iterations; "
+        "device (Wong et al., Proc. IEEE 2010; a device figure, no CMOS node) x 16 devices x "
+        "about 10 iterations; "
         "programming only, never during inference", default=2000.0)
     ima_busy_pj: float = _doc(
         "IMA digital: pJ per busy cycle of an IMA (controller, streamer, DAC/ADC buffers). "
@@ -477,7 +478,7 @@ class EnergyConfig:
         "peak load (derived)", default=6.5)
     core_sleep_pj: float = _doc(
         "Cores: pJ per sleeping core cycle (clock gated by the event unit: the gate and "
-        "wake-up logic; leakage is in leakage_mw). Assumed", default=0.3)
+        "wake-up logic; leakage is in leakage_mw). Assumed for GF22 at 0.8 V", default=0.3)
     tcdm_access_pj: float = _doc(
         "TCDM: pJ per granted 32-bit access, bank and logarithmic interconnect. Derived: "
         "Horowitz ISSCC 2014 (45 nm): 64-bit read of an 8-32 KiB SRAM 10-20 pJ, so about "
@@ -489,7 +490,7 @@ class EnergyConfig:
         default=7.0)
     dma_busy_pj: float = _doc(
         "DMA: pJ per busy cycle of the DMA's front-end, queue and AXI manager. Assumed "
-        "(a small HWPE-sized block)", default=2.0)
+        "(a small HWPE-sized block in GF22 at 0.8 V)", default=2.0)
     clock_pj: float = _doc(
         "Cluster: pJ per cycle the clock runs (not stopped by the idle gate): clock tree, "
         "interconnect, event unit, idle SRAM. Assumed 5 mW at 500 MHz for a 2.5 mm^2 GF22 "

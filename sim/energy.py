@@ -187,7 +187,7 @@ def _terms(act: dict, cfg: ClusterConfig) -> tuple[list[Term], list[str], list[s
     terms, unknown, full = [], [], []
     arrays: dict[tuple[int, int], dict] = {}
     for key, n in act.items():
-        if key in ("cycles", "gated_cycles"):
+        if key in ("cycles", "gated_cycles") or isinstance(n, str):   # a name is no count
             continue
         m = _ARRAY.match(key)
         if m:
