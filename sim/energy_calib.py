@@ -192,7 +192,8 @@ def calibrate(cfg: ClusterConfig | None = None) -> dict:
     bres = json.loads((DATA / "bottleneck_ref_layer_cycles.json").read_text())
     bpaper = [r["mj"] for r in rows if 14 <= r["row"] <= 17]
     rep = _report(bottleneck_work(bres, cfg), cfg, "reference bottleneck")
-    out["bottleneck"] = {"layers": _rows(rep, bpaper), "model_uj": round(rep.inference_pj * 1e-6, 3),
+    out["bottleneck"] = {"layers": _rows(rep, bpaper),
+                         "model_uj": round(rep.inference_pj * 1e-6, 3),
                          "paper_uj": round(sum(bpaper) * 1e3, 3),
                          "gops_per_w": round(rep.gops_per_w, 1),
                          "by_unit_uj": {u: round(v, 3) for u, v in rep.by_unit_uj().items()}}

@@ -14,7 +14,7 @@ from imcc.gen.cli import main
 from imcc.gen.config import ClusterConfig, ConfigError
 from imcc.sim.energy import (UNITS, LayerWork, add_windows, attach, energy_ratio, energy_report,
                              estimate_activity, ima_work)
-from imcc.sim.energy_calib import FIT_FIELDS, calibrate, fit
+from imcc.sim.energy_calib import DATA, FIT_FIELDS, bottleneck_work, calibrate, fit
 
 CFG = ClusterConfig()
 # The counters' keys for the default cluster (8 cores, one IMA with one array, one DW, DMA).
@@ -60,7 +60,8 @@ def test_report_is_count_times_energy_summed():
     a = {"cycles": 10_000, "gated_cycles": 4_000, "core0.active": 3_000, "core1.sleep": 6_000,
          "ima0.busy": 5_000, "ima0.array0.mvm": 70, "ima0.array0.mvm_rows": 70 * 32,
          "ima0.array0.mvm_cols": 70 * 192, "ima0.array0.pcm_writes": 12, "dw0.busy": 800,
-         "dw0.macs": 25_000, "dma.busy": 100, "dma.bytes": 800, "tcdm.cores": 900, "tcdm.ima": 3_920,
+         "dw0.macs": 25_000, "dma.busy": 100, "dma.bytes": 800, "tcdm.cores": 900,
+         "tcdm.ima": 3_920,
          "tcdm.dw": 700, "tcdm.dma": 200, "tcdm.soc": 50}
     expect = (6_000 * e.clock_pj + 10_000 * e.leakage_mw * 1e3 / CFG.clock.freq_mhz
               + 3_000 * e.core_active_pj + 6_000 * e.core_sleep_pj + 5_000 * e.ima_busy_pj
@@ -129,9 +130,7 @@ def test_energy_ratio_of_software_and_accelerated():
 # -- the commands' fields ----------------------------------------------------------------------
 def _bottleneck_result(with_layers=True):
     """A demo result (the shape of tb/benches/bottleneck.py's) with modelled activity."""
-    from imcc.sim.energy_calib import bottleneck_work
-    r = json.loads((__import__("imcc.sim.energy_calib", fromlist=["DATA"]).DATA
-                    / "bottleneck_ref_layer_cycles.json").read_text())
+    r = json.loads((DATA / "bottleneck_ref_layer_cycles.json").read_text())
     run, layers = estimate_activity(bottleneck_work(r, CFG), CFG)
     for L in layers:        # the counters have no window sums: attach adds them from the shape
         L.pop("ima0.array0.mvm_rows", None), L.pop("ima0.array0.mvm_cols", None)
@@ -228,10 +227,11 @@ def test_network_json_fields():
     """imcc run mobilenetv2's glue: the run's activity from the simulation result,
     per-layer energies on the marks, windows from the mapping's tiles."""
     from imcc.gen.cmd_network import network_energy
-    from imcc.sim.energy_calib import DATA, mobilenetv2_work
+    from imcc.sim.energy_calib import mobilenetv2_work
     data = json.loads((DATA / "mobilenetv2_224_layer_cycles.json").read_text())
     run, layers = estimate_activity(mobilenetv2_work(data, CFG), CFG)
-    strip = lambda a: {k: v for k, v in a.items() if not k.endswith(("_rows", "_cols"))}  # noqa: E731
+    def strip(a):       # the counters have no window sums
+        return {k: v for k, v in a.items() if not k.endswith(("_rows", "_cols"))}
     r = {k: data[k] for k in ("input", "width", "layers")}
     rep = network_energy(r, {"activity": strip(run), "layer_activity": [strip(a) for a in layers]},
                          CFG)
