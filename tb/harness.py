@@ -206,8 +206,8 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
     its elapsed time to ``progress`` (default: stderr) while it runs."""
     verilator_env()
     waves = waves_enabled()
-    # The crossbar's behavioural-model settings do not change the RTL.
-    rtl_cfg = {k: v for k, v in cfg.to_dict().items() if k != "crossbar"}
+    # The crossbar's behavioural-model settings and the energy model do not change the RTL.
+    rtl_cfg = {k: v for k, v in cfg.to_dict().items() if k not in ("crossbar", "energy")}
     ident = json.dumps({"cfg": rtl_cfg, "top": top, "params": params or {},
                         "src": _sources_hash(), "flags": VERILATOR_FLAGS, "make": MAKE_VARS, "waves": waves,
                         "tools": _tool_versions()}, sort_keys=True)
