@@ -244,8 +244,8 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
     else:
         verilator_env()
     waves = waves_enabled()
-    # The crossbar's behavioural-model settings do not change the RTL.
-    rtl_cfg = {k: v for k, v in cfg.to_dict().items() if k != "crossbar"}
+    # The crossbar's behavioural-model settings and the energy model do not change the RTL.
+    rtl_cfg = {k: v for k, v in cfg.to_dict().items() if k not in ("crossbar", "energy")}
     flags = ({"flags": VERILATOR_FLAGS, "make": MAKE_VARS} if simulator == "verilator"
              else {"timescale": ICARUS_TIMESCALE})
     ident = json.dumps({"cfg": rtl_cfg, "top": top, "params": params or {},
