@@ -59,6 +59,8 @@ def register_run(rsub):
     r.add_argument("--dump", metavar="FILE.npz", help="layers, parameters and every tensor as "
                    "the cluster produced it, for an independent check")
     r.add_argument("--waves", action="store_true", help="dump FST waveforms")
+    r.add_argument("--energy-png", metavar="FILE", help="draw the run's energy breakdown by "
+                   "unit (per layer when the run has per-layer activity; docs/energy.md)")
     r.set_defaults(run=run_network)
 
 
@@ -188,11 +190,35 @@ def run_network(args) -> int:
         tensors = {c.net.input: c.x, **res["tensors"]}
         c.lowered.net.dump(args.dump, tensors)
         r["dump"] = args.dump
+    energy = network_energy(r, res, c.cfg, args.energy_png)
     if args.json:
         print_json(r)
     else:
         _table(r)
+        if energy:
+            print(energy.text())
     return 0 if r["bit_exact"] else 1
+
+
+def network_energy(r: dict, res: dict, cfg, png: str | None = None):
+    """The energy report of a network run whose simulation result ``res``
+    carries activity counts (``activity``, per mark ``layer_activity``), its
+    figures added to ``r``; None without them."""
+    from imcc.sim.energy import attach
+    from imcc.sim.energy_calib import mobilenetv2_work
+    if not res.get("activity"):
+        if png:
+            print("imcc: this run has no activity counts: no energy PNG", file=sys.stderr)
+        return None
+    r["activity"] = res["activity"]
+    if res.get("layer_activity") is not None:
+        r["layer_activity"] = res["layer_activity"]
+    try:        # windows and operations per layer, when the marks are the network's layers
+        work = mobilenetv2_work(r, cfg) if r.get("layers") else []
+    except (KeyError, StopIteration, ValueError):
+        work = []
+    return attach(r, cfg, windows=[(w.rows, w.cols) if w.mvms else None for w in work] or None,
+                  ops=[w.ops for w in work] or None, png=png)
 
 
 def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
@@ -242,6 +268,7 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
         r.update(paper_cycles=paper_cycles, ratio_to_paper=round(total / paper_cycles, 3))
     if args.dump:
         c.lowered.net.dump(args.dump, {c.net.input: c.x, **res["tensors"]})
+    energy = network_energy(r, res, c.cfg, getattr(args, "energy_png", None))
     if args.json:
         print_json(r)
     else:
@@ -254,6 +281,8 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
         print(f"bit-exact check of every tensor: {'PASS' if not mism else 'FAIL'}")
         for m in mism[:20]:
             print(f"  {m}")
+        if energy:
+            print(energy.text())
     return 0 if not mism else 1
 
 

@@ -46,6 +46,8 @@ def _common(p):
                    "tensors and the cluster's output for an independent check")
     p.add_argument("--waves", action="store_true", help="dump FST waveforms and a GTKWave layout")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--energy-png", metavar="FILE", help="draw the run's energy breakdown by "
+                   "unit (per layer when the run has per-layer activity; docs/energy.md)")
     p.add_argument("--schedule", choices=("layer", "fused"), default="layer",
                    help="layer: one layer after another, driven through the SoC port (the "
                         "paper's); fused: core 0 runs the network compiler's job list, the "
@@ -86,11 +88,29 @@ def run_bottleneck(args) -> int:
     r.update(tcdm_kib=round(plan.tcdm_bytes / 1024, 1))
     if blk == REFERENCE:   # the paper measured this block only: compare like with like
         r.update(paper_cycles=PAPER_CYCLES, ratio_to_paper=r["total_cycles"] / PAPER_CYCLES)
+    energy = block_energy(r, cfg, args.energy_png)
     if args.json:
         print_json(r)
     else:
         _table(r, cfg, shape)
+        if energy:
+            print(energy.text())
     return 0 if r["bit_exact"] else 1
+
+
+def block_energy(r: dict, cfg, png: str | None = None):
+    """The energy report of a bottleneck run that carries activity counts
+    (``r["activity"]``, per layer ``r["layer_activity"]``), its figures added
+    to ``r``; None (and a word on stderr if a PNG was asked) without them."""
+    from imcc.sim.energy import attach
+    from imcc.sim.energy_calib import bottleneck_work
+    if not r.get("activity"):
+        if png:
+            print("imcc: this run has no activity counts: no energy PNG", file=sys.stderr)
+        return None
+    work = bottleneck_work(r, cfg) if r.get("layers") and "block" in r else []
+    return attach(r, cfg, windows=[(w.rows, w.cols) if w.mvms else None for w in work] or None,
+                  ops=[w.ops for w in work] or None, png=png)
 
 
 def simulate(cfg, blk: dict, seed: int, *, dump: str | None = None, progress=None) -> dict:

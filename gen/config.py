@@ -20,7 +20,7 @@ from typing import Any
 __all__ = [
     "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
     "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow", "CrossbarConfig",
-    "DmaConfig", "L2Config", "CountersConfig",
+    "DmaConfig", "L2Config", "CountersConfig", "EnergyConfig",
     "parse_duration", "GEN_LIMITS",
 ]
 
@@ -432,6 +432,85 @@ class L2Config:
 
 
 @dataclass(frozen=True)
+class EnergyConfig:
+    """Per-event energies and leakage of the energy model (sim/energy.py,
+    docs/energy.md).  GF22 FDX at 0.8 V and 500 MHz, the paper's (arXiv 2201.01089)
+    point.  Each doc names its source; "derived" values are arithmetic on
+    published figures, "fit" values are least squares on the paper's Fig. 12a
+    per-layer energies (scripts/bench_energy.py --fit), "assumed" ones have no
+    published figure for this cluster.  No field changes the RTL."""
+
+    ima_mvm_fixed_pj: float = _doc(
+        "IMA analog: pJ per MVM whatever its window (bias, sense and timing of the "
+        "crossbar macro). Fit: Fig. 12a IMA rows of arXiv 2201.01089 (GF22); a full 256x256 "
+        "MVM costs fixed + 256 x row + 256 x col = 16.4 nJ, HERMES (14 nm, 10.5 TOPS/W, "
+        "JSSC 2022) 12.5 nJ", default=170.0)
+    ima_mvm_row_pj: float = _doc(
+        "IMA analog: pJ per active crossbar row and MVM (the pulse-width DAC driving one "
+        "row). Fit: Fig. 12a IMA rows of arXiv 2201.01089 (GF22)", default=25.5)
+    ima_mvm_col_pj: float = _doc(
+        "IMA analog: pJ per active column and MVM (one 8-bit ADC conversion with its "
+        "sense line). Fit: Fig. 12a IMA rows of arXiv 2201.01089 (GF22); HERMES's "
+        "256 CCO ADCs: 12.5 nJ / 256 = 49 pJ per column at 14 nm with its digital unit",
+        default=38.0)
+    ima_pcm_write_pj: float = _doc(
+        "IMA analog: pJ per 32-bit PCM programming write (8 weights = 16 devices, "
+        "program-and-verify). Assumed: tens of pJ per RESET/SET pulse of a scaled PCM "
+        "device (Wong et al., Proc. IEEE 2010; a device figure, no CMOS node) x 16 devices x "
+        "about 10 iterations; "
+        "programming only, never during inference", default=2000.0)
+    ima_busy_pj: float = _doc(
+        "IMA digital: pJ per busy cycle of an IMA (controller, streamer, DAC/ADC buffers). "
+        "Fit with ima_mvm_fixed_pj on Fig. 12a (arXiv 2201.01089, GF22): the two share "
+        "one constraint, split assumed", default=8.0)
+    dw_busy_pj: float = _doc(
+        "DW: pJ per busy cycle of a depthwise accelerator (window and weight buffers, "
+        "control; MACs apart). Fit: Fig. 12a DW rows of arXiv 2201.01089 (GF22)",
+        default=13.5)
+    dw_mac_pj: float = _doc(
+        "DW: pJ per 8x8-bit MAC into 32 bits. Derived: Horowitz ISSCC 2014 (45 nm, "
+        "0.9 V): 8-bit multiply 0.2 pJ + 32-bit add 0.1 pJ, x0.5 to 22 nm at 0.8 V",
+        default=0.15)
+    core_active_pj: float = _doc(
+        "Cores: pJ per active (not sleeping) core cycle, core and instruction fetch; its "
+        "TCDM accesses apart. Fit: Fig. 12a ADD rows (8 cores, arXiv 2201.01089, GF22); "
+        "Vega (arXiv 2110.09101, GF22, 9 cores 49.4 mW at 450 MHz) gives about 9 pJ at "
+        "peak load (derived)", default=6.5)
+    core_sleep_pj: float = _doc(
+        "Cores: pJ per sleeping core cycle (clock gated by the event unit: the gate and "
+        "wake-up logic; leakage is in leakage_mw). Assumed for GF22 at 0.8 V", default=0.3)
+    tcdm_access_pj: float = _doc(
+        "TCDM: pJ per granted 32-bit access, bank and logarithmic interconnect. Derived: "
+        "Horowitz ISSCC 2014 (45 nm): 64-bit read of an 8-32 KiB SRAM 10-20 pJ, so about "
+        "6 pJ for 32 bits of a 16 KiB bank, x0.5 to 22 nm at 0.8 V", default=3.0)
+    dma_byte_pj: float = _doc(
+        "DMA/L2: pJ per byte the DMA moves, L2 side and AXI (the TCDM side is "
+        "tcdm_access_pj). Derived: Horowitz ISSCC 2014 (45 nm): 64-bit read of a 1 MiB "
+        "SRAM 100 pJ = 12.5 pJ/B, x0.5 to 22 nm, + 1 pJ/B for the AXI wires (assumed)",
+        default=7.0)
+    dma_busy_pj: float = _doc(
+        "DMA: pJ per busy cycle of the DMA's front-end, queue and AXI manager. Assumed "
+        "(a small HWPE-sized block in GF22 at 0.8 V)", default=2.0)
+    clock_pj: float = _doc(
+        "Cluster: pJ per cycle the clock runs (not stopped by the idle gate): clock tree, "
+        "interconnect, event unit, idle SRAM. Assumed 5 mW at 500 MHz for a 2.5 mm^2 GF22 "
+        "cluster; the Fig. 12a fit constrains only its sum with the busy energies",
+        default=10.0)
+    leakage_mw: float = _doc(
+        "Cluster: leakage power in mW, charged for every cycle whether or not the clock "
+        "runs. Assumed: 2.5 mm^2 of GF22 FDX at 0.8 V without body bias, about 1 mW/mm^2 "
+        "(order of magnitude; not published for this cluster)", default=2.5)
+
+    def validate(self, p, root):
+        for f in dataclasses.fields(self):
+            _nonneg(f"{p}.{f.name}", getattr(self, f.name))
+
+    def mvm_pj(self, rows: float, cols: float) -> float:
+        """Analog energy of one MVM with ``rows`` x ``cols`` active."""
+        return self.ima_mvm_fixed_pj + self.ima_mvm_row_pj * rows + self.ima_mvm_col_pj * cols
+
+
+@dataclass(frozen=True)
 class AddressWindow:
     name: str
     base: int
@@ -459,7 +538,7 @@ _SECTIONS = {
     "tcdm": TcdmConfig, "interconnect": InterconnectConfig, "cores": CoresConfig,
     "soc": SocConfig, "ima": ImaConfig, "dw": DwConfig, "clock": ClockConfig,
     "crossbar": CrossbarConfig, "dma": DmaConfig, "l2": L2Config,
-    "counters": CountersConfig,
+    "counters": CountersConfig, "energy": EnergyConfig,
 }
 
 
@@ -479,6 +558,7 @@ class ClusterConfig:
     dma: DmaConfig = field(default_factory=DmaConfig)
     l2: L2Config = field(default_factory=L2Config)
     counters: CountersConfig = field(default_factory=CountersConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
 
     def __post_init__(self):
         for name in _SECTIONS:

@@ -1,5 +1,5 @@
 """pytest options shared by every testbench: --waves, and a summary of the
-Verilator builds, simulation runs and waveform files of the session."""
+simulator builds, simulation runs and waveform files of the session."""
 
 import json
 import os
@@ -31,7 +31,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     tr = terminalreporter
-    tr.section("Verilator builds, simulation runs, waveforms")
+    tr.section("Simulator builds (Verilator, Icarus), simulation runs, waveforms")
     for r in rows:
         if r["kind"] == "waves":
             tr.write_line(f"waves  {r['name']}")

@@ -22,7 +22,7 @@ import numpy as np
 from imcc.gen.config import ClusterConfig
 from imcc.rtl.registry import compose
 
-__all__ = ["config", "write_result", "ClusterEnv"]
+__all__ = ["config", "write_result", "record_failure", "ClusterEnv"]
 
 
 def config() -> ClusterConfig:
@@ -36,6 +36,20 @@ def write_result(data) -> None:
     if path:
         with open(path, "w") as f:
             json.dump(data, f)
+
+
+def record_failure(what: str, start_ps: float | None, event_ps: float | None) -> None:
+    """Name the job a failing run failed on, for the waves layout: the harness
+    opens a failed run's layout on [``start_ps``, ``event_ps``] (the job's
+    start and its error event, simulated picoseconds) instead of the whole
+    run.  The latest failure replaces earlier ones: benches that expect some
+    jobs to fail go on, and the one that failed the run comes last
+    (``IMCC_FOCUS``, set by the harness; nothing happens without it)."""
+    path = os.environ.get("IMCC_FOCUS")
+    if not path or start_ps is None or event_ps is None:
+        return
+    with open(path, "w") as f:
+        json.dump({"what": what, "start_ps": start_ps, "event_ps": event_ps}, f)
 
 
 class ClusterEnv:

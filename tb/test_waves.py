@@ -85,3 +85,59 @@ def test_run_waves_json_layout_in_the_fst(cfg, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (r.stdout + r.stderr).count("dump.fst") == 1, r.stdout + r.stderr
     assert "paper" not in r.stdout and "ratio" not in r.stdout
+
+
+def test_layout_of_a_failed_job_opens_on_it(tmp_path):
+    """Without a dump: the view around a failed job covers its start and its
+    error event, with both markers on them, and is the job's window, not the run."""
+    write_gtkw(tmp_path / "dump.gtkw", tmp_path / "none.fst", {"x": [("top.clk", 1)]},
+               job=(7_000_000.0, 7_400_000.0))
+    first, width, marker, a = _gtkw_view((tmp_path / "dump.gtkw").read_text())
+    assert first <= 7_000_000 and 7_400_000 <= first + width <= 7_000_000 + 4 * 400_000
+    assert (marker, a) == (7_400_000, 7_000_000)
+
+
+def _gtkw_view(text: str) -> tuple[int, float, int, int]:
+    """(first time shown, width shown, primary marker, marker A) of a layout."""
+    first = int(re.search(r"^\[timestart\] (\d+)$", text, re.M)[1])
+    m = re.search(r"^\*(-?[\d.]+) (-?\d+) (-?\d+)", text, re.M)
+    # GTKWave shows 2^-zoom time units per pixel; the wave pane is ~1000 pixels.
+    return first, 2 ** -float(m[1]) * 1000, int(m[2]), int(m[3])
+
+
+@pytest.mark.icarus
+def test_failed_run_layout_covers_the_error_event(tmp_path, monkeypatch):
+    """A run that fails on a refused DW job (tb/benches/failing_job.py), with
+    waves, on Icarus (its waves build takes seconds): the failure names the
+    job, the layout's window covers the DW's error event as the FST has it
+    (the rising edge of dw_evt_error) and the job's start, is a small part
+    of the run, and every signal the layout names is in the FST."""
+    from imcc.tb import harness
+    from imcc.tb.configs import SMALL
+    if (why := harness.icarus_missing()):
+        pytest.skip(f"Icarus Verilog is needed for this test: {why}")
+    monkeypatch.setenv("WAVES", "1")
+    name = "waves_failed_job_icarus"
+    with pytest.raises(AssertionError) as e:
+        harness.run_bench(SMALL, "failing_job", simulator="icarus", name=name)
+    run_dir = harness.build_dir() / "runs" / name
+    r = json.loads((run_dir.parent / f"{name}.result.json").read_text())
+    assert r["error"] == r["error_code"], r          # refused as ADDRESS
+    assert f"dw job failed with error {r['error']}" in str(e.value)
+    assert f"opens on the failed dw job (error {r['error']})" in str(e.value)
+    fst, text = run_dir / "dump.fst", (run_dir / "dump.gtkw").read_text()
+    first, width, marker, start = _gtkw_view(text)
+    from pywellen import Waveform
+    w = Waveform(str(fst), stream_only=True)
+    evt = [v for v in w.all_vars() if v.full_name == "imcc_cluster_tb.dw_evt_error"]
+    rises = []
+    w.stream_changes(lambda t, _, v: rises.append(t) if v == 1 else None, evt)
+    assert len(rises) == 1, rises                     # the refused job's event, once
+    assert first <= start < rises[0] <= first + width, (first, width, start, rises)
+    # the event is what the bench saw (the IRQ line's edge): within a few cycles of it
+    assert 0 <= marker - rises[0] <= 10 * SMALL.clock.period_ns * 1000, (marker, rises)
+    assert width < dump_end(fst) / 4, (width, dump_end(fst))
+    signals = dump_signals(fst)
+    traces = _gtkw_traces(text)
+    missing = [t for t in traces if t not in signals]
+    assert len(traces) > 200 and not missing, missing[:10]

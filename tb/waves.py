@@ -11,7 +11,7 @@ from pathlib import Path
 from vcd.gtkw import GTKWSave
 
 __all__ = ["write_gtkw", "layout", "module_ports", "module_port_dirs", "module_signals", "traced",
-           "TRACE_MAX_WIDTH", "dump_signals", "dump_end"]
+           "TRACE_MAX_WIDTH", "dump_signals", "dump_end", "dump_ps", "view"]
 
 # Widest vector a waves build traces (Verilator's --trace-max-width; its
 # default of 256 would leave the crossbar's 2048-bit macro ports out of the FST).
@@ -100,24 +100,54 @@ def dump_end(dumpfile: Path) -> int:
     return last[0]
 
 
+_PS = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "s": 1e12}
+
+
+def dump_ps(dumpfile: Path) -> float:
+    """Picoseconds per time unit of a dump (1 when it does not exist yet)."""
+    if not Path(dumpfile).exists():
+        return 1.0
+    from pywellen import Waveform
+    t = Waveform(str(dumpfile), stream_only=True).timescale
+    return t.factor * _PS[str(t.unit).rsplit(".", 1)[-1]] if t else 1.0
+
+
+def view(end: int | None, job: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """The span [first, last] a layout opens on, in dump units: the whole run
+    [0, ``end``], or around a failed job (``job``: its start and its error
+    event) with a quarter of the job's length (at least 20 units) either side."""
+    if job:
+        start, event = min(job), max(job)
+        margin = max((event - start) // 4, 20)
+        return max(0, start - margin), event + margin
+    return (0, end) if end else None
+
+
 def write_gtkw(path: Path, dumpfile: Path, groups: dict[str, list[tuple[str, int]]],
-               end: int | None = None):
+               end: int | None = None, job: tuple[float, float] | None = None):
     """``groups``: {group name: [(full signal name, width)]}, in display order.
     Groups whose name contains "/" nest under the part before it.  The view
     spans [0, ``end``] (default: the dump's last time stamp, when it exists),
-    so the layout opens on the whole run rather than on its first picoseconds."""
-    if end is None and Path(dumpfile).exists():
+    so the layout opens on the whole run rather than on its first picoseconds;
+    with ``job`` (a failed job's start and error event, in ps) it opens on
+    that job instead (:func:`view`), the primary marker on the error event and
+    marker A on the job's start."""
+    if end is None and job is None and Path(dumpfile).exists():
         end = dump_end(dumpfile)
+    unit = dump_ps(dumpfile)
+    job_units = tuple(round(t / unit) for t in job) if job else None
+    span = view(end, job_units)
     with open(path, "w") as f:
         g = GTKWSave(f)
         g.dumpfile(str(dumpfile))
         g.size(*_SIZE)
         g.signals_width(_SIGNALS_WIDTH)
-        if end:
+        if span:
             # GTKWave shows 2^-zoom time units per pixel.
             px = _SIZE[0] - _SIGNALS_WIDTH - 40
-            g.timestart(0)
-            g.zoom_markers(-math.ceil(math.log2(max(1.0, end / px))))
+            g.timestart(span[0])
+            marks = ({"marker": job_units[1], "a": job_units[0]} if job_units else {})
+            g.zoom_markers(-math.ceil(math.log2(max(1.0, (span[1] - span[0]) / px))), **marks)
         parents: dict[str, list[tuple[str, list]]] = {}
         for name, sigs in groups.items():
             top, _, sub = name.partition("/")

@@ -39,7 +39,7 @@ from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import pack_window, pad_columns, pointwise_job, program_job
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
 from imcc.tb.counters import counter_keys, delta, monitor_grants, read_vpi
-from imcc.tb.env import config, write_result
+from imcc.tb.env import config, record_failure, write_result
 
 
 
@@ -246,6 +246,9 @@ async def bottleneck(dut):
             bad = np.argwhere(got != exp)
             yx = tuple(int(v) for v in bad[0])
             rec = next(r for r in run.layers if r["name"] == layer)
+            if not mismatches:      # a failed run's waves open on the first wrong layer
+                record_failure(f"{layer} (wrong values)", rec["start_ns"] * 1000,
+                               rec["end_ns"] * 1000)
             mismatches.append(
                 f"{layer}: {len(bad)} of {exp.size} values differ; first at pixel (y={yx[0]}, "
                 f"x={yx[1]}) channel {yx[2]}: expected {int(exp[yx])}, got {int(got[yx])}; "

@@ -30,6 +30,9 @@ async def setup(dut, cfg: ClusterConfig, *, manager: bool = True) -> AxiMaster |
     """Clock, idle the ports no block drives yet, reset, attach the monitor;
     the cocotbext-axi manager on the SoC port (``manager=False``: the AXI
     inputs idle, for a test that drives them itself)."""
+    # The macro ports' inputs are 0 until a crossbar model takes them over (after
+    # reset): a 2-state simulator starts them there, a 4-state one at Z.
+    tie_off_macros(dut, cfg, missing_ok=True)
     start_clock(dut, cfg.clock.period_ns)
     if not hasattr(dut, "l2"):
         tie_off_l2(dut, cfg)
@@ -66,15 +69,20 @@ def tie_off_l2(dut, cfg: ClusterConfig):
             getattr(dut, f"{inst.name}_axi__{ch}").value = 0
 
 
-def tie_off_macros(dut, cfg: ClusterConfig):
-    """Every IMA instance's macro inputs at 0: no crossbar model answers (a
-    bench that does not use the IMA)."""
+def tie_off_macros(dut, cfg: ClusterConfig, missing_ok: bool = False):
+    """Every IMA instance's macro inputs at 0 (each array's port, or the bank's):
+    no crossbar model answers (a bench that does not use the IMA).
+    ``missing_ok``: skip ports the top does not have."""
     from imcc.rtl.ima.macro import MacroSignature
+    from imcc.tb.bus.crossbar_macro import macro_prefix
     sig = MacroSignature(cfg.ima.rows, cfg.ima.cols)
     for inst in compose(cfg).of_kind("ima"):
-        for path, flow, _ in sig.flatten(sig.create()):
-            if flow == In:
-                getattr(dut, f"{inst.name}_macro__" + "__".join(map(str, path))).value = 0
+        for prefix in dict.fromkeys(macro_prefix(cfg, inst.name, k) for k in range(cfg.ima.arrays)):
+            # flatten() gives members (In(1), ...), not flows: compare the member's flow.
+            for path, member, _ in sig.flatten(sig.create()):
+                name = f"{prefix}__" + "__".join(map(str, path))
+                if member.flow == In and (not missing_ok or hasattr(dut, name)):
+                    getattr(dut, name).value = 0
 
 
 def _pauses(rng: random.Random, p: float):

@@ -28,6 +28,15 @@ __all__ = ["ALL_ONES", "HwpeDriver", "IrqEvents", "PinEvents", "hwpe_driver"]
 ALL_ONES = 0xFFFF_FFFF
 
 
+def _now_ps() -> float | None:
+    """Simulated time in ps under cocotb; None elsewhere (an amaranth.sim adapter)."""
+    try:
+        from cocotb.simtime import get_sim_time
+        return get_sim_time("ps")
+    except Exception:
+        return None
+
+
 class HwpeDriver:
     """One accelerator instance at ``base`` with register map ``rm``.
 
@@ -77,6 +86,7 @@ class HwpeDriver:
         return jid
 
     async def trigger(self):
+        self.triggered_ps = _now_ps()       # the job's start, for a failed run's waves
         await self.write("TRIGGER", 0)
 
     async def offload(self, job) -> int:
@@ -92,6 +102,10 @@ class HwpeDriver:
         flag = await self.evt.wait(token)
         err = (await self.status())["ERROR"]
         assert flag == (err != 0), f"{self.name}: error event {flag} but STATUS.ERROR {err}"
+        if err:     # a failed run's waves open on this job (tb/env.record_failure)
+            from imcc.tb.env import record_failure
+            record_failure(f"{self.name} job (error {err})", getattr(self, "triggered_ps", None),
+                           getattr(self.evt, "event_ps", None))
         return err
 
     async def run(self, job) -> int:
@@ -115,6 +129,7 @@ class PinEvents:
     def __init__(self, done, error):
         self._done, self._error = done, error
         self.events: list[bool] = []
+        self.times_ps: list[float | None] = []     # when each event came
         self._evt = Event()
         cocotb.start_soon(self._watch())
 
@@ -124,6 +139,7 @@ class PinEvents:
             # (not in the read-only phase, where the woken waiter could not drive).
             await RisingEdge(self._done)
             self.events.append(bool(int(self._error.value)))
+            self.times_ps.append(_now_ps())
             self._evt.set()
 
     async def wait_count(self, n: int):
@@ -138,6 +154,7 @@ class PinEvents:
     async def wait(self, token: int | None = None) -> bool:
         n = self.mark() if token is None else token
         await self.wait_count(n + 1)
+        self.event_ps = self.times_ps[n]
         return self.events[n]
 
 
@@ -162,6 +179,7 @@ class IrqEvents:
     async def wait(self, token=None) -> bool:
         while not int(self.irq.value) >> self.bit_done & 1:
             await ValueChange(self.irq)
+        self.event_ps = _now_ps()          # the event, before the register reads
         pend = await self.ctrl.read("EVT_PENDING")
         assert pend >> self.bit_done & 1, f"EVT_PENDING {pend:#x} without the done bit"
         await self.ctrl.write("EVT_CLEAR", pend & self.mask)

@@ -7,6 +7,10 @@ move a whole range as C integers.  cocotb does not wrap them, so this calls
 them through ctypes in the simulator executable, whose symbols the harness
 exports (``-rdynamic``, tb/harness.py).  A write is a backdoor deposit: it
 changes the array, not the logic that already read it.
+
+A simulator without them (Icarus's vvp) gets cocotb's per-word access, which
+is slow but fine for the small runs such a simulator is used for; a word
+that holds X or Z there is an error naming it (4-state simulators show it).
 """
 
 from __future__ import annotations
@@ -36,15 +40,23 @@ _vpi = None
 
 
 def _lib():
+    """The simulator's VPI with the bulk array calls; None when it has no
+    such calls (Icarus)."""
     global _vpi
     if _vpi is None:
         lib = ctypes.CDLL(None)
+        if not hasattr(lib, "vpi_handle_by_name"):
+            raise RuntimeError("no VPI in this process: run inside a simulator")
         try:
             for name in ("vpi_get_value_array", "vpi_put_value_array"):
                 getattr(lib, name)
         except AttributeError:
-            raise RuntimeError("the simulator does not export vpi_get_value_array: build it "
-                               "through imcc.tb.harness (links with -rdynamic)") from None
+            # Verilator built elsewhere than through the harness lacks -rdynamic.
+            if _simulator_is_verilator():
+                raise RuntimeError("the simulator does not export vpi_get_value_array: build "
+                                   "it through imcc.tb.harness (links with -rdynamic)") from None
+            _vpi = False
+            return None
         lib.vpi_handle_by_name.restype = ctypes.c_void_p
         lib.vpi_handle_by_name.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
         for name in ("vpi_get_value_array", "vpi_put_value_array"):
@@ -53,7 +65,12 @@ def _lib():
         lib.vpi_chk_error.argtypes = [ctypes.POINTER(_ErrorInfo)]
         lib.vpi_chk_error.restype = ctypes.c_int32
         _vpi = lib
-    return _vpi
+    return _vpi or None
+
+
+def _simulator_is_verilator() -> bool:
+    import cocotb
+    return "verilator" in getattr(cocotb, "SIM_NAME", "").lower()
 
 
 class VpiArray:
@@ -61,10 +78,12 @@ class VpiArray:
     are Verilog's (Amaranth declares memories ``[depth-1:0]``)."""
 
     def __init__(self, handle):
-        self.path = handle._path
+        self.path, self.handle = handle._path, handle
         self.left, self.right = handle.left, handle.right
         self.lo, self.depth = min(self.left, self.right), len(handle)
         self.lib = _lib()
+        if self.lib is None:        # per-word access (see the module's docstring)
+            return
         self.h = self.lib.vpi_handle_by_name(self.path.encode(), None)
         if not self.h:
             raise RuntimeError(f"VPI has no handle for {self.path}")
@@ -109,6 +128,8 @@ class VpiArray:
         index, rev = self._span(first, n)
         if n == 0:
             return np.zeros(0, np.uint32)
+        if self.lib is None:
+            return np.array([self._word(self.lo + first + k) for k in range(n)], np.uint32)
         v = _ArrayValue(VPI_INT_VAL, 0, None)
         self.lib.vpi_get_value_array(self.h, ctypes.byref(v), index, n)
         self._check("reading")
@@ -122,7 +143,19 @@ class VpiArray:
         index, rev = self._span(first, buf.size)
         if buf.size == 0:
             return
+        if self.lib is None:
+            from cocotb.handle import Immediate     # now, as the bulk call deposits
+            for k, w in enumerate(buf):
+                self.handle[self.lo + first + k].value = Immediate(int(w))
+            return
         buf = np.ascontiguousarray(buf[::-1] if rev else buf)
         v = _ArrayValue(VPI_INT_VAL, 0, buf.ctypes.data)
         self.lib.vpi_put_value_array(self.h, ctypes.byref(v), index, buf.size)
         self._check("writing")
+
+    def _word(self, index: int) -> int:
+        value = self.handle[index].value
+        if not value.is_resolvable:
+            raise RuntimeError(f"{self.path}[{index}] holds {value} (X or Z): a 4-state "
+                               "simulator shows a word nothing has written")
+        return value.to_unsigned()

@@ -77,7 +77,8 @@ class ImaCluster(wiring.Component):
             m.d.comb += gen.enable.eq(self.noise_en)
             wiring.connect(m, gen.bus, getattr(c, name))
         driven = set(KEEP) | set(self.noise_masters) | {"clk", "rst"}
-        for path, flow, value in c.signature.flatten(c):
-            if path[0] not in driven and flow == In:
+        # flatten() gives members (In(1), ...), not flows: compare the member's flow.
+        for path, member, value in c.signature.flatten(c):
+            if path[0] not in driven and member.flow == In:
                 m.d.comb += value.eq(0)
         return m
