@@ -224,8 +224,9 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
            # activity counters from the start of the cores to EOC, and their values at
            # each CYCLE_LO read of the program (tb/counters.py; empty when off)
            "activity": delta(read_vpi(root, cfg), a0, cfg) if counted else {},
-           "clock_en_low_cycles": [c + (0 if s is None else int((get_sim_time("ps") - s) // period_ps))
-                                   for c, s in zip(clock_en_low, low_since)],
+           "clock_en_low_cycles": [
+               c + (0 if s is None else int((get_sim_time("ps") - s) // period_ps))
+               for c, s in zip(clock_en_low, low_since)],
            "activity_stamps": stamps,
            # the protocol checkers' count of TCDM grants per class over the same window
            "monitor_tcdm": ({k: v - g0[k] for k, v in monitor_grants(root, cfg).items()}
