@@ -20,7 +20,7 @@ from typing import Any
 __all__ = [
     "ConfigError", "ClusterConfig", "TcdmConfig", "InterconnectConfig", "CoresConfig",
     "SocConfig", "ImaConfig", "DwConfig", "ClockConfig", "AddressWindow", "CrossbarConfig",
-    "DmaConfig", "L2Config", "EnergyConfig",
+    "DmaConfig", "L2Config", "CountersConfig", "EnergyConfig",
     "parse_duration", "GEN_LIMITS",
 ]
 
@@ -521,10 +521,24 @@ class AddressWindow:
         return self.base <= addr < self.base + self.size
 
 
+@dataclass(frozen=True)
+class CountersConfig:
+    """Activity counters in the cluster control block (docs/counters.md)."""
+
+    enabled: bool = _doc("activity counters (MVMs, PCM writes, busy cycles, TCDM accesses per "
+                         "master class, DW MACs, core active/sleep cycles, DMA bytes) readable "
+                         "from the cluster control block; false removes them and their area",
+                         default=True)
+
+    def validate(self, p, root):
+        _choice(f"{p}.enabled", self.enabled, (True, False))
+
+
 _SECTIONS = {
     "tcdm": TcdmConfig, "interconnect": InterconnectConfig, "cores": CoresConfig,
     "soc": SocConfig, "ima": ImaConfig, "dw": DwConfig, "clock": ClockConfig,
-    "crossbar": CrossbarConfig, "dma": DmaConfig, "l2": L2Config, "energy": EnergyConfig,
+    "crossbar": CrossbarConfig, "dma": DmaConfig, "l2": L2Config,
+    "counters": CountersConfig, "energy": EnergyConfig,
 }
 
 
@@ -543,6 +557,7 @@ class ClusterConfig:
     crossbar: CrossbarConfig = field(default_factory=CrossbarConfig)
     dma: DmaConfig = field(default_factory=DmaConfig)
     l2: L2Config = field(default_factory=L2Config)
+    counters: CountersConfig = field(default_factory=CountersConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
 
     def __post_init__(self):

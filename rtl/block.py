@@ -51,6 +51,11 @@ class ClusterBlock:
       within two edges of the last activity (response and pulse registers)
       need not count.  ``None``: the block cannot tell, and the cluster's
       clock never stops.
+    * ``activity()``: ``{counter key: signal}`` for the activity counters its
+      kind declares (:meth:`BlockKind.counters`, keys without the instance
+      prefix): a 1-bit condition for a ``level`` counter, an amount per clock
+      edge for an ``event`` counter.  Signals made in ``__init__`` and driven
+      by the block's elaboration; the cluster wires them to the control block.
     * ``external_sources()``, ``synth_stubs()``, ``macro_modules()``: non-Amaranth
       RTL the block instantiates, its port-only stand-ins for synthesis, and
       macros instantiated by module name (empty by default).
@@ -71,6 +76,9 @@ class ClusterBlock:
 
     def quiet(self):
         return None
+
+    def activity(self) -> dict:
+        return {}
 
     def events(self) -> dict:
         """``{event name: 1-bit pulse}``, names ``<instance>_<event>`` as the
@@ -132,6 +140,8 @@ class BlockKind:
     * ``events``: event suffixes of each instance (``done`` gives ``<instance>_done``).
     * ``readout_registers``: ``(name, offset, doc)`` of configuration readout
       registers the kind adds to the cluster control block.
+    * ``tcdm_class``: the master class its interconnect masters' TCDM accesses
+      count in (``tcdm.<class>``, rtl/ctrl/counters.py); ``None``: not counted.
     """
 
     name: str = ""
@@ -139,6 +149,7 @@ class BlockKind:
     master_rank: int = 1
     events: tuple[str, ...] = ()
     readout_registers: tuple[tuple[str, int, str], ...] = ()
+    tcdm_class: str | None = None
 
     def count(self, cfg: ClusterConfig) -> int:
         """Instances of the kind in ``cfg``."""
@@ -167,6 +178,16 @@ class BlockKind:
     def readout(self, cfg: ClusterConfig, comp: "Composition") -> list[ReadoutField]:
         """Fields of the cluster control block's configuration readout."""
         return []
+
+    def counters(self, cfg: ClusterConfig, inst: Instance) -> list:
+        """Activity counters of instance ``inst``
+        (:class:`~imcc.rtl.ctrl.counters.CounterSpec`, keys without the
+        prefix); its block's ``activity()`` drives them."""
+        return []
+
+    def counter_prefix(self, inst: Instance) -> str:
+        """What precedes the keys of :meth:`counters`: ``<kind><index>.``."""
+        return f"{self.name}{inst.index}."
 
     def build(self, cfg: ClusterConfig, inst: Instance, comp: "Composition") -> ClusterBlock:
         """The component of instance ``inst`` (imports its RTL lazily, so the

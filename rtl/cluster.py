@@ -22,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 from imcc.gen.config import ClusterConfig
 from .block import ClusterBlock
 from .interconnect import Interconnect, TcdmSignature, TargetSignature
+from .interconnect.crossbar import in_window
 from .hwpe.port_mux import connect_masters
 from .registry import cluster_blocks, compose
 from .tcdm import TcdmBank
@@ -159,6 +160,8 @@ class Cluster(wiring.Component):
                 if block is ctrl or block.wants_events:
                     m.d.comb += block.evt_in.eq(Cat(sources.get(n, 0) for n in events))
 
+        if ctrl is not None and getattr(ctrl, "counters", None) is not None:
+            self._wire_counters(m, ctrl.counters)
         if self.port_checker is not None:
             self._attach_checkers(m, ic)
         quiet = self._quiet_terms(ic, muxes)
@@ -167,6 +170,30 @@ class Cluster(wiring.Component):
         else:
             self._clock_gate(m, cd, quiet)
         return m
+
+    def _wire_counters(self, m, counters):
+        """The blocks' activity and the TCDM accesses per master class (granted
+        requests to a bank, counted at the block's own port, before any port
+        mux) into the control block's activity counters."""
+        keys = {s.key for s in counters.specs}
+        grants: dict[str, list] = {}
+        t = self.cfg.tcdm
+        for inst in self.comp.instances:
+            block = self.blocks.get(inst.name)
+            if block is None:
+                continue
+            prefix = inst.kind.counter_prefix(inst)
+            for key, sig in block.activity().items():
+                assert prefix + key in keys, f"{inst.name}: no counter {prefix + key}"
+                m.d.comb += counters.act(prefix + key).eq(sig)
+            if inst.kind.tcdm_class:
+                for name, port in block.tcdm_masters().items():
+                    g = Signal(name=f"{name}_tcdm_access")
+                    m.d.comb += g.eq(port.req & port.gnt & in_window(port.addr, t.base,
+                                                                       t.size_bytes))
+                    grants.setdefault(inst.kind.tcdm_class, []).append(g)
+        for cls, gs in grants.items():
+            m.d.comb += counters.act(f"tcdm.{cls}").eq(sum(gs))
 
     @property
     def idle_gate(self) -> bool:

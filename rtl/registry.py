@@ -138,6 +138,8 @@ def _check(comp: Composition):
                           f"instances whose events fit the event unit: {len(comp.events)} "
                           f"accelerator events, at most {MAX_ACC_EVENTS} (2 per instance)")
     win = cfg.interconnect.periph_window_kib * 1024
+    from .ctrl.counters import counter_registers
+    counter_registers(cfg, comp, win)       # the activity counters fit the control window
     pb, span = cfg.interconnect.periph_base, len(comp.periph_slaves) * win
     t = cfg.tcdm
     if pb < t.base + t.size_bytes and t.base < pb + span:

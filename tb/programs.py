@@ -162,6 +162,24 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     return r
 
 
+def layer_activity(cfg: ClusterConfig, stamps: list[dict], start: int,
+                   marks: list[int]) -> list[dict]:
+    """Per mark, the activity between the previous time stamp (``start`` for
+    the first) and the mark's, from the snapshots the bench took at each
+    CYCLE_LO read (``stamps``, each with the ``stamp`` it returned); [] when
+    the counters are off."""
+    from imcc.tb.counters import delta
+    by = {s["stamp"]: {k: v for k, v in s.items() if k != "stamp"} for s in stamps}
+    if not by or start not in by:
+        return []
+    out, prev = [], by[start]
+    for mk in marks:
+        cur = by[mk]
+        out.append(delta(cur, prev, cfg))
+        prev = cur
+    return out
+
+
 def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves=False,
                 trace=False) -> dict:
     """A compiled network (gen/compiler/network.Compiled) on the cluster in RTL:
@@ -170,8 +188,12 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
     starts the cores and reads every tensor back from L2 after the end.
 
     Returns the run (as :func:`run_app`) with ``tensors`` (name -> array as the
-    cluster produced it), ``marks`` (cycle counter after each layer) and
-    ``net_status`` (entries done, failing entry + 1, unit, error code)."""
+    cluster produced it), ``marks`` (cycle counter after each layer),
+    ``net_status`` (entries done, failing entry + 1, unit, error code),
+    ``activity`` (the activity counters from the cores' start to the end,
+    tb/counters.py) and ``layer_activity`` (per mark: the counters between the
+    previous mark, or the first entry's start, and this one; snapshots taken by
+    VPI when the program reads the cycle counter, so no cycle count changes)."""
     from imcc.gen.compiler.program import arena_bytes
     prog, cfg = compiled.program, compiled.cfg
     with tempfile.TemporaryDirectory() as d:
@@ -186,7 +208,8 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
         env = {"IMCC_WEIGHT_IMAGE": str(image), "IMCC_MAX_CYCLES": limit,
                "IMCC_L1_OUTPUTS": json.dumps({n: (a, int(np.prod(s)))
                                               for n, (a, s) in prog.l1_tensors.items()}),
-               "IMCC_MARKS": "mark_count", "IMCC_MARKS_TOTAL": n_marks}
+               "IMCC_MARKS": "mark_count", "IMCC_MARKS_TOTAL": n_marks,
+               "IMCC_ACTIVITY_STAMPS": "1"}
         if waves:
             env["WAVES"] = "1"
         if trace:
@@ -200,6 +223,8 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
     r["marks"] = np.frombuffer(out.pop("marks"), "<u4").tolist()
     r["net_status"] = np.frombuffer(out.pop("net_status"), "<u4").tolist()
     r["start_cycles"] = int(np.frombuffer(out.pop("start_cycles"), "<u4")[0])
+    r["layer_activity"] = layer_activity(cfg, r.pop("activity_stamps", []), r["start_cycles"],
+                                         r["marks"])
     r["tensors"] = {}
     for name, (a, shape) in prog.l1_tensors.items():
         r["tensors"][name] = np.frombuffer(out.pop(f"l1:{name}"), np.int8).reshape(shape).copy()

@@ -117,6 +117,8 @@ def test_small_mobilenetv2_in_rtl_bit_exact(tmp_path):
     c = _compiled(*SMALL)
     res = run_network(c)
     _check_rtl(c, res)
+    from imcc.tb.test_counters import check_network_activity
+    check_network_activity(c, res)          # the activity counters per layer (issue 24)
     path = tmp_path / "net.npz"
     c.lowered.net.dump(path, {c.net.input: c.x, **res["tensors"]})
     _recheck_dump(path)

@@ -59,9 +59,16 @@ class Cores(wiring.Component, ClusterBlock):
         })
         super().__init__(members)
         self._quiet = Signal(name="cores_quiet")
+        self._act = {}
+        for i in range(n):
+            self._act[f"core{i}.active"] = Signal(name=f"core{i}_act_active")
+            self._act[f"core{i}.sleep"] = Signal(name=f"core{i}_act_sleep")
 
     def quiet(self):
         return self._quiet
+
+    def activity(self) -> dict:
+        return self._act
 
     # -- ClusterBlock ----------------------------------------------------------------------
     def tcdm_masters(self) -> dict:
@@ -131,5 +138,9 @@ class Cores(wiring.Component, ClusterBlock):
         started = Signal(n, name="started")
         m.d.sync += started.eq(started | eu.fetch_en)
         idle = [(~started[i] & ~eu.fetch_en[i]) | (sleeping[i] & ~eu.clock_en[i]) for i in range(n)]
+        for i in range(n):      # activity: a started core runs or sleeps (clock gated)
+            on = started[i] | eu.fetch_en[i]
+            m.d.comb += [self._act[f"core{i}.active"].eq(on & eu.clock_en[i]),
+                         self._act[f"core{i}.sleep"].eq(on & ~eu.clock_en[i])]
         m.d.comb += self._quiet.eq(Cat(*idle).all() & ~self.evt_in.any())
         return m

@@ -14,6 +14,7 @@ class CoresKind(BlockKind):
     name = "cores"
     window = "eu"
     master_rank = 0
+    tcdm_class = "cores"
 
     def count(self, cfg):
         return 1 if cfg.cores.count else 0
@@ -31,6 +32,19 @@ class CoresKind(BlockKind):
 
     def readout(self, cfg, comp):
         return [ReadoutField("CLUSTER_CFG", Field("CORES", 0, 5, "number of cores"), cfg.cores.count)]
+
+    def counters(self, cfg, inst):
+        from ..ctrl.counters import CounterSpec as C
+        out = []
+        for n in range(cfg.cores.count):
+            out += [C(f"core{n}.active", "level", f"cycles core {n} runs: started (FETCH_EN) "
+                      "and its clock enabled"),
+                    C(f"core{n}.sleep", "level", f"cycles core {n} sleeps: started and its "
+                      "clock gated by the event unit (cv.elw)")]
+        return out
+
+    def counter_prefix(self, inst):
+        return ""
 
     def build(self, cfg, inst, comp):
         from .cores import Cores

@@ -1,6 +1,7 @@
 """Cluster control block (peripheral window ``ctrl``): identity, the
 configuration readout software and testbenches discover the cluster by, a
-free-running cycle counter, and the accelerators' events as interrupt lines.
+free-running cycle counter, the accelerators' events as interrupt lines and
+the activity counters (rtl/ctrl/counters.py, ``counters.enabled``).
 
 The register description (:func:`cluster_ctrl_regmap`) is the single source of
 this decode, ``imcc_ctrl.h``, the Python constants and docs/ctrl-registers.md.
@@ -15,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 from imcc.gen.config import ClusterConfig
 from ..block import ClusterBlock
 from ..hwpe.regs import Field, Register, RegisterMap
+from .counters import ActivityCounters, counter_registers, counter_specs
 from ..interconnect.protocol import TargetSignature
 
 __all__ = ["ClusterCtrl", "cluster_ctrl_regmap", "VERSION"]
@@ -51,6 +53,7 @@ def cluster_ctrl_regmap(cfg: ClusterConfig, comp) -> RegisterMap:
         return R(name, offset, "ro", doc, kind="io",
                  fields=tuple(sorted((f.field for f in fields[name]), key=lambda f: f.lsb)))
     kinds = [cfg_reg(n, o, d) for k in REGISTRY for n, o, d in k.readout_registers]
+    kinds += counter_registers(cfg, comp, cfg.interconnect.periph_window_kib * 1024)
     return RegisterMap("ctrl", "Cluster control", tuple(sorted((
         R("CLUSTER_ID", 0x00, "ro", "cluster id (configuration soc.cluster_id)", kind="io"),
         R("VERSION", 0x04, "ro", "generator version", kind="io", fields=(
@@ -67,7 +70,9 @@ def cluster_ctrl_regmap(cfg: ClusterConfig, comp) -> RegisterMap:
         R("EVT_CLEAR", 0x24, "wo", "write ones to clear EVT_PENDING bits", kind="io"),
         R("IRQ_MASK", 0x28, "rw", "interrupt enables: irq = EVT_PENDING & IRQ_MASK", kind="io"),
         R("GATED_CYCLES", 0x2C, "ro", "cycles the idle clock gate stopped the cluster's clock "
-          "(configuration clock.idle_gate; wraps at 2^32)", kind="io"),
+          "(configuration clock.idle_gate; wraps at 2^32)"
+          + ("; cleared by CNT_CLEAR, held by CNT_CTRL.FREEZE" if cfg.counters.enabled else ""),
+          kind="io"),
         *kinds), key=lambda r: r.offset)), constants={"EVENT": [(n.upper(), i, f"bit {i} of EVT_PENDING / IRQ_MASK / irq")
                             for i, n in enumerate(events)]},
         notes="An unmapped offset or a write to a read-only register answers a bus error "
@@ -93,6 +98,9 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
                           "evt_in": In(n_ev), "irq": Out(n_ev),
                           "clock_stopped": In(1)})     # the cluster's idle gate holds the clock
         self._quiet = Signal(name="ctrl_quiet")
+        self.counter_specs = counter_specs(cfg, comp)
+        # built here so that the cluster can wire the blocks' activity to it
+        self.counters = ActivityCounters(self.counter_specs) if self.counter_specs else None
 
     def quiet(self):
         return self._quiet
@@ -117,9 +125,34 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
         cycles = Signal(64, name="cycles")
         m.d.free += cycles.eq(cycles + 1)
         gated = Signal(32, name="gated_cycles")
-        with m.If(self.clock_stopped):
-            m.d.free += gated.eq(gated + 1)
-        m.d.comb += self._quiet.eq(~self.evt_in.any())
+        cnt = self.counters
+        freeze = Signal(name="cnt_freeze")
+        cnt_clear = Signal(name="cnt_clear")
+        cnt_hi = Signal(32, name="cnt_hi_latched")
+        # toggles at each CYCLE_LO read: a testbench snapshots the counters (by VPI) at
+        # the time stamps software takes, without a cycle of its own (tb/counters.py)
+        stamp = Signal(name="cnt_stamp")
+        if cnt is not None:
+            m.submodules.counters = cnt
+            m.d.comb += [cnt.freeze.eq(freeze), cnt.clear.eq(cnt_clear)]
+            with m.If(cnt_clear):
+                m.d.free += gated.eq(0)
+            with m.Elif(self.clock_stopped & ~freeze):
+                m.d.free += gated.eq(gated + 1)
+            # an event to count at the next edge keeps the clock running (the blocks
+            # that raise them are not quiet then either: this only makes it local)
+            m.d.comb += self._quiet.eq(~self.evt_in.any() & ~Cat(*cnt.events_now()).any())
+        else:
+            with m.If(self.clock_stopped):
+                m.d.free += gated.eq(gated + 1)
+            m.d.comb += self._quiet.eq(~self.evt_in.any())
+        words = {}      # counter register -> (counter signal, word index)
+        for s in self.counter_specs:
+            sig = getattr(cnt, f"cnt_{s.ident}")
+            if s.words == 1:
+                words[s.reg] = (sig, 0)
+            else:
+                words[s.reg + "_LO"], words[s.reg + "_HI"] = (sig, 0), (sig, 1)
         cycle_hi = Signal(32, name="cycle_hi_latched")
         pending = Signal.like(self.evt_in, name="evt_pending")
         mask = Signal.like(self.evt_in, name="irq_mask")
@@ -145,10 +178,27 @@ class ClusterCtrl(wiring.Component, ClusterBlock):
                         m.d.comb += rdata.eq(cycles[:32])
                         with m.If(c.req & ~c.we):
                             m.d.sync += cycle_hi.eq(cycles[32:])
+                            if cnt is not None:
+                                m.d.sync += stamp.eq(~stamp)
                     elif r.name == "CYCLE_HI":
                         m.d.comb += rdata.eq(cycle_hi)
                     elif r.name == "GATED_CYCLES":
                         m.d.comb += rdata.eq(gated)
+                    elif r.name == "CNT_CTRL":
+                        m.d.comb += rdata.eq(freeze)
+                        with m.If(c.req & c.we & c.be[0]):
+                            m.d.sync += freeze.eq(c.wdata[0])
+                    elif r.name == "CNT_CLEAR":
+                        m.d.comb += cnt_clear.eq(c.req & c.we)
+                    elif r.name in words:
+                        sig, word = words[r.name]
+                        if word == 0:
+                            m.d.comb += rdata.eq(sig[:32])
+                            if len(sig) > 32:
+                                with m.If(c.req & ~c.we):
+                                    m.d.sync += cnt_hi.eq(sig[32:])
+                        else:
+                            m.d.comb += rdata.eq(cnt_hi)
                     elif r.name == "EVT_PENDING":
                         m.d.comb += rdata.eq(pending)
                     elif r.name == "EVT_CLEAR":

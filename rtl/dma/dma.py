@@ -59,6 +59,8 @@ class Dma(wiring.Component, ClusterBlock):
         members.update({n: Out(TcdmSignature()) for n in self.master_names})
         super().__init__(members)
         self._quiet = Signal(name=f"{name}_quiet")
+        self._act = {"busy": Signal(name=f"{name}_act_busy"),
+                     "bytes": Signal(8, name=f"{name}_act_bytes")}
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names}
@@ -68,6 +70,9 @@ class Dma(wiring.Component, ClusterBlock):
 
     def quiet(self):
         return self._quiet
+
+    def activity(self) -> dict:
+        return self._act
 
     def _check(self, m, src, dst, nbytes, two_d, reps, sstr, dstr):
         """(error code, to_l2, rows, strides) of a launch: the first and the last
@@ -190,5 +195,6 @@ class Dma(wiring.Component, ClusterBlock):
         # Events: a registered pulse per transfer end or refused launch.
         m.d.sync += [self.evt_done.eq(mover.done | refuse),
                      self.evt_error.eq((mover.done & mover.error) | refuse)]
+        m.d.comb += [self._act["busy"].eq(queued != 0), self._act["bytes"].eq(mover.moved)]
         m.d.comb += self._quiet.eq(~running & ~queue.r_rdy & ~self.evt_done)
         return m

@@ -14,6 +14,7 @@ class DmaKind(BlockKind):
     name = "dma"
     window = "instance"
     events = ("done", "error")
+    tcdm_class = "dma"
     readout_registers = (("DMA_CFG", 0x30, "cluster DMA and L2"),)
 
     def count(self, cfg):
@@ -35,6 +36,16 @@ class DmaKind(BlockKind):
                              min(cfg.l2.size_kib // 1024, 4095)),
                 ReadoutField(R, Field("PRESENT", 31, 1, "the DMA is instantiated"),
                              self.count(cfg))]
+
+    def counters(self, cfg, inst):
+        from ..ctrl.counters import CounterSpec as C
+        per_cycle = max(4 * cfg.dma.ports, cfg.dma.data_width // 8)
+        return [C("busy", "level", "cycles with STATUS.BUSY high (a transfer queued or running)"),
+                C("bytes", "event", "bytes delivered to the destination (TCDM words written, "
+                  "AXI W beats accepted)", inc=per_cycle.bit_length())]
+
+    def counter_prefix(self, inst):
+        return f"{inst.name}."
 
     def build(self, cfg, inst, comp):
         from .dma import Dma

@@ -132,6 +132,8 @@ class Mover(wiring.Component):
     busy : Out(1)
     done : Out(1)
         One cycle at the end of a transfer, with ``error`` for an AXI error.
+    moved : Out(8)
+        Bytes delivered to the destination this cycle (activity counter).
     ports : Out(TcdmSignature()).array(ports)
     axi : Out(AxiSignature)
     """
@@ -143,7 +145,7 @@ class Mover(wiring.Component):
         self.group = 4 * ports
         super().__init__({
             "start": In(1), "desc": In(Descriptor), "busy": Out(1),
-            "done": Out(1), "error": Out(1),
+            "done": Out(1), "error": Out(1), "moved": Out(8),
             "ports": Out(TcdmSignature()).array(ports),
             "axi": Out(AxiSignature(data_width=data_width, id_width=id_width)),
         })
@@ -185,7 +187,8 @@ class Mover(wiring.Component):
         push_data = Signal(8 * max(G, B), name="push_data")
         push_n = Signal(range(max(G, B) + 1), name="push_n")
         pop_n = Signal(range(max(G, B) + 1), name="pop_n")
-        m.d.comb += [fifo.push_data.eq(push_data), fifo.push_n.eq(push_n), fifo.pop_n.eq(pop_n)]
+        m.d.comb += [fifo.push_data.eq(push_data), fifo.push_n.eq(push_n), fifo.pop_n.eq(pop_n),
+                     self.moved.eq(pop_n)]    # bytes leave the queue for their destination
 
         def smaller(a, b):
             return Mux(a < b, a, b)

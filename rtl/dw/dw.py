@@ -43,9 +43,14 @@ class Dw(wiring.Component, ClusterBlock):
         members.update(busy=Out(1), evt_done=Out(1), evt_error=Out(1))
         super().__init__(members)
         self._quiet = Signal(name=f"{name}_quiet")
+        self._act = {"busy": Signal(name=f"{name}_act_busy"),
+                     "macs": Signal(16, name=f"{name}_act_macs")}
 
     def quiet(self):
         return self._quiet
+
+    def activity(self) -> dict:
+        return self._act
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names}
@@ -80,6 +85,7 @@ class Dw(wiring.Component, ClusterBlock):
         wiring.connect(m, ctl.io, eng.io)
         for i, n in enumerate(self.master_names):
             wiring.connect(m, eng.ports[i], wiring.flipped(getattr(self, n)))
+        m.d.comb += [self._act["busy"].eq(ctl.busy), self._act["macs"].eq(eng.macs)]
         m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error),
                      self.busy.eq(~eng.job.idle),
                      # the engine is quiescent in IDLE (the reason for its own gate)

@@ -75,6 +75,9 @@ class Engine(wiring.Component):
         No io registers: never refuses.
     ports : ``Out(TcdmSignature()).array(cfg.ima.data_ports)``
         TCDM master ports.
+    macs : ``Out(16)``
+        Multiply-accumulates of valid channels issued this cycle (the MAC
+        array's ``macs``; activity counter).
     """
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg
@@ -86,6 +89,7 @@ class Engine(wiring.Component):
             "job": In(JobSignature(DW_REGS)),
             "io": In(IoSignature(DW_REGS)),
             "ports": Out(TcdmSignature()).array(self.ports_count),
+            "macs": Out(16),
         })
 
     def elaborate(self, platform):
@@ -137,6 +141,7 @@ class Engine(wiring.Component):
             wiring.connect(m, seg.bus[p], wiring.flipped(self.ports[p]))
         m.submodules.loader = loader = WindowLoader(CB)
         m.submodules.mac = mac = MacArray(CB, self.lanes, self.add_lanes)
+        m.d.comb += self.macs.eq(mac.macs)
         m.submodules.requant = rq = Requantiser(CB, self.lanes, self.add_lanes)
         m.submodules.store = store = StoreQueue(CB)
         wiring.connect(m, loader.rd, seg.rd)

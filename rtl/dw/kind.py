@@ -16,6 +16,7 @@ class DwKind(BlockKind):
     name = "dw"
     window = "instance"
     events = ("done", "error")
+    tcdm_class = "dw"
 
     def count(self, cfg):
         return cfg.dw.instances if cfg.dw.enabled else 0
@@ -39,6 +40,16 @@ class DwKind(BlockKind):
                 ReadoutField(R, Field("DW_INSTANCES", 23, 3, "DW instances"), n),
                 ReadoutField(R, Field("DW_PRESENT", 31, 1, "a DW accelerator is instantiated"),
                              int(n > 0))]
+
+    def counters(self, cfg, inst):
+        from ..ctrl.counters import CounterSpec as C
+        # 48 bits: at 36 MACs per cycle 32 bits wrap after 119 M busy cycles, within
+        # reach of a few 224x224 inferences between two reads
+        per_cycle = max(cfg.dw.macs, 2 * cfg.dw.channels)
+        return [C("busy", "level", "cycles with STATUS.BUSY high (a job queued or running)"),
+                C("macs", "event", "multiply-accumulates of valid channels: 9 per output "
+                  "value of DW3X3, 2 per element of ADD", width=48,
+                  inc=per_cycle.bit_length())]
 
     def build(self, cfg, inst, comp):
         from .dw import Dw

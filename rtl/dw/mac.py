@@ -74,6 +74,9 @@ class MacArray(wiring.Component):
         The groups, one cycle after they issue.
     done : ``Out(1)``
         The job's last group has issued (or the job was aborted).
+    macs : ``Out(16)``
+        Multiply-accumulates of the group issuing now, valid channels only:
+        9 per channel (DW3X3), 2 per element (ADD: a * SCALE_A + b * SCALE_B).
     """
     def __init__(self, channels: int, lanes: int, add_lanes: int):
         self.channels, self.lanes, self.add_lanes = channels, lanes, add_lanes
@@ -85,6 +88,7 @@ class MacArray(wiring.Component):
             "credit": In(1), "reserve": Out(1),
             "out": Out(stream.Signature(MacResult(channels, lanes, add_lanes), always_ready=True)),
             "done": Out(1),
+            "macs": Out(16),
         })
 
     def elaborate(self, platform):
@@ -149,6 +153,12 @@ class MacArray(wiring.Component):
         need = Mux(lay.add, 1, 3)
         m.d.comb += issue.eq(self.run & ~done & (avail >= need) & (~first | self.credit))
         m.d.comb += self.reserve.eq(issue & first)
+        # the group's valid channels: all lanes but in a pixel's (segment's) last group
+        with m.If(issue):
+            with m.If(lay.add):
+                m.d.comb += self.macs.eq(2 * Mux(last_g, seg_n - grp * LA, LA))
+            with m.Else():
+                m.d.comb += self.macs.eq(9 * Mux(last_g, seg_n - grp * L, L))
 
         # window taps: slot (head + kx), pixel row*S + ky, channels grp*L..grp*L+L-1
         flat = Array(ring[s][j] for s in range(SLOTS) for j in range(HC))

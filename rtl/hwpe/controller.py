@@ -96,6 +96,7 @@ class HwpeController(wiring.Component):
             "evt_done": Out(1),
             "evt_error": Out(1),
             "quiet": Out(1),        # no job starts, ends or is cleared at the next edge
+            "busy": Out(1),         # STATUS.BUSY (the activity counters' busy cycles)
         })
 
     def elaborate(self, platform):
@@ -132,6 +133,7 @@ class HwpeController(wiring.Component):
             m.d.comb += getattr(job, _member(r)).eq(at(jregs[r.name], rd))
         busy = Signal()
         m.d.comb += busy.eq(Cat((s == QUEUED) | (s == RUNNING) for s in state).any() | ~job.idle)
+        m.d.comb += self.busy.eq(busy)
 
         # -- bus decode -------------------------------------------------------------------
         word = c.addr[2:]

@@ -65,6 +65,7 @@ class Engine(wiring.Component):
             "macro": Out(MacroSignature(ima.rows, ima.cols)),
             "ports": Out(TcdmSignature()).array(ima.data_ports),
             "busy": Out(1),         # a job is being checked, run or flushed
+            "pcm_write": Out(1),    # the macro accepts a programming write (activity counter)
             "quiet": Out(1),        # no register changes at the next edge (the clock gate)
             # the array the macro port reaches: the running job's, the programming
             # registers' while idle (rtl/ima/arrays.py)
@@ -162,6 +163,7 @@ class Engine(wiring.Component):
         pv_hold = Signal()          # prog_valid shown and not yet accepted
         eng_valid = Signal()
         accept = mac.prog_valid & mready
+        m.d.comb += self.pcm_write.eq(accept & mac.prog_we)
         m.d.sync += [pv_hold.eq(mac.prog_valid & ~mready), accepted_q.eq(accept)]
         m.d.comb += [pr.op_ready.eq(mready), pr.op_rvalid.eq(mrvalid), pr.op_rdata.eq(mrdata)]
         with m.If(pr.grant):

@@ -56,6 +56,10 @@ class Ima(wiring.Component, ClusterBlock):
         self.window_bits = window_bits
         super().__init__(members)
         self._busy = Signal(name=f"{name}_busy")
+        self._act = {"busy": Signal(name=f"{name}_act_busy")}
+        for j in range(ima.arrays):
+            self._act[f"array{j}.mvm"] = Signal(name=f"{name}_act_array{j}_mvm")
+            self._act[f"array{j}.pcm_writes"] = Signal(name=f"{name}_act_array{j}_pcm_writes")
         self._quiet = Signal(name=f"{name}_quiet")
 
     def tcdm_masters(self) -> dict:
@@ -71,6 +75,9 @@ class Ima(wiring.Component, ClusterBlock):
 
     def quiet(self):
         return self._quiet
+
+    def activity(self) -> dict:
+        return self._act
 
     def elaborate(self, platform):
         m = Module()
@@ -96,6 +103,13 @@ class Ima(wiring.Component, ClusterBlock):
             wiring.connect(m, eng.ports[i], wiring.flipped(getattr(self, n)))
         for i, n in enumerate(self.sink_names):
             wiring.connect(m, eng.sink_ports[i], wiring.flipped(getattr(self, n)))
+        # activity: MVM starts and accepted programming writes of the array the engine reaches
+        act = self._act
+        m.d.comb += act["busy"].eq(ctl.busy)
+        for j in range(self.cfg.ima.arrays):
+            here = eng.array == j
+            m.d.comb += [act[f"array{j}.mvm"].eq(eng.macro.start & here),
+                         act[f"array{j}.pcm_writes"].eq(eng.pcm_write & here)]
         m.d.comb += [self.evt_done.eq(ctl.evt_done), self.evt_error.eq(ctl.evt_error),
                      self._busy.eq(eng.busy), self._quiet.eq(ctl.quiet & eng.quiet)]
         return m

@@ -16,6 +16,7 @@ class ImaKind(BlockKind):
     name = "ima"
     window = "instance"
     events = ("done", "error")
+    tcdm_class = "ima"
     readout_registers = (("IMA_CFG", 0x0C, "IMA geometry (every instance has the same)"),
                          ("IMA_ARRAYS", 0x34, "crossbar arrays of each IMA"))
 
@@ -43,6 +44,16 @@ class ImaKind(BlockKind):
                 ReadoutField(R, Field("PRESENT", 31, 1, "an IMA is instantiated"), int(n > 0)),
                 ReadoutField("IMA_ARRAYS", Field("ARRAYS", 0, 7, "crossbar arrays per IMA"),
                              ima.arrays)]
+
+    def counters(self, cfg, inst):
+        from ..ctrl.counters import CounterSpec as C
+        out = [C("busy", "level", "cycles with STATUS.BUSY high (a job queued or running, or "
+                                  "programming through registers)")]
+        for j in range(cfg.ima.arrays):
+            out += [C(f"array{j}.mvm", "event", f"analog MVMs of array {j} (macro starts)"),
+                    C(f"array{j}.pcm_writes", "event", f"PCM programming writes of array {j} "
+                      "(one 32-bit word: 8 weights of a row, accepted by the macro)")]
+        return out
 
     def build(self, cfg, inst, comp):
         from .ima import Ima

@@ -13,6 +13,7 @@ class SocKind(BlockKind):
 
     name = "soc"
     master_rank = 2
+    tcdm_class = "soc"
 
     def masters(self, cfg, k):
         return [f"soc{i}" for i in range(cfg.soc.lanes)]

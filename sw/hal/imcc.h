@@ -58,6 +58,14 @@ static inline void sw_event(uint32_t cores, uint32_t n) {
 /* Free-running cluster cycle counter (low word). */
 static inline uint32_t cycles(void) { return IMCC_CTRL(IMCC_CTRL_CYCLE_LO); }
 
+#ifdef IMCC_CTRL_CNT_CTRL
+/* Activity counters (docs/counters.md; absent with counters.enabled = false):
+   a new counting window, and freeze / resume for a consistent read of the
+   IMCC_CTRL_CNT_* registers. */
+static inline void counters_clear(void) { IMCC_CTRL(IMCC_CTRL_CNT_CLEAR) = 1; }
+static inline void counters_freeze(int on) { IMCC_CTRL(IMCC_CTRL_CNT_CTRL) = on ? 1u : 0u; }
+#endif
+
 static inline void imcc_putc(char c) { IMCC_EU(IMCC_EU_PUTC) = (uint8_t)c; }
 void imcc_puts(const char *s);
 void imcc_printf(const char *fmt, ...);   /* %d %u %x %s %c, no widths */

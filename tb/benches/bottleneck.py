@@ -38,6 +38,7 @@ from imcc.tb.bus.hwpe import HwpeDriver, hwpe_driver
 from imcc.tb.bus.hwpe_axi import AxiRegs
 from imcc.tb.bus.ima_driver import pack_window, pad_columns, pointwise_job, program_job
 from imcc.tb.bus.tcdm_backdoor import TcdmBackdoor
+from imcc.tb.counters import counter_keys, delta, monitor_grants, read_vpi
 from imcc.tb.env import config, record_failure, write_result
 
 
@@ -57,6 +58,22 @@ class Run:
         self.ima = hwpe_driver(dut, cfg, regs, "ima")
         self.dw = hwpe_driver(dut, cfg, regs, "dw")
         self.layers = []
+        self.counted = bool(counter_keys(cfg))
+        self.monitored = hasattr(dut, "chk_soc0") and hasattr(dut.chk_soc0, "tcdm_grants")
+
+    def activity(self) -> dict:
+        """The activity counters now (by VPI: no simulated time; {} when off)."""
+        return read_vpi(self.dut, self.cfg) if self.counted else {}
+
+    def since(self, before: dict) -> dict:
+        return delta(self.activity(), before, self.cfg) if self.counted else {}
+
+    def monitor(self) -> dict:
+        """The protocol checkers' TCDM access counts per master class ({} without)."""
+        return monitor_grants(self.dut, self.cfg) if self.monitored else {}
+
+    def monitor_since(self, before: dict) -> dict:
+        return {k: v - before[k] for k, v in self.monitor().items()}
 
     def cycle(self) -> int:
         return int(self.dut.ctrl.cycles.value)
@@ -78,12 +95,15 @@ class Run:
         """Configure, trigger, sleep until the interrupt; record the cycles."""
         await acc.configure(job)
         c0, s0, t0 = self.cycle(), self.stopped(), get_sim_time("ns")
+        a0, g0 = self.activity(), self.monitor()
         await acc.trigger()
         err = await acc.wait_end()
         c1, s1, t1 = self.cycle(), self.stopped(), get_sim_time("ns")
+        activity, grants = self.since(a0), self.monitor_since(g0)
         assert err == 0, f"layer {name} ({unit}) ended with error code {err}"
         rec = {"name": name, "unit": unit, "cycles": c1 - c0, "stopped_cycles": s1 - s0,
-               "start_ns": t0, "end_ns": t1, **work}
+               "start_ns": t0, "end_ns": t1, "activity": activity,
+               "monitor_tcdm": grants, **work}
         self.layers.append(rec)
         progress(self.dut, f"{name} on {unit}: {c1 - c0} cycles")
         return rec
@@ -125,6 +145,7 @@ async def bottleneck(dut):
 
     # -- load input and parameters through the SoC port -------------------------------------
     c_load = run.cycle()
+    a_load, g_load = run.activity(), run.monitor()
     loaded = [len(_i8(x)), p.w_dw.size, 8 * p.w_dw.shape[-1]]
     await run.write(plan.addr("x"), _i8(x))
     await run.write(plan.addr("w_dw"), _i8(p.w_dw))
@@ -140,12 +161,14 @@ async def bottleneck(dut):
         await run.write(plan.addr(f"w_{name}"), words.tobytes())
         loaded.append(words.nbytes)
     load_cycles = run.cycle() - c_load
+    load_activity, load_grants = run.since(a_load), run.monitor_since(g_load)
     progress(dut, f"loaded {sum(loaded) / 1024:.1f} KiB of input and weights through the SoC port "
                   f"in {load_cycles} cycles")
 
     # -- program the crossbar: one bulk-programming job per layer, or start from a
     # programmed array (a weight image: PCM keeps its weights) -------------------------------
     c_prog, s_prog, w_prog = run.cycle(), run.stopped(), time.monotonic()
+    a_prog = run.activity()
     if preload:
         progress(dut, "crossbar preloaded from a weight image (no programming jobs)")
         image = WeightImage()
@@ -163,9 +186,11 @@ async def bottleneck(dut):
             assert err == 0, f"programming the {name} window failed with error {err}"
     program_cycles, program_stopped = run.cycle() - c_prog, run.stopped() - s_prog
     program_wall = time.monotonic() - w_prog
+    program_activity = run.since(a_prog)
 
     # -- inference: the layers one after another ----------------------------------------------
     c_inf = run.cycle()
+    a_inf = run.activity()
     src = plan.addr("x")
     if shape.expand:
         win = plan.windows["expand"]
@@ -196,6 +221,7 @@ async def bottleneck(dut):
             "QUANT": dict(SHIFT=p.add_shift, LO=p.add_lo, HI=p.add_hi)},
             {"elements": ho * wo * shape.cout})
     total = run.cycle() - c_inf
+    activity = run.since(a_inf)
 
     # -- read back and compare ----------------------------------------------------------------
     progress(dut, "reading the results back and comparing with the golden model")
@@ -236,6 +262,12 @@ async def bottleneck(dut):
         "mismatches": mismatches, "weights": "preloaded" if preload else "programmed",
         "load_cycles": load_cycles, "load_kib": sum(loaded) / 1024, "program_cycles": program_cycles,
         "program_stopped_cycles": program_stopped,
+        # activity counters (docs/counters.md; {} with counters.enabled false): over the
+        # inference (the layers), per layer, and over the crossbar programming
+        "activity": activity, "layer_activity": [r["activity"] for r in run.layers],
+        "program_activity": program_activity, "load_activity": load_activity,
+        "load_monitor_tcdm": load_grants, "loaded_bytes": loaded,
+        "program_words": sum(int(words.size) for _, words in packed.values()),
         "sim_cycles": run.cycle(), "sim_stopped_cycles": run.stopped(), "wall_s": time.monotonic() - wall0,
         "program_wall_s": program_wall,
         "output_shape": list(out.shape),

@@ -26,6 +26,7 @@ import time
 
 import cocotb
 import numpy as np
+from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotbext.axi import AxiResp
 
@@ -35,6 +36,7 @@ from imcc.tb.benches.soc_axi import setup
 from imcc.tb.bus.crossbar_macro import attach_crossbars
 from imcc.tb.bus.elf import Elf
 from imcc.tb.bus.tcdm_backdoor import L2Backdoor, TcdmBackdoor
+from imcc.tb.counters import counter_keys, delta, monitor_grants, read_vpi
 from imcc.sim.weight_image import WeightImage
 from imcc.tb.env import config, write_result
 
@@ -121,6 +123,41 @@ async def _trace(pin, root, log: list):
         log.append(_cycle(root))
 
 
+async def _stamps(root, cfg, log: list):
+    """A snapshot of the activity counters (by VPI) at each CYCLE_LO read, with
+    the cycle counter's low word as that read returned it (``stamp``)."""
+    while True:
+        await root.ctrl.cnt_stamp.value_change
+        snap = read_vpi(root, cfg)
+        snap["stamp"] = (_cycle(root) - 1) & 0xFFFF_FFFF
+        log.append(snap)
+
+
+async def _clock_en_low(sig, n: int, period_ps: int, low: list, since: list):
+    """Per core, the cycles in which the event unit held its clock enable low
+    after it had been high (so a core not started yet adds nothing): the
+    testbench's own count of sleep cycles, from the enable's value changes.
+    ``since[i]``: when core i's current low interval began (None: high)."""
+    seen_high = [False] * n
+    value = int(sig.value)
+    now = get_sim_time("ps")
+    for i in range(n):
+        seen_high[i] = bool(value >> i & 1)
+    while True:
+        await sig.value_change
+        now, new = get_sim_time("ps"), int(sig.value)
+        for i in range(n):
+            old_b, new_b = value >> i & 1, new >> i & 1
+            if old_b and not new_b and seen_high[i]:
+                since[i] = now
+            elif new_b and not old_b:
+                if since[i] is not None:
+                    low[i] += int((now - since[i]) // period_ps)
+                    since[i] = None
+                seen_high[i] = True
+        value = new
+
+
 def _cycle(dut) -> int:
     return int(dut.ctrl.cycles.value)
 
@@ -151,6 +188,18 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
             for addr in z.files:
                 l2.write(int(addr, 16), z[addr].tobytes())
     c0, w0 = _cycle(root), time.monotonic()
+    counted = bool(counter_keys(cfg))
+    a0 = read_vpi(root, cfg) if counted else {}
+    monitored = hasattr(root, "chk_soc0") and hasattr(root.chk_soc0, "tcdm_grants")
+    g0 = monitor_grants(root, cfg) if monitored else {}
+    stamps: list = []
+    if counted and os.environ.get("IMCC_ACTIVITY_STAMPS"):     # run_network's layer activity
+        cocotb.start_soon(_stamps(root, cfg, stamps))
+    clock_en_low, low_since = [0] * cfg.cores.count, [None] * cfg.cores.count
+    period_ps = round(cfg.clock.period_ns * 1000)
+    if os.environ.get("IMCC_WATCH_CLOCK_EN"):                   # tb/test_counters.py
+        cocotb.start_soon(_clock_en_low(root.cores.eu.clock_en, cfg.cores.count, period_ps,
+                                        clock_en_low, low_since))
     await host.start(elf, mask)
     if during is not None:
         cocotb.start_soon(during(host))
@@ -171,7 +220,17 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
     dut._log.info("exit code %d after %d cycles (%.1f s wall, %.0f cycles/s)", code, cycles,
                   wall, cycles / max(wall, 1e-9))
     out = {"exit": code, "cycles": cycles, "wall_s": wall, "console": host.console,
-           "outputs": {}, "trace": trace}
+           "outputs": {}, "trace": trace,
+           # activity counters from the start of the cores to EOC, and their values at
+           # each CYCLE_LO read of the program (tb/counters.py; empty when off)
+           "activity": delta(read_vpi(root, cfg), a0, cfg) if counted else {},
+           "clock_en_low_cycles": [
+               c + (0 if s is None else int((get_sim_time("ps") - s) // period_ps))
+               for c, s in zip(clock_en_low, low_since)],
+           "activity_stamps": stamps,
+           # the protocol checkers' count of TCDM grants per class over the same window
+           "monitor_tcdm": ({k: v - g0[k] for k, v in monitor_grants(root, cfg).items()}
+                            if monitored else {})}
     # Results are read through the TCDM backdoor (zero simulated time): large
     # outputs would otherwise cost more simulation than the program itself.
     backdoor = TcdmBackdoor(root, cfg)

@@ -37,14 +37,21 @@ class Rule(enum.IntEnum):
 
 
 class TcdmPortChecker(wiring.Component):
-    """Observes one TCDM port; ``error`` pulses in the cycle a rule breaks."""
+    """Observes one TCDM port; ``error`` pulses in the cycle a rule breaks.
+
+    ``tcdm_grants`` counts the port's granted requests to the TCDM window
+    (:attr:`TCDM`, set by the testbench top): the testbench's own count of the
+    accesses, which the cluster's activity counters must match (tb/test_counters.py)."""
 
     KIND_WIDTH = 2
+    TCDM: tuple[int, int] | None = None     # (base, size) of the TCDM window
 
     def __init__(self, name: str = "port"):
         self.port_name = name
         members = {k: In(v.shape) for k, v in TcdmSignature().members.items()}
         members.update(error=Out(1), kind=Out(self.KIND_WIDTH))
+        if self.TCDM is not None:
+            members["tcdm_grants"] = Out(32)
         super().__init__(members)
 
     def observe(self, m: Module, port):
@@ -60,6 +67,10 @@ class TcdmPortChecker(wiring.Component):
         changed = (~self.req | (self.addr != prev["addr"]) | (self.we != prev["we"])
                    | (self.be != prev["be"]) | (self.we & (self.wdata != prev["wdata"])))
         granted = prev["req"] & prev["gnt"]
+        if self.TCDM is not None:
+            base, size = self.TCDM
+            with m.If(self.req & self.gnt & (self.addr >= base) & (self.addr < base + size)):
+                m.d.sync += self.tcdm_grants.eq(self.tcdm_grants + 1)
         with m.If(waiting & changed):
             m.d.comb += [self.error.eq(1), self.kind.eq(Rule.UNSTABLE)]
         with m.Elif(granted & ~self.r_valid):

@@ -10,7 +10,6 @@ from amaranth.lib.wiring import In
 
 from imcc.gen.config import ClusterConfig
 from imcc.rtl.cluster import Cluster
-from imcc.tb.monitors.tcdm import TcdmPortChecker
 from imcc.tb.tops import drive_cluster_clock, pass_through
 from imcc.tb.tops.l2_memory import L2Memory, l2_sram_verilog
 
@@ -22,7 +21,8 @@ L2_PORT = "dma_axi"
 class ClusterL2(wiring.Component):
     def __init__(self, cfg: ClusterConfig):
         self.cfg = cfg
-        self._cluster = c = Cluster(cfg, port_checker=TcdmPortChecker)
+        from .cluster_tb import counting_checker
+        self._cluster = c = Cluster(cfg, port_checker=counting_checker(cfg))
         if L2_PORT not in c.signature.members:
             raise ValueError("the configuration has no DMA (dma.enabled = false): no L2 to attach")
         self.l2_model = L2Memory(cfg)
