@@ -35,7 +35,7 @@ from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
 from .program import (CORES, Job, Mark, Program, _cores_unit, cores_add, _Arena, _Deps, _align, _dma, _ima_regs,
-                      _regs, _tiles, arena_bytes, l2_layout)
+                      _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
 __all__ = ["compile_fused", "segments"]
 
@@ -232,7 +232,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                     if n != final:
                         prog.l1_tensors[n] = (slots[q][n], net.shapes[n])
 
-        for spec in _list_schedule(specs, prog.units):
+        for spec in _list_schedule(specs, prog.units, prog.model):
             if spec is None:
                 m = Mark(-1, seg_name, deps.barrier())
                 prog.entries.append(m)
@@ -282,19 +282,13 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
         cin = net.shapes[xin][2]
         units = mapping.instances(lowered.origin[op.name])
         unit = units[bi % len(units)]          # replicas take the bands in turn
-        for tl in _tiles(mapping, op, lowered):
-            if op.op == "conv":
-                k, s = op.k, op.stride
-                p = (net.shapes[xin][1] + 2 * pads.get(xin, 0)) * cin
-                src = dict(addr=addr(xin, a), length=k * cin, c1=k, stride1=p, step0=s * cin,
-                           step1=s * p)
-            else:
-                src = dict(addr=addr(xin, a) + tl.row0, length=tl.rows, c1=1, stride1=0,
-                           step0=cin, step1=w * cin)
-            dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0, step0=c, step1=w * c)
-            specs.append(_Spec(unit, _ima_regs(tl, op, w, rows, src, dst), key(xin, a, b),
+        r = mapping.rep(lowered.origin[op.name])
+        p = (net.shapes[xin][1] + 2 * pads.get(xin, 0)) * cin
+        for tl in _tiles(mapping, op, lowered, unit):
+            src, dst = ima_streams(op, tl, r, addr(xin, a), cin, p, out, c, w)
+            specs.append(_Spec(unit, _ima_regs(tl, op, w // r, rows, src, dst), key(xin, a, b),
                                key(op.output, r0, r1), f"{what} tile a{tl.array}",
-                               rows * w * mvm + 40))
+                               rows * w // r * mvm + 40))
     elif op.op == "dw":
         xin = op.inputs[0]
         (n, a, b), = _needs(op, r0, r1, net.shapes)
@@ -330,21 +324,29 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
     return specs
 
 
-def _list_schedule(specs: list, units: list[str]) -> list:
+def _list_schedule(specs: list, units: list[str], model: dict | None = None) -> list:
     """Reorder the jobs between fences by estimated start time, keeping every hazard
-    of the listed order (a unit runs its jobs in issue order)."""
+    of the listed order (a unit runs its jobs in issue order).  ``model`` collects
+    the estimate: ``cycles`` (the makespans, fences and marks being barriers) and
+    ``busy`` (per unit, its jobs' estimated cycles)."""
     out, chunk = [], []
     for s in specs + [None]:
         if s is not None:
             chunk.append(s)
             continue
-        out += _schedule_chunk(chunk, units)
+        order, span = _schedule_chunk(chunk, units)
+        out += order
+        if model is not None:
+            model["cycles"] = model.get("cycles", 0) + span
+            busy = model.setdefault("busy", {})
+            for x in chunk:
+                busy[x.unit] = busy.get(x.unit, 0) + x.cycles
         chunk = []
         out.append(None)
     return out[:-1]
 
 
-def _schedule_chunk(specs: list[_Spec], units) -> list[_Spec]:
+def _schedule_chunk(specs: list[_Spec], units) -> tuple[list[_Spec], int]:
     writer, readers = {}, {}
     for i, s in enumerate(specs):
         s.deps = set()
@@ -375,4 +377,4 @@ def _schedule_chunk(specs: list[_Spec], units) -> list[_Spec]:
         free[s.unit] = finish[best]
         order.append(s)
         left.discard(best)
-    return order
+    return order, max(finish.values(), default=0)
