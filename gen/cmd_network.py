@@ -182,6 +182,10 @@ def run_network(args) -> int:
          "layers": layers, "sim_cycles": res["cycles"], "sim_wall_s": round(res["sim_wall_s"], 1),
          "sim_cycles_per_s": round(res["cycles"] / max(res["sim_wall_s"], 1e-9)),
          "build_s": round(res["build_s"], 1), "build_reused": res["build_reused"]}
+    if res["exit"] == 0:
+        from imcc.gen.compiler.utilisation import utilisation
+        r["utilisation"] = utilisation(p, total)
+    _model(r, c)
     if c.net.meta.get("resolution") == 224 and c.net.meta.get("width") == 1.0:
         r["paper_ms"] = PAPER_TOTAL_MS
     if args.dump:
@@ -238,6 +242,10 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
          "config": _config_summary(c.cfg), "jobs": len(c.program.jobs),
          "l2_traffic_bytes": c.program.l2_traffic, "sim_cycles": res["cycles"],
          "sim_wall_s": round(res["sim_wall_s"], 1), "build_s": round(res["build_s"], 1)}
+    if res["exit"] == 0:
+        from imcc.gen.compiler.utilisation import utilisation
+        r["utilisation"] = utilisation(c.program, total)
+    _model(r, c)
     if blk == reference:
         r.update(paper_cycles=paper_cycles, ratio_to_paper=round(total / paper_cycles, 3))
     if args.dump:
@@ -251,10 +259,31 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
               f"bound {r['bound_cycles']:,} (the busiest IMA instance's MVMs back to back)"
               + (f"; the paper ~{paper_cycles:,}" if "paper_cycles" in r else ""))
         print(f"{r['jobs']} jobs walked by core 0; L2 traffic {r['l2_traffic_bytes']:,} bytes")
+        for line in _util_lines(r["utilisation"]) if "utilisation" in r else []:
+            print(line)
         print(f"bit-exact check of every tensor: {'PASS' if not mism else 'FAIL'}")
         for m in mism[:20]:
             print(f"  {m}")
     return 0 if not mism else 1
+
+
+def _model(r: dict, c) -> None:
+    """The fused list scheduler's prediction beside the measurement (a model, not RTL)."""
+    m = c.program.model
+    if m.get("cycles"):
+        r["model_cycles"] = m["cycles"]
+        if r["total_cycles"]:
+            r["model_error"] = round(m["cycles"] / r["total_cycles"] - 1, 4)
+    if c.mapping.reps or c.mapping.replicas:
+        r["replication"] = {"in_tile": dict(c.mapping.reps),
+                            "instances": {k: v for k, v in c.mapping.replicas.items()}}
+
+
+def _util_lines(u: dict) -> list[str]:
+    units = ", ".join(f"{k} {100 * v:.0f}%" for k, v in u["units"].items())
+    top = sorted(u["arrays"].items(), key=lambda kv: -kv[1])[:4]
+    return [f"utilisation ({u['source']}): {units}; bound: {u['bound']}",
+            "  busiest arrays: " + ", ".join(f"{a} {100 * v:.0f}%" for a, v in top)]
 
 
 def _config_summary(cfg) -> dict:
@@ -291,6 +320,12 @@ def _table(r):
           + (f" {r['paper_ms']:>6.2f}" if paper else ""))
     print(f"L2 traffic {r['l2_traffic_bytes'] / 2**20:.2f} MiB (every tensor in and out of L2, "
           f"included in the cycles); L1 in use at most {r['l1_peak_bytes'] / 1024:.0f} KiB")
+    if "utilisation" in r:
+        for line in _util_lines(r["utilisation"]):
+            print(line)
+    if "model_cycles" in r:
+        print(f"fused list scheduler's estimate (a model): {r['model_cycles']:,} cycles "
+              f"({100 * r.get('model_error', 0):+.1f} % against the run)")
     print(f"bit-exact check of every tensor against the golden model: "
           f"{'PASS' if r['bit_exact'] else 'FAIL'}")
     for m in r["mismatches"][:20]:

@@ -162,10 +162,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                              f"{name} parameters", n // dma_rate + 20, n)
                        for name, (addr, n) in params.items()]
 
+        prev: dict[int, dict] = {}        # slot -> tensor -> [(first, end row in slot, key)]
         for si, (s0, s1) in enumerate(stripes):
             q = si % 2
-            if si >= 2:
-                specs.append(None)          # fence: stripe si - 2 has left slot q
+            first_spec = len(specs)
             lo = {n: r[0] for n, r in rows_needed(s0, s1).items()}
             bands = _bands(s0, s1)
             done = {n: lo[n] for n in tensors}     # rows computed (or loaded) so far
@@ -227,11 +227,26 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                                            [f"l2:{op.output}:{si}:{bi}"],
                                            f"{seg_name} stripe {si} band {bi} out {op.output}",
                                            nbytes // dma_rate + 20, nbytes))
+            # stripe si - 2 left slot q: a job writing rows of it also writes the keys
+            # of that stripe's bands it overlaps (in the slot), so it waits for their
+            # readers and writers (no fence: the next stripe starts while one drains)
+            for sp in specs[first_spec:]:
+                extra = []
+                for k in sp.writes:
+                    kq, n, r = _slot_key(k)
+                    if kq is None or kq != q or n not in prev.get(q, {}):
+                        continue
+                    a, b = r - lo[n], band_rows[n][r] - lo[n]
+                    extra += [old for o0, o1, old in prev[q][n] if o0 < b and a < o1]
+                sp.writes = sp.writes + [k for k in dict.fromkeys(extra) if k not in sp.writes]
+            prev[q] = {n: [(r - lo[n], r1 - lo[n], f"{q}:{n}:{r}") for r, r1 in band_rows[n].items()]
+                       for n in tensors}
             if keep_l1:
                 for n in produced:
                     if n != final:
                         prog.l1_tensors[n] = (slots[q][n], net.shapes[n])
 
+        before = prog.model.get("cycles", 0)
         for spec in _list_schedule(specs, prog.units, prog.model):
             if spec is None:
                 m = Mark(-1, seg_name, deps.barrier())
@@ -243,8 +258,18 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
             prog.entries.append(j)
         prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
         prog.marks.append(seg_name)
+        prog.model.setdefault("marks", []).append(prog.model["cycles"] - before)
 
     return prog.finish()
+
+
+def _slot_key(k: str) -> tuple:
+    """(slot, tensor, first row) of a band key ``slot:tensor:row``; (None,) * 3 otherwise."""
+    head, _, rest = k.partition(":")
+    if not head.isdigit():
+        return None, None, None
+    n, _, r = rest.rpartition(":")
+    return int(head), n, int(r)
 
 
 def _bands(s0: int, s1: int) -> list[tuple[int, int]]:
