@@ -1,0 +1,210 @@
+"""Design-space sweep (issue 22): IMA instances x arrays per IMA x DW instances x
+IMA data ports -> latency of the reference bottleneck (28x28x32, t=6) and of
+MobileNetV2 224x224 width 1.0, both on the fused schedule, with the synthesis
+cell count of each configuration (`imcc synth`, generic cells).
+
+Every latency comes from the fused list scheduler's estimate (the compiler's
+model, gen/compiler/fused.py: each job's MVMs at the IMA's cycles per MVM,
+DW MACs, DMA bytes, plus the per-job costs fitted to RTL runs, see
+``program.model``); where an RTL measurement of the same configuration and
+the same job list exists (``--rtl`` runs them, or the measurements file keeps
+them) the table shows it beside the model and says which one the Pareto plot
+uses ("source": "rtl" or "model").
+
+    python scripts/dse.py [--grid small|full] [--rtl none|block|network|all]
+                          [--no-synth] [--out build/dse]
+
+Writes OUT/dse.json (one row per point) and OUT/dse.png (latency vs cells,
+Pareto front marked); synthesis results and RTL measurements are cached in
+OUT/synth.json and OUT/rtl.json by the configuration's digest (a rerun only
+does what is new).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from imcc.gen.config import ClusterConfig
+from imcc.gen.compiler.network import compile_network
+from imcc.sim.network import mobilenetv2, randomize
+
+# 34 arrays in all at 224/1.0 (the paper's chip), split over the instances
+ARRAY_BUDGET = 34
+
+
+def grid(which: str) -> list[dict]:
+    pts = []
+    for inst in (1, 2, 3, 4):
+        arrays = max(ARRAY_BUDGET // inst, 1)
+        for dw in (1, 2):
+            for ports in ((2, 4, 8) if which == "full" or inst == 2 else (4,)):
+                pts.append({"ima.instances": inst, "ima.arrays": arrays, "dw.instances": dw,
+                            "ima.data_ports": ports})
+    return pts
+
+
+def config(p: dict) -> ClusterConfig:
+    ima = {"instances": p["ima.instances"], "arrays": p["ima.arrays"],
+           "data_ports": p["ima.data_ports"]}
+    if p["ima.instances"] * p["ima.arrays"] > 28:       # the top-level input limit
+        ima["macro_ports"] = "bank"
+    return ClusterConfig().replace(ima=ima, dw={"instances": p["dw.instances"]})
+
+
+def block():
+    from imcc.gen.mapping import BottleneckShape
+    from imcc.sim.bottleneck import random_bottleneck
+    from imcc.sim.network import bottleneck_network
+    x, prm = random_bottleneck(28, 28, 32, 6, 32, 1, 0)
+    return bottleneck_network(BottleneckShape(), prm), x
+
+
+def synth_cells(cfg: ClusterConfig, cache: dict) -> int | None:
+    key = cfg.digest()
+    if key not in cache:
+        from imcc.gen.synth import synthesize
+        t0 = time.monotonic()
+        rep = synthesize(cfg)
+        cache[key] = {"cells": rep.total.total_cells, "ffs": rep.total.ffs,
+                      "seconds": round(time.monotonic() - t0, 1)}
+    return cache[key]["cells"]
+
+
+def imcc_json(*args) -> dict:
+    r = subprocess.run([sys.executable, "-m", "imcc.gen.cli", *args, "--json"],
+                       capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"imcc {' '.join(args)} failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout)
+
+
+def sets(p: dict) -> list[str]:
+    out = []
+    for k, v in p.items():
+        out += ["--set", f"{k}={v}"]
+    if p["ima.instances"] * p["ima.arrays"] > 28:
+        out += ["--set", "ima.macro_ports=bank"]
+    return out
+
+
+def pareto(rows: list[dict], key: str) -> None:
+    """Mark the points no other point beats in both latency and cells."""
+    pts = [r for r in rows if r.get(key) is not None and r.get("cells")]
+    for r in pts:
+        r[f"{key}_pareto"] = not any(
+            o is not r and o[key] <= r[key] and o["cells"] <= r["cells"]
+            and (o[key] < r[key] or o["cells"] < r["cells"]) for o in pts)
+
+
+def plot(rows: list[dict], path: Path, default_cells: int | None) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, unit, title in ((axes[0], "block_cycles", "cycles", "reference block, fused"),
+                                 (axes[1], "network_ms", "ms", "MobileNetV2 224, fused")):
+        pts = [r for r in rows if r.get(key) is not None and r.get("cells")]
+        for r in pts:
+            rtl = r.get(f"{key}_source") == "rtl"
+            ax.scatter(r["cells"], r[key], marker="o" if rtl else "x",
+                       c="C3" if r.get(f"{key}_pareto") else "C0", s=30)
+            ax.annotate(f"{r['ima.instances']}x{r['ima.arrays']} dw{r['dw.instances']} "
+                        f"p{r['ima.data_ports']}", (r["cells"], r[key]), fontsize=5,
+                        xytext=(2, 2), textcoords="offset points")
+        front = sorted((r for r in pts if r.get(f"{key}_pareto")), key=lambda r: r["cells"])
+        ax.plot([r["cells"] for r in front], [r[key] for r in front], c="C3", lw=0.8)
+        if default_cells:
+            ax.axvline(default_cells, c="grey", lw=0.6, ls="--")
+        ax.set_xlabel("cells (generic synthesis, whole cluster)")
+        ax.set_ylabel(f"latency ({unit})")
+        ax.set_title(title + " (o RTL, x model; red: Pareto front)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--grid", choices=("small", "full"), default="small")
+    ap.add_argument("--rtl", choices=("none", "block", "network", "all"), default="none",
+                    help="run these in RTL for every point (a Verilator build per new "
+                         "configuration; the network ~ minutes each)")
+    ap.add_argument("--no-synth", action="store_true", help="skip the cell counts")
+    ap.add_argument("--out", default="build/dse")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    synth_cache = json.loads((out / "synth.json").read_text()) if (out / "synth.json").exists() else {}
+    rtl_cache = json.loads((out / "rtl.json").read_text()) if (out / "rtl.json").exists() else {}
+    net, x = randomize(mobilenetv2(224, 1.0), 0)
+    bnet, bx = block()
+    rows = []
+    default_cells = None if a.no_synth else synth_cells(ClusterConfig(), synth_cache)
+    for p in grid(a.grid):
+        row = dict(p)
+        t0 = time.monotonic()
+        cfg = config(p)
+        c = compile_network(net, x, cfg, schedule="fused")
+        b = compile_network(bnet, bx, cfg, schedule="fused")
+        row["total_arrays"] = c.cfg.ima.instances * c.cfg.ima.arrays
+        row["within_budget"] = row["total_arrays"] <= ARRAY_BUDGET
+        row["network_model_cycles"] = c.program.model["cycles"]
+        row["block_model_cycles"] = b.program.model["cycles"]
+        row["replication"] = {"in_tile": c.mapping.reps,
+                              "instances": {k: len(v) for k, v in c.mapping.replicas.items()}}
+        # the configuration the compiler ran on (arrays grown to what the mapping needs,
+        # the DW on its own ports next to more than one IMA): what is synthesised
+        key = c.cfg.replace(l2={"size_kib": ClusterConfig().l2.size_kib}).digest()
+        meas = rtl_cache.get(key, {})
+        want = {"block": ("block",), "network": ("network",), "all": ("block", "network")}.get(a.rtl, ())
+        if "block" in want and "block" not in meas:
+            r = imcc_json("demo", "--schedule", "fused", *sets(p))
+            meas["block"] = {"cycles": r["total_cycles"], "bit_exact": r["bit_exact"],
+                             "model_cycles": r.get("model_cycles")}
+        if "network" in want and "network" not in meas:
+            r = imcc_json("run", "mobilenetv2", "--schedule", "fused", *sets(p))
+            meas["network"] = {"cycles": r["total_cycles"], "bit_exact": r["bit_exact"],
+                               "model_cycles": r.get("model_cycles"),
+                               "utilisation": r.get("utilisation", {}).get("units")}
+        if meas:
+            rtl_cache[key] = meas
+        mhz = cfg.clock.freq_mhz
+        for what, model in (("block", row["block_model_cycles"]),
+                            ("network", row["network_model_cycles"])):
+            m = meas.get(what)
+            # an RTL figure counts for this point only if it ran the same job list
+            same = m is not None and m.get("model_cycles") == model
+            row[f"{what}_rtl_cycles"] = m["cycles"] if same else None
+            if same:
+                row[f"{what}_model_error"] = round(model / m["cycles"] - 1, 4)
+            cyc = m["cycles"] if same else model
+            row[f"{what}_{'cycles' if what == 'block' else 'ms'}"] = \
+                cyc if what == "block" else round(cyc / mhz / 1000, 3)
+            row[f"{what}_{'cycles' if what == 'block' else 'ms'}_source"] = "rtl" if same else "model"
+        if not a.no_synth:
+            row["cells"] = synth_cells(c.cfg, synth_cache)
+            row["cells_vs_default"] = round(row["cells"] / default_cells, 3)
+        row["seconds"] = round(time.monotonic() - t0, 1)
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "replication"}), file=sys.stderr,
+              flush=True)
+        (out / "synth.json").write_text(json.dumps(synth_cache, indent=1))
+        (out / "rtl.json").write_text(json.dumps(rtl_cache, indent=1))
+    pareto(rows, "block_cycles")
+    pareto(rows, "network_ms")
+    report = {"array_budget": ARRAY_BUDGET, "default_cells": default_cells,
+              "clock_mhz": ClusterConfig().clock.freq_mhz, "points": rows}
+    (out / "dse.json").write_text(json.dumps(report, indent=1))
+    if not a.no_synth:
+        plot(rows, out / "dse.png", default_cells)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
