@@ -268,7 +268,8 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
 
 
 def _model(r: dict, c) -> None:
-    """The fused list scheduler's prediction beside the measurement (a model, not RTL)."""
+    """The performance model's prediction beside the measurement (a model, not RTL:
+    gen/compiler/perf.py, core 0's walker replayed over the units' job times)."""
     m = c.program.model
     if m.get("cycles"):
         r["model_cycles"] = m["cycles"]
@@ -324,7 +325,7 @@ def _table(r):
         for line in _util_lines(r["utilisation"]):
             print(line)
     if "model_cycles" in r:
-        print(f"fused list scheduler's estimate (a model): {r['model_cycles']:,} cycles "
+        print(f"performance model (gen/compiler/perf.py): {r['model_cycles']:,} cycles "
               f"({100 * r.get('model_error', 0):+.1f} % against the run)")
     print(f"bit-exact check of every tensor against the golden model: "
           f"{'PASS' if r['bit_exact'] else 'FAIL'}")

@@ -167,7 +167,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
             q = si % 2
             first_spec = len(specs)
             lo = {n: r[0] for n, r in rows_needed(s0, s1).items()}
-            bands = _bands(s0, s1)
+            bands = _bands(s0, s1, wo)
             done = {n: lo[n] for n in tensors}     # rows computed (or loaded) so far
 
             def addr(n, r):
@@ -258,7 +258,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
             prog.entries.append(j)
         prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
         prog.marks.append(seg_name)
-        prog.model.setdefault("marks", []).append(prog.model["cycles"] - before)
+        prog.model.setdefault("list_marks", []).append(prog.model["cycles"] - before)
 
     return prog.finish()
 
@@ -272,15 +272,19 @@ def _slot_key(k: str) -> tuple:
     return int(head), n, int(r)
 
 
-def _bands(s0: int, s1: int) -> list[tuple[int, int]]:
-    """Output row bands of a stripe: small at both ends, so the pipeline of
-    layers fills and drains sooner (RAMP), BAND_ROWS rows in between, so that
-    there are fewer jobs (each costs the DW and the IMA a fixed start-up).
-    Measured on the reference block (2 IMAs, 2 DWs): ramps 1,1,2 give 57.5 k
-    cycles, 1-row bands throughout 65 k, 2-row bands 68 k."""
+def _bands(s0: int, s1: int, w: int) -> list[tuple[int, int]]:
+    """Output row bands of a stripe of rows of w pixels.  Long stripes: small bands
+    at both ends, so the pipeline of layers fills and drains sooner (RAMP),
+    BAND_ROWS rows in between, so that there are fewer jobs (each costs the DW and
+    the IMA a fixed start-up, and core 0 about 500 cycles to issue).  Measured on
+    the reference block (2 IMAs, 2 DWs): ramps 1,1,2 give 57.5 k cycles, 1-row
+    bands throughout 65 k, 2-row bands 68 k.  Short stripes (14 rows or fewer)
+    in 2 to 4 equal bands: with 1-row bands core 0's issuing bounds them (the
+    calibrated model, gen/compiler/perf.py: MobileNetV2 224 2.45 M -> 1.99 M cycles)."""
     rows = s1 - s0
-    if rows < 2 * sum(RAMP) + BAND_ROWS:
-        sizes = [1] * rows
+    if rows <= 14:
+        n = min(rows, 2 if rows <= 7 and w <= 14 else 3 if rows <= 11 else 4)
+        sizes = [rows // n + (1 if i < rows % n else 0) for i in range(n)]
     else:
         mid = rows - 2 * sum(RAMP)
         n = -(-mid // BAND_ROWS)

@@ -98,10 +98,16 @@ def _replicate(net, cfg, mapping, budget):
 
 
 def _compile(lowered, cfg, schedule):
+    from .perf import predict
     if schedule == "fused":
         from .fused import compile_fused
-        return compile_fused(lowered, cfg)
-    return compile_layers(lowered, cfg)
+        prog = compile_fused(lowered, cfg)
+        # the list scheduler's own estimate (what ordered the jobs), beside the model
+        prog.model["list_cycles"] = prog.model.pop("cycles")
+    else:
+        prog = compile_layers(lowered, cfg)
+    prog.model.update(predict(prog))
+    return prog
 
 
 def _with_arrays(cfg: ClusterConfig, n: int) -> ClusterConfig:
