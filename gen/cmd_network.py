@@ -56,6 +56,10 @@ def register_run(rsub):
                    help="layer: one layer after another, one array active, as the paper "
                         "(default); fused: a block's layers at the same time on row bands, "
                         "IMA layers alternating over the IMA instances")
+    r.add_argument("--replicate", choices=("auto", "on", "off"), default="auto",
+                   help="copies of the layers that bound the latency in the arrays left "
+                        "free (inside their tiles, on other IMA instances): auto = with the "
+                        "fused schedule (default), on, off")
     r.add_argument("--dump", metavar="FILE.npz", help="layers, parameters and every tensor as "
                    "the cluster produced it, for an independent check")
     r.add_argument("--waves", action="store_true", help="dump FST waveforms")
@@ -80,8 +84,9 @@ def _compile(args):
         raise UsageError(f"--input/--width: {e}") from None
     net, x = randomize(net, args.seed)
     try:
+        rep = {"on": True, "off": False}.get(getattr(args, "replicate", "auto"))
         return compile_network(net, x, cfg, arrays=args.arrays,
-                               schedule=getattr(args, "schedule", "layer"))
+                               schedule=getattr(args, "schedule", "layer"), replicate=rep)
     except MappingError as e:
         raise UsageError(str(e)) from None
 
