@@ -106,7 +106,7 @@ def test_224_replication_fits_34_arrays_and_is_bit_exact():
 
 def test_replication_keeps_the_array_budget():
     """replicate() never gives an instance more arrays than the budget."""
-    net, _ = _net(96, 0.75)
+    net, _ = _net(48, 0.5)
     cfg = ClusterConfig().replace(ima={"instances": 2})
     base = place_network(net, cfg, ["ima", "ima1"])
     for budget in (base.arrays_used, base.arrays_used + 1):
