@@ -16,6 +16,9 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 * DMA: bytes at the AXI width + ``dma_job``;
 * cores (residual adds): one element per cycle + ``dw_job``.
 
+A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
+holds them for its whole job, so the two run one job at a time.
+
 The constants are fitted to RTL runs (the reference block and MobileNetV2 at
 32x32/0.35 and 224x224/1.0 on the fused schedule; tb/test_perf_model.py checks
 the agreement).  Returns the cycles from the walker's start to each MARK, as
@@ -87,12 +90,22 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
 
 def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
     """{"cycles": walker start to the last MARK, "marks": per MARK, "busy": per unit}."""
+    # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
+    # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
+    from imcc.rtl.registry import compose
+    comp = compose(prog.cfg)
+    group = {u: u for u in prog.units}
+    if prog.cfg.dw.ports == "shared":
+        imas = [i.name for i in comp.of_kind("ima")]
+        for n, d in enumerate(i.name for i in comp.of_kind("dw")):
+            if n < len(imas) and d in group and imas[n] in group:
+                group[d] = imas[n]
     table = dict(zip(prog.units, prog.unit_table()))
     room = {u: row[4] for u, row in table.items()}
     writes = prog.register_writes()
     entries = prog.entries
     ended: dict[str, list[float]] = {u: [] for u in prog.units}   # end times, in order
-    free = dict.fromkeys(prog.units, 0.0)
+    free = dict.fromkeys(prog.units, 0.0)       # per group of units sharing ports
     issued = dict.fromkeys(prog.units, 0)
     busy = dict.fromkeys(prog.units, 0.0)
     events: list[float] = []                 # end times not yet passed (heap)
@@ -139,11 +152,12 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
                 words = 1 + len(e.waits) + 2 * len(writes[id(e)])
                 t += k.issue + k.per_word * words
                 dur = job_cycles(prog, e, k)
-                start = max(t, free[u])
-                free[u] = start + dur
+                g = group[u]
+                start = max(t, free[g])
+                free[g] = start + dur
                 busy[u] += dur
-                ended[u].append(free[u])
-                heapq.heappush(events, free[u])
+                ended[u].append(free[g])
+                heapq.heappush(events, free[g])
                 issued[u] += 1
                 progress = True
                 seen.add(u)
