@@ -12,7 +12,7 @@ them) the table shows it beside the model and says which one the Pareto plot
 uses ("source": "rtl" or "model").
 
     python scripts/dse.py [--grid small|full] [--rtl none|block|network|all]
-                          [--no-synth] [--out build/dse]
+                          [--synth cached|all] [--out build/dse]
 
 Writes OUT/dse.json (one row per point) and OUT/dse.png (latency vs cells,
 Pareto front marked); synthesis results and RTL measurements are cached in
@@ -74,15 +74,48 @@ def block():
     return bottleneck_network(BottleneckShape(), prm), x
 
 
-def synth_cells(cfg: ClusterConfig, cache: dict) -> int | None:
+def synth_cells(cfg: ClusterConfig, cache: dict, run: bool) -> int | None:
+    """Cells of a synthesis of ``cfg`` (cached; run Yosys when ``run``)."""
     key = cfg.digest()
-    if key not in cache:
+    if key not in cache and run:
         from imcc.gen.synth import synthesize
         t0 = time.monotonic()
         rep = synthesize(cfg)
         cache[key] = {"cells": rep.total.total_cells, "ffs": rep.total.ffs,
-                      "seconds": round(time.monotonic() - t0, 1)}
-    return cache[key]["cells"]
+                      "seconds": round(time.monotonic() - t0, 1),
+                      "components": {c.name: c.total_cells for c in rep.components},
+                      "sets": {"ima": {"instances": cfg.ima.instances, "arrays": cfg.ima.arrays}}}
+    return cache[key]["cells"] if key in cache else None
+
+
+def estimate_cells(cfg: ClusterConfig, cache: dict) -> int | None:
+    """Cells of ``cfg`` from the components of synthesized configurations (an
+    estimate, labelled as such): the default cluster's cells with its IMA and DW
+    replaced by cfg's instances, an IMA's cells linear in its arrays between the
+    synthesized points (data ports and the interconnect's extra masters are not
+    modelled)."""
+    ref = cache.get(ClusterConfig().digest())
+    if not ref or "components" not in ref:
+        return None
+    pts = {}                                  # arrays per IMA -> cells of one IMA
+    for v in cache.values():
+        ima = v.get("components", {}).get("ima")
+        if ima and "ima" in v.get("sets", {}):
+            d = ClusterConfig().ima
+            sets = v["sets"]["ima"]
+            pts[sets.get("arrays", d.arrays)] = ima / sets.get("instances", d.instances)
+    comps = ref["components"]
+    pts.setdefault(ClusterConfig().ima.arrays, comps["ima"] / ClusterConfig().ima.instances)
+    xs = sorted(pts)
+    a = cfg.ima.arrays
+    if len(xs) == 1:
+        ima = pts[xs[0]]
+    else:
+        lo, hi = (xs[0], xs[-1])
+        ima = pts[lo] + (a - lo) * (pts[hi] - pts[lo]) / (hi - lo)
+    dw = comps.get("dw", 0) / max(ClusterConfig().dw.instances, 1)
+    rest = ref["cells"] - comps["ima"] - comps.get("dw", 0)
+    return round(rest + cfg.ima.instances * ima + cfg.dw.instances * dw)
 
 
 def imcc_json(*args) -> dict:
@@ -122,6 +155,7 @@ def plot(rows: list[dict], path: Path, default_cells: int | None) -> None:
         for r in pts:
             rtl = r.get(f"{key}_source") == "rtl"
             ax.scatter(r["cells"], r[key], marker="o" if rtl else "x",
+                       alpha=0.45 if r.get("cells_source") == "estimate" else 1.0,
                        c="C3" if r.get(f"{key}_pareto") else "C0", s=30)
             ax.annotate(f"{r['ima.instances']}x{r['ima.arrays']} dw{r['dw.instances']} "
                         f"p{r['ima.data_ports']}", (r["cells"], r[key]), fontsize=5,
@@ -132,7 +166,10 @@ def plot(rows: list[dict], path: Path, default_cells: int | None) -> None:
             ax.axvline(default_cells, c="grey", lw=0.6, ls="--")
         ax.set_xlabel("cells (generic synthesis, whole cluster)")
         ax.set_ylabel(f"latency ({unit})")
-        ax.set_title(title + " (o RTL, x model; red: Pareto front)", fontsize=8)
+        ax.set_title(title + " (o RTL, x model; faint: cells estimated; red: Pareto front)",
+                     fontsize=8)
+        ax.set_xlabel("cells (generic synthesis of the cluster; crossbars are macros, not counted)",
+                      fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -144,7 +181,10 @@ def main(argv=None) -> int:
     ap.add_argument("--rtl", choices=("none", "block", "network", "all"), default="none",
                     help="run these in RTL for every point (a Verilator build per new "
                          "configuration; the network ~ minutes each)")
-    ap.add_argument("--no-synth", action="store_true", help="skip the cell counts")
+    ap.add_argument("--synth", choices=("cached", "all"), default="cached",
+                    help="cached: cells of the configurations synthesized before (OUT/synth.json), "
+                         "the others estimated from their components; all: synthesize every "
+                         "point (minutes each)")
     ap.add_argument("--out", default="build/dse")
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -154,7 +194,7 @@ def main(argv=None) -> int:
     net, x = randomize(mobilenetv2(224, 1.0), 0)
     bnet, bx = block()
     rows = []
-    default_cells = None if a.no_synth else synth_cells(ClusterConfig(), synth_cache)
+    default_cells = synth_cells(ClusterConfig(), synth_cache, a.synth == "all")
     for p in grid(a.grid):
         row = dict(p)
         t0 = time.monotonic()
@@ -194,10 +234,13 @@ def main(argv=None) -> int:
             row[f"{what}_{'cycles' if what == 'block' else 'ms'}"] = \
                 cyc if what == "block" else round(cyc / mhz / 1000, 3)
             row[f"{what}_{'cycles' if what == 'block' else 'ms'}_source"] = "rtl" if same else "model"
-        if not a.no_synth:
-            # the configuration the compiler ran on (arrays grown to what the mapping
-            # needs, the DW on its own ports next to more than one IMA)
-            row["cells"] = synth_cells(c.cfg, synth_cache)
+        # the configuration the compiler ran on (arrays grown to what the mapping
+        # needs, the DW on its own ports next to more than one IMA)
+        row["cells"] = synth_cells(c.cfg, synth_cache, a.synth == "all")
+        row["cells_source"] = "synthesis"
+        if row["cells"] is None:
+            row["cells"], row["cells_source"] = estimate_cells(c.cfg, synth_cache), "estimate"
+        if row["cells"] and default_cells:
             row["cells_vs_default"] = round(row["cells"] / default_cells, 3)
         row["seconds"] = round(time.monotonic() - t0, 1)
         rows.append(row)
@@ -210,7 +253,7 @@ def main(argv=None) -> int:
     report = {"array_budget": ARRAY_BUDGET, "default_cells": default_cells,
               "clock_mhz": ClusterConfig().clock.freq_mhz, "points": rows}
     (out / "dse.json").write_text(json.dumps(report, indent=1))
-    if not a.no_synth:
+    if any(r.get("cells") for r in rows):
         plot(rows, out / "dse.png", default_cells)
     print(json.dumps(report, indent=1))
     return 0

@@ -36,6 +36,7 @@ from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.ima.regs import IMA_REGS
 from imcc.sim.ima_perf import cycles_per_mvm
 
+from .functional import _fields
 from .program import CORES, Job, Mark, Program
 
 __all__ = ["Constants", "CONSTANTS", "predict", "job_cycles"]
@@ -56,11 +57,6 @@ class Constants:
 
 
 CONSTANTS = Constants()
-
-
-def _fields(rm, regs):
-    by_off = {r.offset: r for r in rm.registers}
-    return {by_off[o].name: (by_off[o].unpack(v) if by_off[o].fields else v) for o, v in regs}
 
 
 def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:

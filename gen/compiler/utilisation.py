@@ -22,14 +22,10 @@ from imcc.rtl.dma.regs import DMA_REGS
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.ima.regs import IMA_REGS
 
+from .functional import _fields
 from .program import CORES, Job, Program
 
 __all__ = ["unit_work", "utilisation"]
-
-
-def _fields(rm, regs):
-    by_off = {r.offset: r for r in rm.registers}
-    return {by_off[o].name: (by_off[o].unpack(v) if by_off[o].fields else v) for o, v in regs}
 
 
 def unit_work(prog: Program) -> tuple[dict[str, float], dict[str, float]]:
