@@ -275,6 +275,8 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
 def _model(r: dict, c) -> None:
     """The performance model's prediction beside the measurement (a model, not RTL:
     gen/compiler/perf.py, core 0's walker replayed over the units' job times)."""
+    import hashlib
+    r["job_list_sha1"] = hashlib.sha1(c.program.encode()).hexdigest()[:16]
     m = c.program.model
     if m.get("cycles"):
         r["model_cycles"] = m["cycles"]
