@@ -278,6 +278,13 @@ def _model(r: dict, c) -> None:
     import hashlib
     r["job_list_sha1"] = hashlib.sha1(c.program.encode()).hexdigest()[:16]
     m = c.program.model
+    u = r.get("utilisation")
+    if u and m.get("walker") is not None:
+        # core 0 walking the job list: its scanning and issuing time from the model
+        # (the run records no trace of it), over the measured cycles
+        u["core0_walker_model"] = round(m["walker"] / max(r["total_cycles"], 1), 4)
+        if u["core0_walker_model"] > max(u["units"].values(), default=0):
+            u["bound"] = "core0 (walking the job list)"
     if m.get("cycles"):
         r["model_cycles"] = m["cycles"]
         if r["total_cycles"]:
@@ -289,6 +296,8 @@ def _model(r: dict, c) -> None:
 
 def _util_lines(u: dict) -> list[str]:
     units = ", ".join(f"{k} {100 * v:.0f}%" for k, v in u["units"].items())
+    if "core0_walker_model" in u:
+        units += f", core 0 walking {100 * u['core0_walker_model']:.0f}% (model)"
     top = sorted(u["arrays"].items(), key=lambda kv: -kv[1])[:4]
     return [f"utilisation ({u['source']}): {units}; bound: {u['bound']}",
             "  busiest arrays: " + ", ".join(f"{a} {100 * v:.0f}%" for a, v in top)]

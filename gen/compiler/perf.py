@@ -85,7 +85,8 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
 
 
 def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
-    """{"cycles": walker start to the last MARK, "marks": per MARK, "busy": per unit}."""
+    """{"cycles": walker start to the last MARK, "marks": per MARK, "busy": per unit,
+    "walker": core 0's cycles scanning and issuing (not asleep)}."""
     # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
     # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
     from imcc.rtl.registry import compose
@@ -106,7 +107,7 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
     busy = dict.fromkeys(prog.units, 0.0)
     events: list[float] = []                 # end times not yet passed (heap)
     marks: list[float] = []
-    t, nxt, window = 0.0, 0, []
+    t, nxt, window, walker = 0.0, 0, [], 0.0
 
     def done(u, at):
         """Jobs of u ended by time ``at`` (a unit ends its jobs in order)."""
@@ -128,6 +129,7 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
             window.append(entries[nxt])
             nxt += 1
         at = t                                # the scan's snapshot of the end counts
+        t0 = t
         t += k.scan
         progress, seen, keep = False, set(), []
         for i, e in enumerate(window):
@@ -161,6 +163,7 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
             seen.add(u)
             keep.append(e)
         window = keep
+        walker += t - t0
         if not progress:
             while events and events[0] <= at:
                 heapq.heappop(events)
@@ -168,4 +171,4 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
                 raise AssertionError("the model's walker is stuck: a wait no job meets")
             t = max(t, heapq.heappop(events)) + k.wake
     return {"cycles": round(marks[-1]) if marks else 0, "marks": [round(m) for m in marks],
-            "busy": {u: round(b) for u, b in busy.items()}}
+            "busy": {u: round(b) for u, b in busy.items()}, "walker": round(walker)}

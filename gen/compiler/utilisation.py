@@ -12,7 +12,10 @@ rate, over the run's measured cycles.
   walks the job list for the whole run (not counted).
 
 The busiest unit bounds the run (its utilisation is the share of the run it
-could not have been shortened by).  These are work-based figures: a unit
+could not have been shortened by).  Core 0's walking is added by the command
+from the performance model (gen/compiler/perf.py: its scanning and issuing
+time), since the run records no trace of it; when it is the largest share,
+core 0 is named as the bound.  These are work-based figures: a unit
 stalled on its ports or waiting for data shows as idle, not busy.
 """
 
