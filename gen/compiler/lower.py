@@ -27,7 +27,8 @@ from imcc.sim.network import IMA_OPS, Layer, Network
 
 from .tiling import Mapping, MatrixLayer, sweep, tile_and_pack
 
-__all__ = ["matrices", "map_network", "place_network", "Placement", "lower", "Lowered"]
+__all__ = ["matrices", "map_network", "place_network", "Placement", "lower", "Lowered",
+           "rep_shape", "rep_options", "rep_weights", "replicate"]
 
 
 def rep_shape(net: Network, L: Layer, k: int) -> tuple[int, int]:
@@ -74,7 +75,6 @@ def matrices(net: Network, reps: dict[str, int] | None = None) -> list[MatrixLay
     out = []
     for L in net.layers:
         if L.op in IMA_OPS:
-            cin = net.shapes[L.inputs[0]][2]
             r = (reps or {}).get(L.name, 1)
             rows, cols = rep_shape(net, L, r)
             # a k x k conv's row tiles would cut its im2col rows; keep it whole
