@@ -11,8 +11,10 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 
 * IMA: steps x the IMA's cycles per MVM (sim/ima_perf.py: the analog latency or
   the data ports, whichever bounds) + ``ima_job``;
-* DW: 4 cycles per output pixel and 16 channels at stride 1, 6 at stride 2,
-  3 per 16 elements of an add (docs/dw.md, port- or compute-bound) + ``dw_job``;
+* DW: per output pixel and 16 channels 4 compute cycles, or the port cycles
+  of 3 (stride 1) or 6 (stride 2) 16-byte beats if more; an add 2 cycles or 3
+  beats per 16 elements (docs/dw.md); a beat takes 4 / ports cycles (the DW has
+  as many data ports as the IMA) + ``dw_job``;
 * DMA: bytes at the AXI width + ``dma_job``;
 * cores (residual adds): one element per cycle + ``dw_job``.
 
@@ -73,12 +75,15 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
         r = _fields(DW_REGS, j.regs)
         h, w, c = r["SIZE"]["H"], r["SIZE"]["W"], r["CHANNELS"]["C"]
         m = r["MODE"]
+        # 16-byte beats take 4 / ports cycles on the DW's ports (as many as the IMA's)
+        beat = 4 / cfg.ima.data_ports
         if m["OP"] == DW_REGS.constant("OP", "ADD"):
-            return math.ceil(h * w * c / 16) * 3 + k.dw_job
+            return math.ceil(h * w * c / 16) * max(2, 3 * beat) + k.dw_job
         s = m["STRIDE"]
         ho = (h + m["PAD_T"] + m["PAD_B"] - 3) // s + 1
         wo = (w + 2 - 3) // s + 1
-        return ho * wo * math.ceil(c / 16) * (4 if s == 1 else 6) + k.dw_job
+        per_px = max(4, (3 if s == 1 else 6) * beat)
+        return ho * wo * math.ceil(c / 16) * per_px + k.dw_job
     r = _fields(DMA_REGS, j.regs)
     reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
     return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) + k.dma_job
