@@ -89,34 +89,47 @@ def synth_cells(cfg: ClusterConfig, cache: dict, run: bool) -> int | None:
     return cache[key]["cells"] if key in cache else None
 
 
+def _masters(ima: dict, dw_own: bool, dw_instances: int) -> int:
+    """Data-port masters of the accelerators on the interconnect."""
+    ports = ima.get("data_ports", 4) * ima.get("instances", 1)
+    return ports + (dw_instances * ima.get("data_ports", 4) if dw_own else 0)
+
+
 def estimate_cells(cfg: ClusterConfig, cache: dict) -> int | None:
     """Cells of ``cfg`` from the components of synthesized configurations (an
-    estimate, labelled as such): the default cluster's cells with its IMA and DW
-    replaced by cfg's instances, an IMA's cells linear in its arrays between the
-    synthesized points (data ports and the interconnect's extra masters are not
-    modelled)."""
+    estimate, labelled as such): the default cluster with its IMA and DW replaced
+    by cfg's instances (an IMA's cells linear in its arrays between synthesized
+    points) and the interconnect grown by the cells per accelerator master that
+    the synthesized points show (an IMA's own cells do not follow its ports)."""
     ref = cache.get(ClusterConfig().digest())
     if not ref or "components" not in ref:
         return None
-    pts = {}                                  # arrays per IMA -> cells of one IMA
-    for v in cache.values():
-        ima = v.get("components", {}).get("ima")
-        if ima and "ima" in v.get("sets", {}):
-            d = ClusterConfig().ima
-            sets = v["sets"]["ima"]
-            pts[sets.get("arrays", d.arrays)] = ima / sets.get("instances", d.instances)
+    d = ClusterConfig()
     comps = ref["components"]
-    pts.setdefault(ClusterConfig().ima.arrays, comps["ima"] / ClusterConfig().ima.instances)
+    pts = {d.ima.arrays: comps["ima"] / d.ima.instances}   # arrays per IMA -> one IMA's cells
+    base_m = _masters({"instances": d.ima.instances, "data_ports": d.ima.data_ports},
+                      d.dw.ports == "own", d.dw.instances)
+    per_master = None
+    for v in cache.values():
+        sets = v.get("sets", {})
+        if "ima" not in sets or "components" not in v:
+            continue
+        ima = {"instances": d.ima.instances, "data_ports": d.ima.data_ports, **sets["ima"]}
+        pts[ima.get("arrays", d.ima.arrays)] = v["components"]["ima"] / ima["instances"]
+        m = _masters(ima, sets.get("dw", {}).get("ports", d.dw.ports) == "own",
+                     sets.get("dw", {}).get("instances", d.dw.instances))
+        if m != base_m:
+            per_master = (v["components"]["interconnect"] - comps["interconnect"]) / (m - base_m)
     xs = sorted(pts)
     a = cfg.ima.arrays
-    if len(xs) == 1:
-        ima = pts[xs[0]]
-    else:
-        lo, hi = (xs[0], xs[-1])
-        ima = pts[lo] + (a - lo) * (pts[hi] - pts[lo]) / (hi - lo)
-    dw = comps.get("dw", 0) / max(ClusterConfig().dw.instances, 1)
-    rest = ref["cells"] - comps["ima"] - comps.get("dw", 0)
-    return round(rest + cfg.ima.instances * ima + cfg.dw.instances * dw)
+    ima = pts[xs[0]] if len(xs) == 1 else \
+        pts[xs[0]] + (a - xs[0]) * (pts[xs[-1]] - pts[xs[0]]) / (xs[-1] - xs[0])
+    dw = comps.get("dw", 0) / max(d.dw.instances, 1)
+    m = _masters({"instances": cfg.ima.instances, "data_ports": cfg.ima.data_ports},
+                 cfg.dw.ports == "own", cfg.dw.instances)
+    ic = comps["interconnect"] + (per_master or 0) * (m - base_m)
+    rest = ref["cells"] - comps["ima"] - comps.get("dw", 0) - comps["interconnect"]
+    return round(rest + cfg.ima.instances * ima + cfg.dw.instances * dw + ic)
 
 
 def imcc_json(*args) -> dict:
