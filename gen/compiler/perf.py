@@ -21,9 +21,9 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
 holds them for its whole job, so the two run one job at a time.
 
-The constants are fitted to RTL runs (the reference block and MobileNetV2 at
-32x32/0.35 and 224x224/1.0 on the fused schedule; tb/test_perf_model.py checks
-the agreement).  Returns the cycles from the walker's start to each MARK, as
+The constants are fitted to one RTL run (MobileNetV2 224x224/1.0 fused on
+2 IMA x 17 arrays, per segment); tb/test_network.py's fused RTL tests hold
+the model to 3 % of every run (docs/compiler.md lists the points).  Returns the cycles from the walker's start to each MARK, as
 the run's ``marks`` count them.
 """
 
