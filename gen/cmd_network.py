@@ -56,6 +56,10 @@ def register_run(rsub):
                    help="layer: one layer after another, one array active, as the paper "
                         "(default); fused: a block's layers at the same time on row bands, "
                         "IMA layers alternating over the IMA instances")
+    r.add_argument("--replicate", choices=("auto", "on", "off"), default="auto",
+                   help="copies of the layers that bound the latency in the arrays left "
+                        "free (inside their tiles, on other IMA instances): auto = with the "
+                        "fused schedule (default), on, off")
     r.add_argument("--dump", metavar="FILE.npz", help="layers, parameters and every tensor as "
                    "the cluster produced it, for an independent check")
     r.add_argument("--waves", action="store_true", help="dump FST waveforms")
@@ -82,8 +86,9 @@ def _compile(args):
         raise UsageError(f"--input/--width: {e}") from None
     net, x = randomize(net, args.seed)
     try:
+        rep = {"on": True, "off": False}.get(getattr(args, "replicate", "auto"))
         return compile_network(net, x, cfg, arrays=args.arrays,
-                               schedule=getattr(args, "schedule", "layer"))
+                               schedule=getattr(args, "schedule", "layer"), replicate=rep)
     except MappingError as e:
         raise UsageError(str(e)) from None
 
@@ -184,6 +189,10 @@ def run_network(args) -> int:
          "layers": layers, "sim_cycles": res["cycles"], "sim_wall_s": round(res["sim_wall_s"], 1),
          "sim_cycles_per_s": round(res["cycles"] / max(res["sim_wall_s"], 1e-9)),
          "build_s": round(res["build_s"], 1), "build_reused": res["build_reused"]}
+    if res["exit"] == 0:
+        from imcc.gen.compiler.utilisation import utilisation
+        r["utilisation"] = utilisation(p, total)
+    _model(r, c)
     if c.net.meta.get("resolution") == 224 and c.net.meta.get("width") == 1.0:
         r["paper_ms"] = PAPER_TOTAL_MS
     if args.dump:
@@ -264,6 +273,10 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
          "config": _config_summary(c.cfg), "jobs": len(c.program.jobs),
          "l2_traffic_bytes": c.program.l2_traffic, "sim_cycles": res["cycles"],
          "sim_wall_s": round(res["sim_wall_s"], 1), "build_s": round(res["build_s"], 1)}
+    if res["exit"] == 0:
+        from imcc.gen.compiler.utilisation import utilisation
+        r["utilisation"] = utilisation(c.program, total)
+    _model(r, c)
     if blk == reference:
         r.update(paper_cycles=paper_cycles, ratio_to_paper=round(total / paper_cycles, 3))
     if args.dump:
@@ -278,12 +291,45 @@ def run_block_fused(args, blk: dict, reference: dict, paper_cycles: int) -> int:
               f"bound {r['bound_cycles']:,} (the busiest IMA instance's MVMs back to back)"
               + (f"; the paper ~{paper_cycles:,}" if "paper_cycles" in r else ""))
         print(f"{r['jobs']} jobs walked by core 0; L2 traffic {r['l2_traffic_bytes']:,} bytes")
+        for line in _util_lines(r["utilisation"]) if "utilisation" in r else []:
+            print(line)
         print(f"bit-exact check of every tensor: {'PASS' if not mism else 'FAIL'}")
         for m in mism[:20]:
             print(f"  {m}")
         if energy:
             print(energy.text())
     return 0 if not mism else 1
+
+
+def _model(r: dict, c) -> None:
+    """The performance model's prediction beside the measurement (a model, not RTL:
+    gen/compiler/perf.py, core 0's walker replayed over the units' job times)."""
+    import hashlib
+    r["job_list_sha1"] = hashlib.sha1(c.program.encode()).hexdigest()[:16]
+    m = c.program.model
+    u = r.get("utilisation")
+    if u and m.get("walker") is not None:
+        # core 0 walking the job list: its scanning and issuing time from the model
+        # (the run records no trace of it), over the measured cycles
+        u["core0_walker_model"] = round(m["walker"] / max(r["total_cycles"], 1), 4)
+        if u["core0_walker_model"] > max(u["units"].values(), default=0):
+            u["bound"] = "core0 (walking the job list)"
+    if m.get("cycles"):
+        r["model_cycles"] = m["cycles"]
+        if r["total_cycles"]:
+            r["model_error"] = round(m["cycles"] / r["total_cycles"] - 1, 4)
+    if c.mapping.reps or c.mapping.replicas:
+        r["replication"] = {"in_tile": dict(c.mapping.reps),
+                            "instances": {k: v for k, v in c.mapping.replicas.items()}}
+
+
+def _util_lines(u: dict) -> list[str]:
+    units = ", ".join(f"{k} {100 * v:.0f}%" for k, v in u["units"].items())
+    if "core0_walker_model" in u:
+        units += f", core 0 walking {100 * u['core0_walker_model']:.0f}% (model)"
+    top = sorted(u["arrays"].items(), key=lambda kv: -kv[1])[:4]
+    return [f"utilisation ({u['source']}): {units}; bound: {u['bound']}",
+            "  busiest arrays: " + ", ".join(f"{a} {100 * v:.0f}%" for a, v in top)]
 
 
 def _config_summary(cfg) -> dict:
@@ -320,6 +366,12 @@ def _table(r):
           + (f" {r['paper_ms']:>6.2f}" if paper else ""))
     print(f"L2 traffic {r['l2_traffic_bytes'] / 2**20:.2f} MiB (every tensor in and out of L2, "
           f"included in the cycles); L1 in use at most {r['l1_peak_bytes'] / 1024:.0f} KiB")
+    if "utilisation" in r:
+        for line in _util_lines(r["utilisation"]):
+            print(line)
+    if "model_cycles" in r:
+        print(f"performance model (gen/compiler/perf.py): {r['model_cycles']:,} cycles "
+              f"({100 * r.get('model_error', 0):+.1f} % against the run)")
     print(f"bit-exact check of every tensor against the golden model: "
           f"{'PASS' if r['bit_exact'] else 'FAIL'}")
     for m in r["mismatches"][:20]:

@@ -31,8 +31,9 @@ def main() -> None:
                        ("fused_2ima_2dw", ["ima.instances=2", "dw.instances=2"])):
         args = ["demo", "--schedule", "fused"] + [a for s in sets for a in ("--set", s)]
         r = imcc(*args)
-        out[name] = {k: r[k] for k in ("total_cycles", "bit_exact", "bound_cycles", "config",
-                                       "jobs", "l2_traffic_bytes")}
+        out[name] = {k: r.get(k) for k in ("total_cycles", "bit_exact", "bound_cycles", "config",
+                                           "jobs", "l2_traffic_bytes", "model_cycles",
+                                           "model_error", "utilisation")}
         out[name]["speedup_vs_layer"] = round(layer["total_cycles"] / r["total_cycles"], 2)
     if "--network" in sys.argv:
         for sched, sets in (("layer", []), ("fused", ["ima.instances=2"])):
@@ -40,8 +41,9 @@ def main() -> None:
                 [a for s in sets for a in ("--set", s)]
             r = imcc(*args)
             out[f"mobilenetv2_224_{sched}"] = {
-                k: r[k] for k in ("total_cycles", "latency_ms", "bit_exact", "arrays_used",
-                                  "total_arrays", "config", "l2_traffic_bytes", "sim_wall_s")}
+                k: r.get(k) for k in ("total_cycles", "latency_ms", "bit_exact", "arrays_used",
+                                      "total_arrays", "config", "l2_traffic_bytes", "sim_wall_s",
+                                      "model_cycles", "model_error", "replication", "utilisation")}
     print(json.dumps(out, indent=1))
 
 

@@ -99,6 +99,17 @@ def test_cli_map_json_and_refusals(tmp_path):
 
 
 # -- RTL -----------------------------------------------------------------------------------------
+# the performance model (gen/compiler/perf.py, fitted to one 224 fused run) against
+# every fused RTL run of these tests: the whole run within this fraction
+MODEL_TOL = 0.03
+
+
+def _check_model(c, res, tol=MODEL_TOL):
+    rtl = (res["marks"][-1] - res["start_cycles"]) & 0xFFFF_FFFF
+    model = c.program.model["cycles"]
+    assert abs(model / rtl - 1) <= tol, f"model {model} cycles, RTL {rtl}: {model / rtl - 1:+.2%}"
+
+
 def _check_rtl(c, res):
     assert res["exit"] == 0, f"walker stopped: net_status {res['net_status']}"
     bad = {k: int((res["tensors"][k] != v).sum()) for k, v in c.golden.items()
@@ -231,6 +242,7 @@ def test_fused_reference_block_in_rtl_bit_exact(cfg):
     for name, exp in c.golden.items():
         assert np.array_equal(res["tensors"][name], exp), name
     assert set(c.program.l1_tensors) == {"block.expand", "block.dw", "block.project"}
+    _check_model(c, res)
 
 
 @pytest.mark.parametrize("cfg", [ONE_IMA, pytest.param(TWO_IMAS, marks=pytest.mark.long)],
@@ -238,15 +250,20 @@ def test_fused_reference_block_in_rtl_bit_exact(cfg):
 def test_fused_small_mobilenetv2_in_rtl_bit_exact(cfg):
     from imcc.tb.programs import run_network
     c = _compiled(*SMALL, cfg=cfg, schedule="fused")
-    _check_rtl(c, run_network(c))
+    assert c.mapping.reps        # early layers replicated inside their tiles, in RTL
+    res = run_network(c)
+    _check_rtl(c, res)
+    _check_model(c, res)
 
 
 @pytest.mark.long
 def test_fused_mobilenetv2_224_in_rtl_bit_exact():
     from imcc.tb.programs import run_network
     c = _compiled(224, 1.0, cfg=TWO_IMAS, schedule="fused")
-    assert c.mapping.total_arrays <= 34
-    _check_rtl(c, run_network(c))
+    assert c.mapping.total_arrays <= 34 and c.mapping.reps and c.mapping.replicas
+    res = run_network(c)
+    _check_rtl(c, res)
+    _check_model(c, res)
 
 
 def test_residual_adds_on_the_cores_in_rtl_bit_exact():

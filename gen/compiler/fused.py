@@ -35,13 +35,17 @@ from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
 from .program import (CORES, Job, Mark, Program, _cores_unit, cores_add, _Arena, _Deps, _align, _dma, _ima_regs,
-                      _regs, _tiles, arena_bytes, l2_layout)
+                      _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
 __all__ = ["compile_fused", "segments"]
 
 DMA_MIN_BYTES = 4096         # input rows move in transfers of at least this (when there are)
 BAND_ROWS = 4                # rows of a band between the ramps
 RAMP = (1, 1, 2)             # band rows at the start of a stripe (reversed at its end)
+# intermediate tensors go to L2 (for the check) in pieces of at least this: fewer
+# jobs for core 0 (model, MobileNetV2 224 on 2 IMAs: 1.94 M -> 1.93 M cycles; per
+# stripe, at its end, 2.08 M: the copies then trail the compute)
+CHECK_BYTES = 8192
 
 
 def segments(lowered: Lowered) -> list[tuple[str, list[Layer]]]:
@@ -162,12 +166,12 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                              f"{name} parameters", n // dma_rate + 20, n)
                        for name, (addr, n) in params.items()]
 
+        prev: dict[int, dict] = {}        # slot -> tensor -> [(first, end row in slot, key)]
         for si, (s0, s1) in enumerate(stripes):
             q = si % 2
-            if si >= 2:
-                specs.append(None)          # fence: stripe si - 2 has left slot q
+            first_spec = len(specs)
             lo = {n: r[0] for n, r in rows_needed(s0, s1).items()}
-            bands = _bands(s0, s1)
+            bands = _bands(s0, s1, wo)
             done = {n: lo[n] for n in tensors}     # rows computed (or loaded) so far
 
             def addr(n, r):
@@ -188,6 +192,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
             band_rows = {n: {r0: r1 for r0, r1 in new[n] if r1 > r0} for n in tensors}
 
             loaded = {n: lo[n] for n in ext}
+            pending: dict[str, int] = {}           # check copies waiting: tensor -> first row
             for bi in range(len(bands)):
                 for n in ext:
                     # the band's new input rows come in, with the next bands' rows up to
@@ -218,21 +223,42 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                     specs += _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
                                        addr, key, pads, mvm, dw_rate, dw)
                     # the band's new rows go to L2: the segment's output, and the
-                    # intermediate tensors for the check (unless they stay in L1)
+                    # intermediate tensors for the check (unless they stay in L1),
+                    # these gathered over bands up to CHECK_BYTES (fewer jobs for core 0)
                     if op.output == final or not keep_l1:
-                        t = prog.tensors[op.output]
-                        nbytes = (r1 - r0) * t.pitch
-                        specs.append(_Spec(dma, _dma(addr(op.output, r0), t.row_addr(r0), nbytes),
-                                           key(op.output, r0, r1),
-                                           [f"l2:{op.output}:{si}:{bi}"],
-                                           f"{seg_name} stripe {si} band {bi} out {op.output}",
+                        n = op.output
+                        t = prog.tensors[n]
+                        c0 = pending.pop(n, r0)
+                        last = all(b <= a for a, b in new[n][bi + 1:])
+                        if n != final and not last and (r1 - c0) * t.pitch < CHECK_BYTES:
+                            pending[n] = c0
+                            continue
+                        nbytes = (r1 - c0) * t.pitch
+                        specs.append(_Spec(dma, _dma(addr(n, c0), t.row_addr(c0), nbytes),
+                                           key(n, c0, r1), [f"l2:{n}:{si}:{bi}"],
+                                           f"{seg_name} stripe {si} band {bi} out {n}",
                                            nbytes // dma_rate + 20, nbytes))
+            # stripe si - 2 left slot q: a job writing rows of it also writes the keys
+            # of that stripe's bands it overlaps (in the slot), so it waits for their
+            # readers and writers (no fence: the next stripe starts while one drains)
+            for sp in specs[first_spec:]:
+                extra = []
+                for k in sp.writes:
+                    kq, n, r = _slot_key(k)
+                    if kq is None or kq != q or n not in prev.get(q, {}):
+                        continue
+                    a, b = r - lo[n], band_rows[n][r] - lo[n]
+                    extra += [old for o0, o1, old in prev[q][n] if o0 < b and a < o1]
+                sp.writes = sp.writes + [k for k in dict.fromkeys(extra) if k not in sp.writes]
+            prev[q] = {n: [(r - lo[n], r1 - lo[n], f"{q}:{n}:{r}") for r, r1 in band_rows[n].items()]
+                       for n in tensors}
             if keep_l1:
                 for n in produced:
                     if n != final:
                         prog.l1_tensors[n] = (slots[q][n], net.shapes[n])
 
-        for spec in _list_schedule(specs, prog.units):
+        before = prog.model.get("cycles", 0)
+        for spec in _list_schedule(specs, prog.units, prog.model):
             if spec is None:
                 m = Mark(-1, seg_name, deps.barrier())
                 prog.entries.append(m)
@@ -243,19 +269,33 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
             prog.entries.append(j)
         prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
         prog.marks.append(seg_name)
+        prog.model.setdefault("list_marks", []).append(prog.model["cycles"] - before)
 
     return prog.finish()
 
 
-def _bands(s0: int, s1: int) -> list[tuple[int, int]]:
-    """Output row bands of a stripe: small at both ends, so the pipeline of
-    layers fills and drains sooner (RAMP), BAND_ROWS rows in between, so that
-    there are fewer jobs (each costs the DW and the IMA a fixed start-up).
-    Measured on the reference block (2 IMAs, 2 DWs): ramps 1,1,2 give 57.5 k
-    cycles, 1-row bands throughout 65 k, 2-row bands 68 k."""
+def _slot_key(k: str) -> tuple:
+    """(slot, tensor, first row) of a band key ``slot:tensor:row``; (None,) * 3 otherwise."""
+    head, _, rest = k.partition(":")
+    if not head.isdigit():
+        return None, None, None
+    n, _, r = rest.rpartition(":")
+    return int(head), n, int(r)
+
+
+def _bands(s0: int, s1: int, w: int) -> list[tuple[int, int]]:
+    """Output row bands of a stripe of rows of w pixels.  Long stripes: small bands
+    at both ends, so the pipeline of layers fills and drains sooner (RAMP),
+    BAND_ROWS rows in between, so that there are fewer jobs (each costs the DW and
+    the IMA a fixed start-up, and core 0 about 500 cycles to issue).  Measured on
+    the reference block (2 IMAs, 2 DWs): ramps 1,1,2 give 57.5 k cycles, 1-row
+    bands throughout 65 k, 2-row bands 68 k.  Short stripes (14 rows or fewer)
+    in 2 to 4 equal bands: with 1-row bands core 0's issuing bounds them (the
+    calibrated model, gen/compiler/perf.py: MobileNetV2 224 2.45 M -> 1.99 M cycles)."""
     rows = s1 - s0
-    if rows < 2 * sum(RAMP) + BAND_ROWS:
-        sizes = [1] * rows
+    if rows <= 14:
+        n = min(rows, 2 if rows <= 7 and w <= 14 else 3 if rows <= 11 else 4)
+        sizes = [rows // n + (1 if i < rows % n else 0) for i in range(n)]
     else:
         mid = rows - 2 * sum(RAMP)
         n = -(-mid // BAND_ROWS)
@@ -282,19 +322,13 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
         cin = net.shapes[xin][2]
         units = mapping.instances(lowered.origin[op.name])
         unit = units[bi % len(units)]          # replicas take the bands in turn
-        for tl in _tiles(mapping, op, lowered):
-            if op.op == "conv":
-                k, s = op.k, op.stride
-                p = (net.shapes[xin][1] + 2 * pads.get(xin, 0)) * cin
-                src = dict(addr=addr(xin, a), length=k * cin, c1=k, stride1=p, step0=s * cin,
-                           step1=s * p)
-            else:
-                src = dict(addr=addr(xin, a) + tl.row0, length=tl.rows, c1=1, stride1=0,
-                           step0=cin, step1=w * cin)
-            dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0, step0=c, step1=w * c)
-            specs.append(_Spec(unit, _ima_regs(tl, op, w, rows, src, dst), key(xin, a, b),
+        r = mapping.rep(lowered.origin[op.name])
+        p = (net.shapes[xin][1] + 2 * pads.get(xin, 0)) * cin
+        for tl in _tiles(mapping, op, lowered, unit):
+            src, dst = ima_streams(op, tl, r, addr(xin, a), cin, p, out, c, w)
+            specs.append(_Spec(unit, _ima_regs(tl, op, w // r, rows, src, dst), key(xin, a, b),
                                key(op.output, r0, r1), f"{what} tile a{tl.array}",
-                               rows * w * mvm + 40))
+                               rows * w // r * mvm + 40))
     elif op.op == "dw":
         xin = op.inputs[0]
         (n, a, b), = _needs(op, r0, r1, net.shapes)
@@ -330,21 +364,29 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
     return specs
 
 
-def _list_schedule(specs: list, units: list[str]) -> list:
+def _list_schedule(specs: list, units: list[str], model: dict | None = None) -> list:
     """Reorder the jobs between fences by estimated start time, keeping every hazard
-    of the listed order (a unit runs its jobs in issue order)."""
+    of the listed order (a unit runs its jobs in issue order).  ``model`` collects
+    the estimate: ``cycles`` (the makespans, fences and marks being barriers) and
+    ``busy`` (per unit, its jobs' estimated cycles)."""
     out, chunk = [], []
     for s in specs + [None]:
         if s is not None:
             chunk.append(s)
             continue
-        out += _schedule_chunk(chunk, units)
+        order, span = _schedule_chunk(chunk, units)
+        out += order
+        if model is not None:
+            model["cycles"] = model.get("cycles", 0) + span
+            busy = model.setdefault("busy", {})
+            for x in chunk:
+                busy[x.unit] = busy.get(x.unit, 0) + x.cycles
         chunk = []
         out.append(None)
     return out[:-1]
 
 
-def _schedule_chunk(specs: list[_Spec], units) -> list[_Spec]:
+def _schedule_chunk(specs: list[_Spec], units) -> tuple[list[_Spec], int]:
     writer, readers = {}, {}
     for i, s in enumerate(specs):
         s.deps = set()
@@ -375,4 +417,4 @@ def _schedule_chunk(specs: list[_Spec], units) -> list[_Spec]:
         free[s.unit] = finish[best]
         order.append(s)
         left.discard(best)
-    return order
+    return order, max(finish.values(), default=0)

@@ -19,25 +19,67 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import MappingError
 from imcc.sim.network import IMA_OPS, Layer, Network
 
-from .tiling import Mapping, MatrixLayer, tile_and_pack
+from .tiling import Mapping, MatrixLayer, sweep, tile_and_pack
 
-__all__ = ["matrices", "map_network", "place_network", "Placement", "lower", "Lowered"]
+__all__ = ["matrices", "map_network", "place_network", "Placement", "lower", "Lowered",
+           "rep_shape", "rep_options", "rep_weights", "replicate"]
 
 
-def matrices(net: Network) -> list[MatrixLayer]:
-    """The weight matrices of the network's IMA layers (rows k*k*cin, cols cout)."""
+def rep_shape(net: Network, L: Layer, k: int) -> tuple[int, int]:
+    """(rows, cols) of layer L's weight matrix with k copies, one per consecutive
+    output pixel of a row: a 1x1 layer's copies on the diagonal (k*cin x k*cout);
+    a k_h x k_w convolution of stride s reads a window k_h x (k_w + (k-1)s) of the
+    input and each copy sits at its pixel's columns of it."""
+    cin, cout = net.shapes[L.inputs[0]][2], net.shapes[L.output][2]
+    if L.op == "conv":
+        return L.k * (L.k + (k - 1) * L.stride) * cin, k * cout
+    return k * cin, k * cout
+
+
+def rep_options(net: Network, L: Layer, rows: int, cols: int) -> list[int]:
+    """The copy counts k > 1 layer L may take in an array of rows x cols: k divides
+    the output width (a job's steps are groups of k pixels of one row, so a row
+    never ends inside a group), the copies fit one array (no row cut, no partial
+    sums), and the input is whole (not a row tile of a split layer)."""
+    if L.op not in IMA_OPS or L.cin is not None:
+        return []
+    wo = net.shapes[L.output][1]
+    return [k for k in range(2, wo + 1) if wo % k == 0
+            and rep_shape(net, L, k)[0] <= rows and rep_shape(net, L, k)[1] <= cols]
+
+
+def rep_weights(L: Layer, k: int) -> np.ndarray:
+    """Layer L's weight matrix with k copies (see :func:`rep_shape`); k = 1: its own."""
+    w = np.asarray(L.w)
+    if k == 1:
+        return w.reshape(-1, w.shape[-1])
+    if L.op == "conv":
+        kh, kw, cin, cout = w.shape
+        ww = kw + (k - 1) * L.stride
+        out = np.zeros((kh, ww, cin, k, cout), w.dtype)
+        for j in range(k):                      # pixel j reads window columns j*s ..
+            out[:, j * L.stride:j * L.stride + kw, :, j, :] = w
+        return out.reshape(kh * ww * cin, k * cout)
+    return np.kron(np.eye(k, dtype=w.dtype), w.reshape(-1, w.shape[-1]))
+
+
+def matrices(net: Network, reps: dict[str, int] | None = None) -> list[MatrixLayer]:
+    """The weight matrices of the network's IMA layers (rows k*k*cin, cols cout),
+    with ``reps[layer]`` copies where given."""
     out = []
     for L in net.layers:
         if L.op in IMA_OPS:
-            cin = net.shapes[L.inputs[0]][2]
-            cout = net.shapes[L.output][2]
+            r = (reps or {}).get(L.name, 1)
+            rows, cols = rep_shape(net, L, r)
             # a k x k conv's row tiles would cut its im2col rows; keep it whole
-            q = L.k * L.k * cin if L.op == "conv" else 1
-            out.append(MatrixLayer(L.name, L.k * L.k * cin, cout, row_quantum=q))
+            q = rows if L.op == "conv" else 1
+            out.append(MatrixLayer(L.name, rows, cols, row_quantum=q))
     return out
 
 
@@ -53,6 +95,7 @@ class Placement:
     maps: dict[str, Mapping]        # instance -> its mapping
     where: dict[str, str]           # layer -> instance (the first, when replicated)
     replicas: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    reps: dict[str, int] = dataclasses.field(default_factory=dict)   # copies inside an array
 
     def instance(self, layer: str) -> str:
         return self.where[layer]
@@ -61,8 +104,14 @@ class Placement:
         """Every instance holding the layer's weights (replicas share its bands)."""
         return self.replicas.get(layer, [self.where[layer]])
 
-    def of(self, layer: str):
-        return self.maps[self.where[layer]].of(layer)
+    def rep(self, layer: str) -> int:
+        """Copies of the layer in its tiles: one MVM serves this many pixels of a row."""
+        return self.reps.get(layer, 1)
+
+    def of(self, layer: str, instance: str | None = None):
+        """The layer's tiles on ``instance`` (default: its first); replicas on
+        other instances may be packed differently."""
+        return self.maps[instance or self.where[layer]].of(layer)
 
     def row_cuts(self, layer: str) -> list[tuple[int, int]]:
         return self.maps[self.where[layer]].row_cuts(layer)
@@ -127,6 +176,133 @@ def place_network(net: Network, cfg: ClusterConfig, instances: list[str],
         if mine:
             maps[inst] = tile_and_pack(mine, cfg.ima.rows, cfg.ima.cols, max_arrays=max_arrays)
     return Placement(maps, where)
+
+
+def _segment(name: str) -> str:
+    return name.split(".")[0] if "." in name else name
+
+
+def replicate(net: Network, cfg: ClusterConfig, placement: Placement, budget: int,
+              *, log=None) -> Placement:
+    """Spend the arrays a placement leaves free (up to ``budget`` per instance) on
+    the layers that bound the latency: k copies of a layer inside its tile (one MVM
+    serves k pixels, :func:`rep_options`) or a copy on another instance (the
+    instances take its bands in turn).
+
+    The cost is the fused schedule's first-order model: segments (blocks) run one
+    after another and take the longest of their IMA instances' MVMs (each layer's
+    pixels / copies inside x tiles / instances holding it) and their DW's MACs.
+    Greedy: every segment's busiest instance's heaviest layer proposes its moves
+    (more copies inside, one more instance); the move saving the most cycles per
+    weight cell added that still packs in ``budget`` arrays per instance is taken,
+    until no move fits or helps."""
+    R, C = cfg.ima.rows, cfg.ima.cols
+    instances = list(placement.maps)
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 1
+    dw_rate = max(1.0, 0.8 * cfg.dw.macs)
+    ima = [L for L in net.layers if L.op in IMA_OPS]
+    reps = dict(placement.reps)
+    copies = {L.name: list(placement.instances(L.name)) for L in ima}
+    maps = dict(placement.maps)
+    packed: dict[tuple, Mapping | None] = {}
+    failed: set[tuple] = set()
+    pixels = {L.name: net.shapes[L.output][0] * net.shapes[L.output][1] for L in ima}
+    segs = list(dict.fromkeys(_segment(L.name) for L in net.layers))
+
+    def pack(inst, reps_, copies_):
+        mine = tuple((L.name, reps_.get(L.name, 1)) for L in ima if inst in copies_[L.name])
+        if mine not in packed:
+            names = dict(mine)
+            # of the packings within the budget, the one with the fewest MVMs (a
+            # layer cut into more column tiles runs its pixels once per tile)
+            try:
+                fits = [a.mapping for a in sweep([x for x in matrices(net, names) if x.name in names],
+                                                 R, C) if a.arrays <= budget]
+            except MappingError:
+                fits = []
+            m = min(fits, key=lambda m: (sum(pixels[t.layer] / names[t.layer] for t in m.tiles),
+                                         m.arrays_used), default=None)
+            if m is not None:
+                m.tiles.sort(key=lambda t: (t.array, t.acol, t.arow))
+            packed[mine] = m
+        return packed[mine]
+
+    def seg_cost(seg, reps_, copies_, maps_):
+        load = dict.fromkeys(instances, 0.0)
+        dw = 0.0
+        for L in net.layers:
+            if _segment(L.name) != seg:
+                continue
+            h, w, c = net.shapes[L.output]
+            if L.op in IMA_OPS:
+                n = len(copies_[L.name])
+                for i in copies_[L.name]:
+                    t = len(maps_[i].of(L.name)) if i in maps_ else len(maps_[copies_[L.name][0]].of(L.name))
+                    load[i] += h * w / reps_.get(L.name, 1) * t / n * mvm
+            elif L.op == "dw":
+                dw += h * w * c * 9 / dw_rate
+        return max(max(load.values()), dw), load
+
+    def total(reps_, copies_, maps_):
+        return sum(seg_cost(seg, reps_, copies_, maps_)[0] for seg in segs)
+
+    def cells(L, k):
+        r, c = rep_shape(net, L, k)
+        return r * -(-c // 8) * 8
+
+    now = total(reps, copies, maps)
+    for _ in range(200):
+        cands = []
+        for seg in segs:
+            cost, load = seg_cost(seg, reps, copies, maps)
+            inst = max(load, key=load.get)
+            if load[inst] < cost:           # DW-bound: no IMA move helps
+                continue
+            mine = [L for L in ima if _segment(L.name) == seg and inst in copies[L.name]
+                    and L.rows <= R]
+            if not mine:
+                continue
+            L = max(mine, key=lambda L: net.shapes[L.output][0] * net.shapes[L.output][1]
+                    / reps.get(L.name, 1) * len(maps[inst].of(L.name)) / len(copies[L.name]))
+            k0, n0 = reps.get(L.name, 1), len(copies[L.name])
+            moves = [({**reps, L.name: k}, copies, n0 * (cells(L, k) - cells(L, k0)),
+                      f"{L.name}: {k} copies in its tile")
+                     for k in rep_options(net, L, R, C) if k > k0]
+            free = [i for i in instances if i not in copies[L.name]]
+            if free:
+                j = min(free, key=load.get)
+                moves.append((reps, {**copies, L.name: copies[L.name] + [j]}, cells(L, k0),
+                              f"{L.name}: a copy on {j}"))
+            for r2, c2, added, what in moves:
+                if (L.name, what) in failed:
+                    continue
+                new, _ = seg_cost(seg, r2, c2, maps)
+                if new < cost:
+                    cands.append(((cost - new) / max(added, 1), seg, cost, L, r2, c2, what))
+        done = None
+        for score, seg, cost, L, r2, c2, what in sorted(cands, key=lambda c: -c[0]):
+            m2 = dict(maps)
+            for i in c2[L.name]:            # only the instances holding L change
+                m = pack(i, r2, c2)
+                if m is None or m.arrays_used > budget:
+                    failed.add((L.name, what))
+                    break
+                m2[i] = m
+            else:
+                # repacking may cut other layers of these instances into more tiles
+                new = total(r2, c2, m2)
+                if new < now:
+                    done = (new, r2, c2, m2, what)
+                    break
+                failed.add((L.name, what))
+        if done is None:
+            break
+        if log:
+            log(f"replicate {done[-1]}: {now:.0f} -> {done[0]:.0f} cycles (model)")
+        now, reps, copies, maps, _ = done
+    where = {L.name: copies[L.name][0] for L in ima}
+    reps = {k: v for k, v in reps.items() if v > 1}
+    return Placement(maps, where, {k: v for k, v in copies.items() if len(v) > 1}, reps)
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ from imcc.gen.mapping import MappingError
 from imcc.sim.network import Network
 from imcc.sim.weight_image import WeightImage
 
-from .lower import Lowered, Placement, lower, place_network
+from .lower import Lowered, Placement, lower, place_network, rep_weights, replicate
 from .program import Program, compile_layers
 
 __all__ = ["Compiled", "compile_network", "weight_image", "SCHEDULES"]
@@ -44,16 +44,20 @@ def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> Weight
     """The arrays' contents: every tile's slice of its layer's weight matrix."""
     img = WeightImage()
     for instance, t in mapping.placed:
-        L = net.layer(t.layer)
-        w = np.asarray(L.w).reshape(-1, L.w.shape[-1])
+        w = rep_weights(net.layer(t.layer), mapping.rep(t.layer))
         img.place(instance, t.array, w[t.row0:t.row0 + t.rows, t.col0:t.col0 + t.cols],
                   t.arow, t.acol, (cfg.ima.rows, cfg.ima.cols))
     return img
 
 
 def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: str = "auto",
-                    schedule: str = "layer") -> Compiled:
-    """Map, lower and schedule ``net`` (with its parameters) on ``cfg``."""
+                    schedule: str = "layer", replicate: bool | None = None) -> Compiled:
+    """Map, lower and schedule ``net`` (with its parameters) on ``cfg``.
+
+    ``replicate`` (default: with the fused schedule) spends the arrays the
+    placement leaves free, up to ``ima.arrays`` per instance (or what the
+    placement needs, if more), on copies of the layers that bound the latency
+    (lower.replicate); the layer schedule is the paper's, without them."""
     if schedule not in SCHEDULES:
         raise MappingError(f"--schedule {schedule}: the compiler has the schedules "
                            f"{', '.join(SCHEDULES)}")
@@ -75,6 +79,8 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
             cfg = _with_arrays(cfg, mapping.arrays_used)
     else:
         mapping = place_network(net, cfg, imas, max_arrays=cfg.ima.arrays)
+    if replicate if replicate is not None else schedule == "fused":
+        mapping = _replicate(net, cfg, mapping, cfg.ima.arrays)
     lowered = lower(net, mapping)
     if arrays == "auto":
         # the L2 the tensors and the job list need (addresses do not depend on its size)
@@ -87,11 +93,21 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
                     lowered.net.run(x), schedule)
 
 
+def _replicate(net, cfg, mapping, budget):
+    return replicate(net, cfg, mapping, budget)
+
+
 def _compile(lowered, cfg, schedule):
+    from .perf import predict
     if schedule == "fused":
         from .fused import compile_fused
-        return compile_fused(lowered, cfg)
-    return compile_layers(lowered, cfg)
+        prog = compile_fused(lowered, cfg)
+        # the list scheduler's own estimate (what ordered the jobs), beside the model
+        prog.model["list_cycles"] = prog.model.pop("cycles")
+    else:
+        prog = compile_layers(lowered, cfg)
+    prog.model.update(predict(prog))
+    return prog
 
 
 def _with_arrays(cfg: ClusterConfig, n: int) -> ClusterConfig:

@@ -47,7 +47,7 @@ from imcc.sim.network import IMA_OPS, Layer
 from .lower import Lowered
 
 __all__ = ["Job", "Mark", "Program", "compile_layers", "l2_layout", "cores_add", "CORES", "arena_bytes", "MAGIC", "CHUNK",
-           "HEADER_BYTES", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
+           "HEADER_BYTES", "ima_streams", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
 
 MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
 BOOT_MAGIC, BOOT_BYTES = 0x544F_4F42, 64   # L2 starts with {"BOOT", job list address}
@@ -127,6 +127,7 @@ class Program:
     l1_tensors: dict = field(default_factory=dict)  # tensors checked in L1: name -> (addr, shape)
     bands: dict[str, int] = field(default_factory=dict)
     l1_peak: int = 0
+    model: dict = field(default_factory=dict)       # fused: the list scheduler's estimate
 
     @property
     def jobs(self) -> list[Job]:
@@ -491,17 +492,10 @@ def compile_layers(lowered: Lowered, cfg: ClusterConfig, *, dw: str = "dw",
                     t = prog.tensors[xin]
                     cin = t.shape[2]
                     unit = mapping.instance(lowered.origin[op.name])
-                    for tl in _tiles(mapping, op, lowered):
-                        if op.op == "conv":
-                            k, s = op.k, op.stride
-                            src = dict(addr=slots[q][xin], length=k * cin, c1=k,
-                                       stride1=t.pitch, step0=s * cin, step1=s * t.pitch)
-                        else:
-                            src = dict(addr=slots[q][xin] + tl.row0, length=tl.rows, c1=1,
-                                       stride1=0, step0=cin, step1=wo * cin)
-                        dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0,
-                                   step0=c, step1=wo * c)
-                        emit(unit, _ima_regs(tl, op, wo, rows, src, dst),
+                    r = mapping.rep(lowered.origin[op.name])
+                    for tl in _tiles(mapping, op, lowered, unit):
+                        src, dst = ima_streams(op, tl, r, slots[q][xin], cin, t.pitch, out, c, wo)
+                        emit(unit, _ima_regs(tl, op, wo // r, rows, src, dst),
                              [key(q, xin)], [key(q, op.output)], layer,
                              f"{op.name} band {b} tile a{tl.array}@{tl.arow},{tl.acol}")
                 elif op.op == "dw":
@@ -607,12 +601,32 @@ def _producer(net, tensor):
     return None
 
 
-def _tiles(mapping, op: Layer, lowered: Lowered):
-    """The mapping's tiles that compute op (a whole layer, or one row tile's columns)."""
-    tiles = mapping.of(lowered.origin[op.name])
+def _tiles(mapping, op: Layer, lowered: Lowered, instance: str | None = None):
+    """The mapping's tiles that compute op (a whole layer, or one row tile's columns)
+    on ``instance`` (default: the layer's first)."""
+    tiles = mapping.of(lowered.origin[op.name], instance)
     if op.cin is not None:          # a row tile's op: the tiles of its input rows
         tiles = [t for t in tiles if t.row0 == op.cin[0]]
     return tiles
+
+
+def ima_streams(op: Layer, tl, r: int, xaddr: int, cin: int, pitch: int, out: int, c: int,
+                wo: int) -> tuple[dict, dict]:
+    """Source and destination streams of an IMA job computing tile ``tl`` of op
+    over whole output rows: input rows from ``xaddr`` (``pitch`` bytes apart, cin
+    channels), output rows from ``out`` (wo pixels of c channels).  With r copies
+    in the tile a step is r consecutive pixels of a row: a 1x1 layer reads their
+    r*cin contiguous bytes and writes r*c; a convolution reads a window
+    k x (k + (r-1)s) pixels (virtual im2col, one segment per kernel row)."""
+    if op.op == "conv":
+        k, s = op.k, op.stride
+        src = dict(addr=xaddr, length=(k + (r - 1) * s) * cin, c1=k, stride1=pitch,
+                   step0=r * s * cin, step1=s * pitch)
+    else:
+        src = dict(addr=xaddr + tl.row0, length=tl.rows, c1=1, stride1=0, step0=r * cin,
+                   step1=pitch)
+    dst = dict(addr=out + tl.col0, length=tl.cols, c1=1, stride1=0, step0=r * c, step1=wo * c)
+    return src, dst
 
 
 def _ima_regs(tl, op, wo, rows, src, dst) -> list[tuple[int, int]]:

@@ -1,0 +1,179 @@
+"""Performance model of a compiled job list: core 0's walker (sw/apps/network.c)
+replayed as an event simulation over the units' estimated job times.
+
+The walker keeps a window of the next ``WINDOW`` entries; a scan reads every
+unit's end count once, then issues, in list order, each entry whose waits are
+met and whose unit has room (HWPE job contexts, DMA queue slots), at most one
+per unit and scan; MARK and WAIT entries are barriers.  Issuing costs the
+walker ``issue + per_word`` x the entry's words (ACQUIRE, register writes,
+TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
+``wake``.  A job starts when it is issued and its unit is free, and takes:
+
+* IMA: steps x the IMA's cycles per MVM (sim/ima_perf.py: the analog latency or
+  the data ports, whichever bounds) + ``ima_job``;
+* DW: per output pixel and 16 channels 4 compute cycles, or the port cycles
+  of 3 (stride 1) or 6 (stride 2) 16-byte beats if more; an add 2 cycles or 3
+  beats per 16 elements (docs/dw.md); a beat takes 4 / ports cycles (the DW has
+  as many data ports as the IMA) + ``dw_job``;
+* DMA: bytes at the AXI width + ``dma_job``;
+* cores (residual adds): one element per cycle + ``dw_job``.
+
+A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
+holds them for its whole job, so the two run one job at a time.
+
+The constants are fitted to one RTL run (MobileNetV2 224x224/1.0 fused on
+2 IMA x 17 arrays, per segment); tb/test_network.py's fused RTL tests hold
+the model to 3 % of every run (docs/compiler.md lists the points).  Returns the cycles from the walker's start to each MARK, as
+the run's ``marks`` count them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from imcc.rtl.dma.regs import DMA_REGS
+from imcc.rtl.dw.regs import DW_REGS
+from imcc.rtl.ima.regs import IMA_REGS
+from imcc.sim.ima_perf import cycles_per_mvm
+
+from .functional import _fields
+from .program import CORES, Job, Mark, Program
+
+__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles"]
+
+WINDOW = 32
+
+
+@dataclass(frozen=True)
+class Constants:
+    issue: float = 119.0         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
+    per_word: float = 16.6       # walker cycles per word of the entry (register writes, waits)
+    scan: float = 20.0          # a scan of the window (reading the units' end counts)
+    per_entry: float = 34.0     # each window entry a scan looks at (its waits, its unit)
+    wake: float = 17.0          # from a unit's end event to the walker's next scan
+    ima_job: float = 34.0      # job check, pipeline fill and drain of an IMA job
+    dw_job: float = 63.0        # a DW job's start-up
+    dma_job: float = 17.0       # a transfer's start-up (L2 latency, AXI bursts)
+
+
+CONSTANTS = Constants()
+
+
+def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
+    """The estimated time of job ``j`` on its unit."""
+    cfg = prog.cfg
+    kind = j.unit.rstrip("0123456789")
+    if j.unit == CORES:
+        return dict(j.regs)[3] + k.dw_job
+    if kind == "ima":
+        r = _fields(IMA_REGS, j.regs)
+        steps = r["STEPS"]["INNER"] * r["STEPS"]["OUTER"]
+        return steps * cycles_per_mvm(cfg, r["ROWS"]["COUNT"], r["COLS"]["COUNT"]) + k.ima_job
+    if kind == "dw":
+        r = _fields(DW_REGS, j.regs)
+        h, w, c = r["SIZE"]["H"], r["SIZE"]["W"], r["CHANNELS"]["C"]
+        m = r["MODE"]
+        # 16-byte beats take 4 / ports cycles on the DW's ports (as many as the IMA's)
+        beat = 4 / cfg.ima.data_ports
+        if m["OP"] == DW_REGS.constant("OP", "ADD"):
+            return math.ceil(h * w * c / 16) * max(2, 3 * beat) + k.dw_job
+        s = m["STRIDE"]
+        ho = (h + m["PAD_T"] + m["PAD_B"] - 3) // s + 1
+        wo = (w + 2 - 3) // s + 1
+        per_px = max(4, (3 if s == 1 else 6) * beat)
+        return ho * wo * math.ceil(c / 16) * per_px + k.dw_job
+    r = _fields(DMA_REGS, j.regs)
+    reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
+    return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) + k.dma_job
+
+
+def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
+    """{"cycles": walker start to the last MARK, "marks": per MARK, "busy": per unit,
+    "walker": core 0's cycles scanning and issuing (not asleep)}."""
+    # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
+    # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
+    from imcc.rtl.registry import compose
+    comp = compose(prog.cfg)
+    group = {u: u for u in prog.units}
+    if prog.cfg.dw.ports == "shared":
+        imas = [i.name for i in comp.of_kind("ima")]
+        for n, d in enumerate(i.name for i in comp.of_kind("dw")):
+            if n < len(imas) and d in group and imas[n] in group:
+                group[d] = imas[n]
+    table = dict(zip(prog.units, prog.unit_table()))
+    room = {u: row[4] for u, row in table.items()}
+    writes = prog.register_writes()
+    entries = prog.entries
+    ended: dict[str, list[float]] = {u: [] for u in prog.units}   # end times, in order
+    free = dict.fromkeys(prog.units, 0.0)       # per group of units sharing ports
+    issued = dict.fromkeys(prog.units, 0)
+    busy = dict.fromkeys(prog.units, 0.0)
+    events: list[float] = []                 # end times not yet passed (heap)
+    marks: list[float] = []
+    t, nxt, window, walker = 0.0, 0, [], 0.0
+
+    def done(u, at):
+        """Jobs of u ended by time ``at`` (a unit ends its jobs in order)."""
+        e = ended[u]
+        lo, hi = 0, len(e)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if e[mid] <= at:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def met(e, at):
+        return all(done(u, at) >= n for u, n in e.waits.items())
+
+    while nxt < len(entries) or window:
+        while len(window) < WINDOW and nxt < len(entries):
+            window.append(entries[nxt])
+            nxt += 1
+        at = t                                # the scan's snapshot of the end counts
+        t0 = t
+        t += k.scan
+        progress, seen, keep = False, set(), []
+        for i, e in enumerate(window):
+            if len(seen) == len(prog.units):      # every unit's next entry seen
+                keep += window[i:]
+                break
+            t += k.per_entry
+            if isinstance(e, Mark):
+                if not keep and met(e, at):
+                    if e.index >= 0:
+                        marks.append(t)
+                    progress = True
+                    continue
+                keep += window[i:]
+                break
+            u = e.unit
+            if u not in seen and met(e, at) and issued[u] - done(u, at) < room[u]:
+                words = 1 + len(e.waits) + 2 * len(writes[id(e)])
+                t += k.issue + k.per_word * words
+                dur = job_cycles(prog, e, k)
+                g = group[u]
+                start = max(t, free[g])
+                free[g] = start + dur
+                busy[u] += dur
+                ended[u].append(free[g])
+                heapq.heappush(events, free[g])
+                issued[u] += 1
+                progress = True
+                seen.add(u)
+                continue
+            seen.add(u)
+            keep.append(e)
+        window = keep
+        walker += t - t0
+        if not progress:
+            while events and events[0] <= at:
+                heapq.heappop(events)
+            if not events:
+                raise AssertionError("the model's walker is stuck: a wait no job meets")
+            t = max(t, heapq.heappop(events)) + k.wake
+    return {"cycles": round(marks[-1]) if marks else 0, "marks": [round(m) for m in marks],
+            "busy": {u: round(b) for u, b in busy.items()}, "walker": round(walker)}

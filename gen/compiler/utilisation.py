@@ -1,0 +1,80 @@
+"""Per-unit utilisation of a run: the work each unit's jobs do (decoded from the
+job list's registers, as the functional model decodes them) at the unit's peak
+rate, over the run's measured cycles.
+
+* IMA: every MVM occupies its array for the macro's latency (``ima.mvm_ns``), so
+  an array's busy cycles are its MVMs x that latency, an instance's the sum over
+  its arrays (one computes at a time);
+* DW: depthwise MACs at ``dw.macs`` per cycle, adds at 16 elements per 3 cycles
+  (port-bound: two loads and a store of 16 bytes, docs/dw.md);
+* DMA: bytes at the AXI width (``dma.data_width``) per cycle;
+* cores: the residual adds on the cores at one element per cycle; core 0 also
+  walks the job list for the whole run (not counted).
+
+The busiest unit bounds the run (its utilisation is the share of the run it
+could not have been shortened by).  Core 0's walking is added by the command
+from the performance model (gen/compiler/perf.py: its scanning and issuing
+time), since the run records no trace of it; when it is the largest share,
+core 0 is named as the bound.  These are work-based figures: a unit
+stalled on its ports or waiting for data shows as idle, not busy.
+"""
+
+from __future__ import annotations
+
+from imcc.rtl.dma.regs import DMA_REGS
+from imcc.rtl.dw.regs import DW_REGS
+from imcc.rtl.ima.regs import IMA_REGS
+
+from .functional import _fields
+from .program import CORES, Job, Program
+
+__all__ = ["unit_work", "utilisation"]
+
+
+def unit_work(prog: Program) -> tuple[dict[str, float], dict[str, float]]:
+    """(busy cycles per unit, busy cycles per IMA array ``instance[array]``)."""
+    cfg = prog.cfg
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns)
+    busy = dict.fromkeys(prog.units, 0.0)
+    arrays: dict[str, float] = {}
+    for j in prog.jobs:
+        assert isinstance(j, Job)
+        kind = j.unit.rstrip("0123456789")
+        if j.unit == CORES:
+            busy[j.unit] += dict(j.regs)[3]                 # elements (program.cores_add)
+        elif kind == "ima":
+            r = _fields(IMA_REGS, j.regs)
+            if r["MODE"]["OP"] != IMA_REGS.constant("OP", "MVM"):
+                continue
+            n = r["STEPS"]["INNER"] * r["STEPS"]["OUTER"] * mvm
+            busy[j.unit] += n
+            a = f"{j.unit}[{r['ARRAY']['INDEX']}]"
+            arrays[a] = arrays.get(a, 0) + n
+        elif kind == "dw":
+            r = _fields(DW_REGS, j.regs)
+            h, w, c = r["SIZE"]["H"], r["SIZE"]["W"], r["CHANNELS"]["C"]
+            if r["MODE"]["OP"] == DW_REGS.constant("OP", "ADD"):
+                busy[j.unit] += h * w * c * 3 / 16
+            else:
+                m, s = r["MODE"], r["MODE"]["STRIDE"]
+                ho = (h + m["PAD_T"] + m["PAD_B"] - 3) // s + 1
+                wo = (w + 2 - 3) // s + 1
+                busy[j.unit] += ho * wo * c * 9 / cfg.dw.macs
+        else:
+            r = _fields(DMA_REGS, j.regs)
+            reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
+            busy[j.unit] += r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8)
+    return busy, arrays
+
+
+def utilisation(prog: Program, cycles: int) -> dict:
+    """The report's ``utilisation``: per unit and per IMA array, busy / ``cycles``
+    (the run's measured cycles), and the unit that bounds the run."""
+    busy, arrays = unit_work(prog)
+    cycles = max(cycles, 1)
+    units = {u: round(b / cycles, 4) for u, b in busy.items()}
+    return {"source": "work decoded from the job list at each unit's peak rate, over the "
+                      "run's measured cycles",
+            "cycles": cycles, "units": units,
+            "arrays": {a: round(b / cycles, 4) for a, b in sorted(arrays.items())},
+            "bound": max(units, key=units.get) if units else None}

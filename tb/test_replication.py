@@ -1,0 +1,130 @@
+"""Replication (issue 22): k copies of a layer inside its tile (one MVM serves k
+pixels of a row) and copies on other IMA instances, within the arrays the
+configuration has.  The replicated weight matrices against the golden layer,
+the job lists of both schedules against the golden network (functional model),
+the mapper's budget, and the utilisation the run reports.  The RTL checks of
+replicated job lists are tb/test_network.py's fused RTL tests (the small
+network replicates its early layers on the default run's cluster)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imcc.gen.compiler.functional import run_functional
+from imcc.gen.compiler.lower import matrices, place_network, rep_options, rep_shape, rep_weights, replicate
+from imcc.gen.compiler.network import compile_network
+from imcc.gen.compiler.utilisation import unit_work, utilisation
+from imcc.gen.config import ClusterConfig
+from imcc.sim import golden as G
+from imcc.sim.network import mobilenetv2, randomize
+
+ONE_IMA = ClusterConfig().replace(ima={"arrays": 6})
+TWO_IMAS = ClusterConfig().replace(ima={"instances": 2, "arrays": 4})
+# the paper's 34 arrays as two IMA instances of 17 (one bank macro port each)
+TWO_x17 = ClusterConfig().replace(ima={"instances": 2, "arrays": 17, "macro_ports": "bank"})
+
+
+def _net(res, width, seed=0):
+    return randomize(mobilenetv2(res, width), seed)
+
+
+def test_replicated_weights_compute_k_pixels_per_mvm():
+    """A step of k pixels of a row times the replicated matrix gives the k pixels'
+    outputs, for the 1x1 layers (block-diagonal) and the stride-2 3x3 convolution
+    (shifted windows k_h x (k_w + (k-1)s)), before requantisation."""
+    net, x = _net(32, 0.35)
+    t = net.run(x)
+    for name in ("conv1", "b1.project", "b2.expand"):
+        L = net.layer(name)
+        xin = t[L.inputs[0]].astype(np.int64)
+        h, w, c = net.shapes[L.output]
+        for k in rep_options(net, L, 256, 256):
+            W = rep_weights(L, k).astype(np.int64)
+            assert W.shape == rep_shape(net, L, k)
+            if L.op == "conv":
+                xp = np.pad(xin, ((L.pad, L.pad), (L.pad, L.pad), (0, 0)))
+                s, kk = L.stride, L.k
+                ww = kk + (k - 1) * s
+                steps = np.stack([xp[oy * s:oy * s + kk, g * k * s:g * k * s + ww].reshape(-1)
+                                  for oy in range(h) for g in range(w // k)])
+                ref = G.im2col(xin, kk, s, L.pad) @ L.w.reshape(-1, c).astype(np.int64)
+            else:
+                steps = xin.reshape(-1, k * xin.shape[-1])
+                ref = xin.reshape(-1, xin.shape[-1]) @ L.w.astype(np.int64)
+            assert np.array_equal((steps @ W).reshape(-1, c), ref.reshape(-1, c)), (name, k)
+
+
+def test_rep_options_fit_one_array_and_divide_the_row():
+    net, _ = _net(224, 1.0)
+    opts = {L.name: rep_options(net, L, 256, 256) for L in net.layers if L.op in ("pw", "conv")}
+    assert max(opts["conv1"]) == 8                     # 153 rows x 256 columns
+    assert max(opts["b1.project"]) == 8 and max(opts["b2.expand"]) == 2
+    assert opts["b3.expand"] == [] and opts["b17.project"] == []
+    for name, ks in opts.items():
+        L = net.layer(name)
+        for k in ks:
+            r, c = rep_shape(net, L, k)
+            assert r <= 256 and c <= 256 and net.shapes[L.output][1] % k == 0
+
+
+@pytest.mark.parametrize("schedule", ["fused", "layer"])
+@pytest.mark.parametrize("cfg", [ONE_IMA, TWO_IMAS], ids=["one_ima", "two_imas"])
+def test_replicated_job_lists_compute_the_network(schedule, cfg):
+    """Both schedules with replication leave every tensor equal to the golden
+    network's (functional model), within the configuration's arrays."""
+    net, x = _net(32, 0.35)
+    c = compile_network(net, x, cfg, schedule=schedule, replicate=True)
+    plain = compile_network(net, x, cfg, schedule=schedule, replicate=False)
+    assert c.mapping.reps, "the small network has room to replicate"
+    assert c.cfg.ima.arrays == plain.cfg.ima.arrays     # no array more than without
+    mem = run_functional(c.program, c.x, c.image.arrays)
+    for name, exp in c.golden.items():
+        got = c.program.read_tensor(name, mem.read)
+        assert np.array_equal(got, exp), f"{name}: {(got != exp).sum()} of {exp.size} differ"
+
+
+def test_224_replication_fits_34_arrays():
+    """MobileNetV2 224/1.0 fused on 2 x 17 arrays: the early layers replicated
+    (inside their tiles and on both instances) in 34 arrays, the model's
+    latency lower than without (the job list's tensors: tb/test_network.py's
+    fused functional test at 224, which replicates the same way)."""
+    net, x = _net(224, 1.0)
+    c = compile_network(net, x, TWO_x17, schedule="fused")
+    plain = compile_network(net, x, TWO_x17, schedule="fused", replicate=False)
+    assert c.cfg.ima.arrays == 17 and c.mapping.total_arrays <= 34
+    assert c.mapping.rep("conv1") >= 2 and len(c.mapping.instances("conv1")) == 2
+    assert c.program.model["cycles"] < 0.6 * plain.program.model["cycles"]
+    for i, m in c.mapping.maps.items():
+        assert m.arrays_used <= 17
+        for t in m.tiles:                            # every tile inside its array
+            assert t.arow + t.rows <= 256 and t.acol + t.cols <= 256 and t.array < 17
+
+
+def test_replication_keeps_the_array_budget():
+    """replicate() never gives an instance more arrays than the budget."""
+    net, _ = _net(48, 0.5)
+    cfg = ClusterConfig().replace(ima={"instances": 2})
+    base = place_network(net, cfg, ["ima", "ima1"])
+    for budget in (base.arrays_used + 1,):
+        r = replicate(net, cfg, base, budget)
+        assert all(m.arrays_used <= budget for m in r.maps.values())
+        for L in matrices(net, r.reps):
+            assert L.rows <= 256 or r.rep(L.name) == 1
+
+
+def test_utilisation_counts_the_job_lists_work():
+    """The IMA's busy cycles are its MVMs x the macro latency (the network's
+    pixels x tiles / copies), the DMA's its bytes at the AXI width."""
+    net, x = _net(32, 0.35)
+    c = compile_network(net, x, ONE_IMA, schedule="layer")
+    busy, arrays = unit_work(c.program)
+    mvm = c.cfg.ns_to_cycles(c.cfg.ima.mvm_ns)
+    mvms = sum(c.lowered.net.shapes[L.output][0] * c.lowered.net.shapes[L.output][1]
+               * len([t for t in c.mapping.of(c.lowered.origin[L.name])
+                      if L.cin is None or t.row0 == L.cin[0]])
+               for L in c.lowered.net.layers if L.op in ("pw", "conv"))
+    assert busy["ima"] == mvms * mvm == sum(arrays.values())
+    assert busy["dma"] == c.program.l2_traffic / (c.cfg.dma.data_width // 8)
+    u = utilisation(c.program, int(busy["ima"] * 2))
+    assert u["units"]["ima"] == 0.5 and u["bound"] == "ima"
