@@ -54,6 +54,9 @@ def _register_accuracy(ssub):
     a.add_argument("--seeds", type=int, default=5, metavar="N",
                    help="PCM device seeds per point (default 5)")
     a.add_argument("--train-seed", type=int, default=0, help="training seed (default 0)")
+    a.add_argument("--epochs", default=None, metavar="F,Q",
+                   help="float and quantisation-aware training epochs (default 40,30; fewer "
+                        "train faster and less accurately)")
     a.add_argument("--times", default=",".join(TIMES),
                    help=f"comma-separated times since programming (default: {','.join(TIMES)})")
     a.add_argument("--rtl", default="16", metavar="N|all|0",
@@ -91,6 +94,12 @@ def run_accuracy(args) -> int:
         raise UsageError(f"--seeds {args.seeds}: at least 1")
     if args.train_seed < 0:
         raise UsageError(f"--train-seed {args.train_seed}: must be >= 0")
+    epochs = None
+    if args.epochs is not None:
+        parts = args.epochs.split(",")
+        if len(parts) != 2 or not all(x.strip().isdigit() and int(x) > 0 for x in parts):
+            raise UsageError(f"--epochs {args.epochs!r}: two positive counts, F,Q")
+        epochs = (int(parts[0]), int(parts[1]))
     if args.rtl == "all":
         rtl = None
     elif args.rtl.isdigit():
@@ -109,7 +118,7 @@ def run_accuracy(args) -> int:
     say = lambda s: print(f"imcc: {s}", file=sys.stderr, flush=True)
     rep = study(cfg, train_seed=args.train_seed, seeds=range(args.seeds), times=times,
                 sampling=args.read_noise, rtl_images=rtl, rtl_pcm=rtl_pcm, hic=args.hic,
-                progress=say)
+                epochs=epochs, progress=say)
     if args.png:
         try:
             plot(rep["pcm"], args.png, {"quantised (golden)": rep["golden_acc"]})

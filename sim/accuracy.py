@@ -28,7 +28,7 @@ w = 4 b + m, b in -1..1, m in -3..3: the same -7..7 weights).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as _replace
 
 import numpy as np
 
@@ -300,8 +300,11 @@ def _hic_row(r) -> dict:
 def study(cfg: ClusterConfig | None = None, *, train_seed: int = 0, seeds=range(5), times=TIMES,
           compensations=COMPENSATIONS, sampling: str = "column", rtl_images: int | None = 16,
           rtl_pcm: tuple[str, str, str] | None = ("1y", "global", "hybrid"),
-          rtl_pcm_images: int = 4, hic: bool = False, progress=None) -> dict:
+          rtl_pcm_images: int = 4, hic: bool = False, epochs: tuple[int, int] | None = None,
+          progress=None) -> dict:
     """Everything ``imcc study accuracy`` reports (docs/models.md, section 5).
+    ``epochs``: (float, quantisation-aware) training epochs instead of
+    :class:`~imcc.sim.train.TrainConfig`'s defaults (a quick, less accurate study).
     ``rtl_images``: how many test images run in RTL (None: the whole test set;
     0: none); ``rtl_pcm``: (time, compensation, representation) of the PCM point
     through RTL, checked bit for bit against :func:`golden_pcm_tensors`."""
@@ -312,7 +315,10 @@ def study(cfg: ClusterConfig | None = None, *, train_seed: int = 0, seeds=range(
     data = digits_split(0)
     xtr, ytr, xte, yte = data
     t0 = time.perf_counter()
-    res = train(TrainConfig(seed=train_seed), data)
+    tc = TrainConfig(seed=train_seed)
+    if epochs is not None:
+        tc = _replace(tc, float_epochs=epochs[0], qat_epochs=epochs[1])
+    res = train(tc, data)
     net = export(res.state)
     say(f"trained in {res.train_s:.1f} s: float {100 * res.float_acc:.2f} %, "
         f"quantised {100 * res.quant_acc:.2f} %")

@@ -18,6 +18,7 @@ import pytest
 
 from imcc.gen.compiler.network import compile_network
 from imcc.gen.config import ClusterConfig
+from imcc.tb.configs import L2_CORES
 from imcc.sim import accuracy as A
 from imcc.sim.train import TrainConfig, digits_split, export, forward, predict, train
 
@@ -35,11 +36,13 @@ def trained(data):
     return r, export(r.state)
 
 
-def test_training_reproducible_from_its_seed(data, trained):
+def test_training_reproducible_from_its_seed(data):
     """Same seed, same machine: the same integer network, the same accuracies to the
-    last digit."""
-    r1, net1 = trained
-    r2 = train(TrainConfig(seed=0), data)
+    last digit (two short trainings: every step of the long one is the same code)."""
+    short = TrainConfig(seed=0, float_epochs=3, qat_epochs=2)
+    r1 = train(short, data)
+    net1 = export(r1.state)
+    r2 = train(short, data)
     assert (r2.float_acc, r2.quant_acc) == (r1.float_acc, r1.quant_acc)
     for a, b in zip(net1.layers, export(r2.state).layers):
         for k in ("w", "gain", "shift", "bias", "scale", "sa", "sb"):
@@ -65,8 +68,8 @@ def test_quantised_accuracy_and_golden_equality(data, trained):
 
 
 # The cluster of tb/test_network.py's small MobileNetV2 (6 arrays; this network uses
-# one): both test files share one Verilator build.
-RTL_CFG = ClusterConfig().replace(ima={"arrays": 6})
+# one): the test files share one Verilator build (tb/configs.py).
+RTL_CFG = L2_CORES
 
 
 def test_pcm_model_path_with_ideal_crossbars_is_golden(data, trained):
@@ -127,20 +130,21 @@ def _imcc(*args):
 
 def test_study_json_keys_and_refusals(tmp_path):
     png = tmp_path / "acc.png"
+    # a short training (the full one is test_quantised_accuracy_and_golden_equality's)
     r = _imcc("study", "accuracy", "--json", "--rtl", "0", "--rtl-pcm", "off", "--seeds", "2",
-              "--times", "25s,1y", "--png", str(png))
+              "--times", "25s,1y", "--png", str(png), "--epochs", "4,2")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     for k in ("float_acc", "quant_acc", "golden_acc", "rtl_acc", "pcm"):
         assert k in d, k
-    assert d["quant_acc"] == d["golden_acc"] >= 0.95
+    assert d["quant_acc"] == d["golden_acc"] > 0.5
     assert len(d["pcm"]) == 2 * 2 * 2
     for p in d["pcm"]:
         assert {"t", "representation", "compensation", "acc_mean", "acc_std"} <= set(p)
         assert len(p["accs"]) == 2 and 0 <= p["acc_mean"] <= 1
     assert png.stat().st_size > 0
     for bad in (("--rtl", "many"), ("--rtl-pcm", "1y:global:binary"), ("--times", "soon"),
-                ("--seeds", "0")):
+                ("--seeds", "0"), ("--epochs", "4"), ("--epochs", "0,2")):
         r = _imcc("study", "accuracy", *bad)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (bad, r.stderr)
         assert len(r.stderr.strip().splitlines()) <= 2, r.stderr

@@ -2,7 +2,8 @@
 invisible to software and to the SoC: the same runs with and without it take
 the same cycles and give the same results, while the gate really stops the
 clock (GATED_CYCLES).  One run driven through the SoC port, one driven by the
-cores (sleeping on events, woken by the accelerators)."""
+cores (sleeping on events, woken by the accelerators; opt-in, ``pytest -m
+long``, as is the second engine arrangement)."""
 
 import numpy as np
 import pytest
@@ -23,7 +24,10 @@ OTHER_MODES = SMALL.replace(ima={"mode": "sequential", "stream_ports": "separate
                             dw={"ports": "own"})
 
 
-@pytest.mark.parametrize("cfg", [SMALL, OTHER_MODES], ids=["small", "sequential-separate-own"])
+# Each configuration here costs two Verilator builds (with and without the
+# gate): the default run checks the small cluster, the rest is opt-in.
+@pytest.mark.parametrize("cfg", [SMALL, pytest.param(OTHER_MODES, marks=pytest.mark.long)],
+                         ids=["small", "sequential-separate-own"])
 def test_soc_driven_block_takes_the_same_cycles_with_and_without_the_gate(cfg, tmp_path):
     (tmp_path / "gated").mkdir()
     (tmp_path / "free").mkdir()
@@ -40,6 +44,7 @@ def test_soc_driven_block_takes_the_same_cycles_with_and_without_the_gate(cfg, t
     assert free["sim_stopped_cycles"] == 0
 
 
+@pytest.mark.long   # a second build of the eight-core cluster
 def test_core_driven_block_takes_the_same_cycles_with_and_without_the_gate():
     """Core 0 programs the crossbar and runs the layers, asleep on each job's
     event while the other cores sleep from boot: every wake-up must come at

@@ -21,6 +21,7 @@ from imcc.gen.mapping import MappingError
 from imcc.rtl.ima.regs import IMA_REGS
 from imcc.sim import golden as G
 from imcc.sim.network import mobilenetv2, randomize
+from imcc.tb.configs import L2_CORES
 
 SMALL = (32, 0.35)
 
@@ -199,7 +200,7 @@ def test_mobilenetv2_224_in_rtl_bit_exact():
 # fused RTL tests on it are opt-in: one more Verilator build); the default run
 # checks the fused schedule in RTL on the small network's cluster (one IMA)
 TWO_IMAS = ClusterConfig().replace(ima={"instances": 2, "arrays": 4})
-ONE_IMA = ClusterConfig().replace(ima={"arrays": 6})
+ONE_IMA = L2_CORES   # tb/configs.py: one build shared with the DMA and accuracy tests
 
 
 @pytest.mark.parametrize("res, width", [(32, 0.35), (224, 1.0)])
