@@ -11,6 +11,11 @@ block, both checked bit-exact against the golden model.
 The speedup is software / accelerated inference cycles (expand, depthwise,
 project, residual add); programming the crossbar is reported separately, as
 it is done once before inference.  The paper: 11.5x over 8-core software.
+
+Energy: the activity counters of each run, per layer (snapshots at the
+programs' own layer timers, tb/programs.laps_activity), priced by the
+configuration's energy model (sim/energy.py, docs/energy.md); the ratio is
+software / accelerated inference energy.  The paper: 9.5x.
 """
 
 import argparse
@@ -21,10 +26,12 @@ import numpy as np
 
 from imcc.gen.cmd_run import PAPER_CYCLES
 from imcc.gen.config import ClusterConfig
+from imcc.sim.energy import add_windows, energy_ratio, energy_report
 from imcc.tb import harness
 from imcc.tb.programs import BOTTLENECK_LAYERS, run_acc_bottleneck, run_sw_bottleneck
 
 PAPER_SPEEDUP = 11.5
+PAPER_ENERGY_RATIO = 9.5
 UNITS = ("IMA", "DW", "IMA", "DW")
 
 
@@ -63,6 +70,17 @@ def main(argv=None) -> int:
           f"({ts / mhz:.0f} us vs {ta / mhz:.0f} us)")
     print(f"speedup {ts / ta:.1f}x, accelerated inference {ta:,} cycles (the paper, reference "
           f"block: {PAPER_SPEEDUP}x, {PAPER_CYCLES:,} cycles)")
+    energy = _energy(cfg, a, sw, acc)
+    if energy:
+        (esw, eacc) = energy
+        print(f"{'energy (uJ)':<15} {'software':>10} {'accelerated':>12}")
+        for L_sw, L_acc in zip(esw.layers, eacc.layers):
+            print(f"{L_sw.name:<15} {L_sw.total_uj:>10.2f} {L_acc.total_uj:>12.2f}")
+        print(f"{'total':<15} {esw.inference_pj / 1e6:>10.2f} {eacc.inference_pj / 1e6:>12.2f}   "
+              f"ratio {energy_ratio(esw, eacc):.1f}x (the paper: {PAPER_ENERGY_RATIO}x); "
+              f"{esw.gops_per_w or 0:.0f} vs {eacc.gops_per_w or 0:.0f} GOPS/W")
+        print("energy: RTL activity counters x the energy model's per-event energies "
+              "(docs/energy.md), inference layers only")
     print(f"before inference (once): programming the crossbar {acc['program_cycles']:,} cycles "
           f"({acc['program_cycles'] / mhz:.0f} us), core 0 asleep")
     print("accelerated layer cycles: from the previous layer's end to this job's end-of-job "
@@ -81,6 +99,24 @@ def main(argv=None) -> int:
               f"({r['cycles'] / r['wall_s']:,.0f} simulated cycles/s)")
     print(f"whole bench {time.monotonic() - wall0:.0f} s wall")
     return 0 if exact_sw and exact_acc else 1
+
+
+def _energy(cfg, a, sw, acc):
+    """(software, accelerated) energy reports of the inference layers, or None
+    when the cluster has no activity counters (counters.enabled = false)."""
+    if not (sw.get("layer_activity") and acc.get("layer_activity")):
+        return None
+    cexp = a.cin * a.t
+    ops = [2 * m for m in sw["macs"]]
+    # the IMA layers' crossbar windows (rows, cols) give the analog energy its size
+    windows = {0: (a.cin, cexp), 2: (cexp, a.cout)}
+    lacc = [add_windows(la, {"ima0.array0": windows[k]}) if k in windows else la
+            for k, la in enumerate(acc["layer_activity"])]
+    esw = energy_report(sw["activity"], cfg, sw["layer_activity"], ops, name="software",
+                        layer_names=list(BOTTLENECK_LAYERS))
+    eacc = energy_report(acc["activity"], cfg, lacc, ops, name="accelerated",
+                         layer_names=list(BOTTLENECK_LAYERS))
+    return esw, eacc
 
 
 if __name__ == "__main__":

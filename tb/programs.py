@@ -89,8 +89,10 @@ def run_sw_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, seed
     outputs = {k: int(np.prod(s)) for k, s in shapes.items()}
     outputs["layer_cycles"] = 16
     r = run_app(cfg, "bottleneck_sw", defines={"H": h, "W": w, "CIN": cin, "T": t, "COUT": cout},
-                inputs=inputs, outputs=outputs, env={"IMCC_MAX_CYCLES": 20_000_000})
+                inputs=inputs, outputs=outputs, env={"IMCC_MAX_CYCLES": 20_000_000,
+                                                     "IMCC_ACTIVITY_STAMPS": "1"})
     r["layer_cycles"] = np.frombuffer(r["outputs"].pop("layer_cycles"), "<u4").tolist()
+    r["layer_activity"] = laps_activity(cfg, r.pop("activity_stamps", []), r["layer_cycles"])
     r["arrays"] = {k: np.frombuffer(r["outputs"][k], np.int8).reshape(s) for k, s in shapes.items()}
     r["golden"] = {"y_expand": gold.y_expand, "y_dw": gold.y_dw, "y_project": gold.y_project,
                    "y": gold.y}
@@ -150,9 +152,11 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     # the programming time plus a generous bound on inference
     limit = words * Crossbar(cfg).prog_cycles + 2_000_000
     r = run_app(cfg, "bottleneck_acc", testcase="program_any_exit" if bad_params else "program",
-                defines=defines, inputs=inputs, outputs=outputs, env={"IMCC_MAX_CYCLES": limit})
+                defines=defines, inputs=inputs, outputs=outputs,
+                env={"IMCC_MAX_CYCLES": limit, "IMCC_ACTIVITY_STAMPS": "1"})
     out = r["outputs"]
     r["layer_cycles"] = np.frombuffer(out.pop("layer_cycles"), "<u4").tolist()
+    r["layer_activity"] = laps_activity(cfg, r.pop("activity_stamps", []), r["layer_cycles"])
     r["program_cycles"] = int(np.frombuffer(out.pop("program_cycles"), "<u4")[0])
     r["job_error"] = dict(zip(ACC_JOBS, np.frombuffer(out.pop("job_error"), "<u4").tolist()))
     r["arrays"] = {k: np.frombuffer(out[k], np.int8).reshape(s) for k, s in shapes.items()}
@@ -160,6 +164,21 @@ def run_acc_bottleneck(cfg: ClusterConfig, h=28, w=28, cin=32, t=6, cout=32, see
     r["macs"] = [h * w * cin * cexp if shape.expand else 0, ho * wo * cexp * 9,
                  ho * wo * cexp * cout, ho * wo * cout if shape.residual else 0]
     return r
+
+
+def laps_activity(cfg: ClusterConfig, stamps: list[dict], laps: list[int]) -> list[dict]:
+    """Per lap of a program that times its layers with consecutive CYCLE_LO
+    reads (``layer_cycles``: the differences), the activity counters over that
+    lap: the laps are found among the bench's snapshots as the last run of
+    stamps whose differences are the laps.  [] when the counters are off or
+    no such run exists."""
+    at = {s["stamp"] for s in stamps}
+    cum = np.cumsum([0, *laps]).tolist()
+    for s in reversed(stamps):
+        start = s["stamp"]
+        if all((start + c) & 0xFFFF_FFFF in at for c in cum):
+            return layer_activity(cfg, stamps, start, [(start + c) & 0xFFFF_FFFF for c in cum[1:]])
+    return []
 
 
 def layer_activity(cfg: ClusterConfig, stamps: list[dict], start: int,

@@ -52,7 +52,9 @@ def _check_bottleneck(r):
 
 def test_software_bottleneck_reduced_block():
     """Every kernel on a small block (odd sizes exercise the tails)."""
-    _check_bottleneck(run_sw_bottleneck(DEFAULT, h=7, w=9, cin=16, t=3, cout=16, seed=1))
+    r = run_sw_bottleneck(DEFAULT, h=7, w=9, cin=16, t=3, cout=16, seed=1)
+    _check_bottleneck(r)
+    assert [a["cycles"] for a in r["layer_activity"]] == r["layer_cycles"]
 
 
 @pytest.mark.long
@@ -69,6 +71,18 @@ def _check_acc_bottleneck(r, layers):
     # a layer the block has took cycles; one it does not have none
     have = [bool(m) for m in r["macs"]]
     assert [c > 0 for c in r["layer_cycles"]] == have, r["layer_cycles"]
+    _check_layer_activity(r)
+
+
+def _check_layer_activity(r):
+    """The activity counters per layer (tb/programs.laps_activity, for the
+    energy report) cover exactly the layers the program timed, and the DW's
+    MACs are its layers' (depthwise: 9 per output; add: 2 per element, one
+    per scaled operand)."""
+    la = r["layer_activity"]
+    assert [a["cycles"] for a in la] == r["layer_cycles"], (la, r["layer_cycles"])
+    if "dw0.macs" in la[1]:
+        assert la[1]["dw0.macs"] == r["macs"][1] and la[3]["dw0.macs"] == 2 * r["macs"][3], la
 
 
 def test_accelerated_bottleneck_reference_block():
