@@ -72,6 +72,18 @@ def print_json(obj, indent: int = 1) -> None:
     print(json.dumps(obj, indent=indent), file=_JSON_OUT or sys.stdout, flush=True)
 
 
+def run_json(*args: str) -> dict:
+    """``imcc ARGS --json`` in a new process (a fresh Verilator run each time),
+    its report parsed: for scripts that sweep commands.  Exit 1 (a run that
+    is not bit-exact) still reports; anything else raises SystemExit."""
+    import subprocess
+    r = subprocess.run([sys.executable, "-m", "imcc.gen.cli", *args, "--json"],
+                       capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"imcc {' '.join(args)} failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     global _JSON_OUT
     args = _parser().parse_args(argv)

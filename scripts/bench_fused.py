@@ -10,16 +10,9 @@ the configuration it ran on and the bit-exact check.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
-
-def imcc(*args) -> dict:
-    r = subprocess.run([sys.executable, "-m", "imcc.gen.cli", *args, "--json"],
-                       capture_output=True, text=True)
-    if r.returncode not in (0, 1):
-        raise SystemExit(f"imcc {' '.join(args)} failed:\n{r.stderr}")
-    return json.loads(r.stdout)
+from imcc.gen.cli import run_json as imcc
 
 
 def main() -> None:

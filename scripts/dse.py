@@ -26,11 +26,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from imcc.gen.cli import run_json
 from imcc.gen.config import ClusterConfig
 from imcc.gen.compiler.network import compile_network
 from imcc.sim.network import mobilenetv2, randomize
@@ -132,14 +132,6 @@ def estimate_cells(cfg: ClusterConfig, cache: dict) -> int | None:
     return round(rest + cfg.ima.instances * ima + cfg.dw.instances * dw + ic)
 
 
-def imcc_json(*args) -> dict:
-    r = subprocess.run([sys.executable, "-m", "imcc.gen.cli", *args, "--json"],
-                       capture_output=True, text=True)
-    if r.returncode not in (0, 1):
-        raise SystemExit(f"imcc {' '.join(args)} failed:\n{r.stderr[-2000:]}")
-    return json.loads(r.stdout)
-
-
 def sets(p: dict) -> list[str]:
     out = []
     for k, v in p.items():
@@ -227,10 +219,10 @@ def main(argv=None) -> int:
         sha = {"block": hashlib.sha1(b.program.encode()).hexdigest()[:16],
                "network": hashlib.sha1(c.program.encode()).hexdigest()[:16]}
         if "block" in want and meas.get("block", {}).get("job_list_sha1") != sha["block"]:
-            r = imcc_json("demo", "--schedule", "fused", *sets(p))
+            r = run_json("demo", "--schedule", "fused", *sets(p))
             meas["block"] = {k: r.get(k) for k in ("total_cycles", "bit_exact", "job_list_sha1")}
         if "network" in want and meas.get("network", {}).get("job_list_sha1") != sha["network"]:
-            r = imcc_json("run", "mobilenetv2", "--schedule", "fused", *sets(p))
+            r = run_json("run", "mobilenetv2", "--schedule", "fused", *sets(p))
             meas["network"] = {k: r.get(k) for k in ("total_cycles", "bit_exact", "job_list_sha1")}
             meas["network"]["utilisation"] = r.get("utilisation", {}).get("units")
         if meas:
