@@ -185,14 +185,16 @@ def layer_activity(cfg: ClusterConfig, stamps: list[dict], start: int,
                    marks: list[int]) -> list[dict]:
     """Per mark, the activity between the previous time stamp (``start`` for
     the first) and the mark's, from the snapshots the bench took at each
-    CYCLE_LO read (``stamps``, each with the ``stamp`` it returned); [] when
-    the counters are off."""
+    CYCLE_LO read (``stamps``, each with the ``stamp`` it returned), up to the
+    last mark the run reached; [] when the counters are off."""
     from imcc.tb.counters import delta
     by = {s["stamp"]: {k: v for k, v in s.items() if k != "stamp"} for s in stamps}
     if not by or start not in by:
         return []
     out, prev = [], by[start]
     for mk in marks:
+        if mk not in by:        # a mark the run did not reach (it ended on an error)
+            break
         cur = by[mk]
         out.append(delta(cur, prev, cfg))
         prev = cur
