@@ -312,8 +312,11 @@ def _model(r: dict, c) -> None:
         # core 0 walking the job list: its scanning and issuing time from the model
         # (the run records no trace of it), over the measured cycles
         u["core0_walker_model"] = round(m["walker"] / max(r["total_cycles"], 1), 4)
-        if u["core0_walker_model"] > max(u["units"].values(), default=0):
-            u["bound"] = "core0 (walking the job list)"
+        # the bound: what a twice-as-fast unit (or walker) would save, by the model
+        from imcc.gen.compiler.perf import WALKER, sensitivity
+        s = sensitivity(c.program)
+        u["saving_if_2x_model"] = s["saving"]
+        u["bound"] = "core0 (walking the job list)" if s["bound"] == WALKER else s["bound"]
     if m.get("cycles"):
         r["model_cycles"] = m["cycles"]
         if r["total_cycles"]:
@@ -328,7 +331,12 @@ def _util_lines(u: dict) -> list[str]:
     if "core0_walker_model" in u:
         units += f", core 0 walking {100 * u['core0_walker_model']:.0f}% (model)"
     top = sorted(u["arrays"].items(), key=lambda kv: -kv[1])[:4]
-    return [f"utilisation ({u['source']}): {units}; bound: {u['bound']}",
+    lines = [f"utilisation ({u['source']}): {units}; bound: {u['bound']}"]
+    if "saving_if_2x_model" in u:
+        sv = ", ".join(f"{k} {100 * v:.1f}%" for k, v in
+                       sorted(u["saving_if_2x_model"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"  the run, shortened by one unit twice as fast (model): {sv}")
+    return [*lines,
             "  busiest arrays: " + ", ".join(f"{a} {100 * v:.0f}%" for a, v in top)]
 
 

@@ -128,3 +128,30 @@ def test_utilisation_counts_the_job_lists_work():
     assert busy["dma"] == c.program.l2_traffic / (c.cfg.dma.data_width // 8)
     u = utilisation(c.program, int(busy["ima"] * 2))
     assert u["units"]["ima"] == 0.5 and u["bound"] == "ima"
+    assert u["floor_cycles"] == round(busy["ima"]) and u["busiest"] == "ima"
+
+
+def test_model_what_ifs_scale_and_name_the_bound():
+    """perf.predict's what-ifs: every unit and the walker twice as fast halves
+    the run exactly (the model is linear in its times); one unit twice as fast
+    saves between nothing and half; sensitivity names the unit that saves most."""
+    from imcc.gen.compiler.perf import WALKER, predict, sensitivity
+    net, x = _net(32, 0.35)
+    c = compile_network(net, x, TWO_IMAS, schedule="fused")
+    base = predict(c.program)["cycles"]
+    fast = predict(c.program, speed=dict.fromkeys([*c.program.units, WALKER], 2.0))["cycles"]
+    assert abs(fast - base / 2) <= 1
+    s = sensitivity(c.program)
+    assert s["cycles"] == base and set(s["saving"]) == {*c.program.units, WALKER, "ima*"}
+    assert all(-0.05 <= v <= 0.5 for v in s["saving"].values())
+    assert s["saving"][s["bound"]] == max(s["saving"].values())
+
+
+def test_config_arrays_place_over_instances():
+    """--arrays config on several instances: the layers spread over the instances
+    when one instance cannot hold them all (it used to stop at the first try)."""
+    net, x = _net(224, 1.0)
+    cfg = TWO_x17.replace(dw={"ports": "own"}, l2={"size_kib": 8192})
+    c = compile_network(net, x, cfg, schedule="fused", arrays="config")
+    assert c.cfg.ima.arrays == 17
+    assert all(m.arrays_used <= 17 for m in c.mapping.maps.values())

@@ -154,8 +154,11 @@ def place_network(net: Network, cfg: ClusterConfig, instances: list[str],
     if replicate and len(instances) > 1:
         # every instance holds every layer when that costs no array more than
         # spreading them: the instances then share every layer's bands
-        whole = tile_and_pack(mats, cfg.ima.rows, cfg.ima.cols, max_arrays=max_arrays)
         spread = place_network(net, cfg, instances, max_arrays, replicate=False)
+        try:
+            whole = tile_and_pack(mats, cfg.ima.rows, cfg.ima.cols, max_arrays=max_arrays)
+        except MappingError:        # every layer on one instance: more than max_arrays
+            return spread
         if whole.arrays_used <= spread.arrays_used:
             return Placement({i: whole for i in instances}, {m.name: instances[0] for m in mats},
                              {m.name: list(instances) for m in mats})

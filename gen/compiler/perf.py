@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imcc.rtl.dma.regs import DMA_REGS
 from imcc.rtl.dw.regs import DW_REGS
@@ -41,7 +41,9 @@ from imcc.sim.ima_perf import cycles_per_mvm
 from .functional import _fields
 from .program import CORES, Job, Mark, Program
 
-__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles"]
+__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "sensitivity", "WALKER"]
+
+WALKER = "core0"      # the name sensitivity() gives core 0's walking
 
 WINDOW = 32
 
@@ -89,9 +91,17 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
     return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) + k.dma_job
 
 
-def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
+def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | None = None) -> dict:
     """{"cycles": walker start to the last MARK, "marks": per MARK, "busy": per unit,
-    "walker": core 0's cycles scanning and issuing (not asleep)}."""
+    "walker": core 0's cycles scanning and issuing (not asleep)}.
+
+    ``speed`` (a what-if): unit -> factor; that unit's jobs take 1/factor of
+    their time (``WALKER``: core 0's scanning and issuing)."""
+    speed = speed or {}
+    if speed.get(WALKER, 1) != 1:
+        f = speed[WALKER]
+        k = replace(k, **{n: getattr(k, n) / f
+                          for n in ("issue", "per_word", "scan", "per_entry", "wake")})
     # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
     # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
     from imcc.rtl.registry import compose
@@ -154,7 +164,7 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
             if u not in seen and met(e, at) and issued[u] - done(u, at) < room[u]:
                 words = 1 + len(e.waits) + 2 * len(writes[id(e)])
                 t += k.issue + k.per_word * words
-                dur = job_cycles(prog, e, k)
+                dur = job_cycles(prog, e, k) / speed.get(u, 1)
                 g = group[u]
                 start = max(t, free[g])
                 free[g] = start + dur
@@ -177,3 +187,26 @@ def predict(prog: Program, k: Constants = CONSTANTS) -> dict:
             t = max(t, heapq.heappop(events)) + k.wake
     return {"cycles": round(marks[-1]) if marks else 0, "marks": [round(m) for m in marks],
             "busy": {u: round(b) for u, b in busy.items()}, "walker": round(walker)}
+
+
+def sensitivity(prog: Program, factor: float = 2.0, k: Constants = CONSTANTS) -> dict:
+    """What bounds the run, by the model: per unit (and ``WALKER``, core 0's
+    walking) and per kind of several instances (``"ima*"``: all of them), the
+    share of the run saved if that one were ``factor`` times faster, all else
+    equal.  A share near 0 means the unit does not bound the
+    run however busy it is; the largest share names the bound (what hardware
+    would buy the most: a faster or second unit, job chaining for the walker).
+    {"cycles": the model's cycles, "saving": {unit: share}, "bound": unit}."""
+    base = predict(prog, k)["cycles"]
+    groups = {u: [u] for u in [*prog.units, WALKER]}
+    kinds: dict[str, list[str]] = {}
+    for u in prog.units:
+        kinds.setdefault(u.rstrip("0123456789"), []).append(u)
+    # every instance of a kind at once ("ima*": both IMAs twice as fast)
+    groups.update({f"{n}*": us for n, us in kinds.items() if len(us) > 1})
+    saving = {}
+    for g, us in groups.items():
+        c = predict(prog, k, dict.fromkeys(us, factor))["cycles"]
+        saving[g] = round(1 - c / base, 4) if base else 0.0
+    return {"cycles": base, "factor": factor, "saving": saving,
+            "bound": max(saving, key=saving.get) if saving else None}

@@ -11,11 +11,13 @@ rate, over the run's measured cycles.
 * cores: the residual adds on the cores at one element per cycle; core 0 also
   walks the job list for the whole run (not counted).
 
-The busiest unit bounds the run (its utilisation is the share of the run it
-could not have been shortened by).  Core 0's walking is added by the command
-from the performance model (gen/compiler/perf.py: its scanning and issuing
-time), since the run records no trace of it; when it is the largest share,
-core 0 is named as the bound.  These are work-based figures: a unit
+The busiest unit's work is the run's floor on this job list (``floor_cycles``).
+Being busy does not make a unit the bound when others overlap it, so the
+command names the bound from the performance model's what-ifs
+(gen/compiler/perf.py ``sensitivity``: the unit, or core 0's walking, whose
+doubled speed would shorten the run most); without the model the busiest unit
+is named.  Core 0's walking (scanning and issuing) is added from the model
+too, since the run records no trace of it.  These are work-based figures: a unit
 stalled on its ports or waiting for data shows as idle, not busy.
 """
 
@@ -77,4 +79,7 @@ def utilisation(prog: Program, cycles: int) -> dict:
                       "run's measured cycles",
             "cycles": cycles, "units": units,
             "arrays": {a: round(b / cycles, 4) for a, b in sorted(arrays.items())},
+            # no schedule of this job list beats its busiest unit's work
+            "floor_cycles": round(max(busy.values(), default=0)),
+            "busiest": max(units, key=units.get) if units else None,
             "bound": max(units, key=units.get) if units else None}

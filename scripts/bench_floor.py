@@ -1,0 +1,145 @@
+"""How fast can MobileNetV2 run on this cluster's IMAs at a given array budget?
+The floors below which no schedule goes, per configuration, beside the
+performance model's latency and what it says bounds the run.
+
+Usage: python scripts/bench_floor.py [--input 224] [--width 1.0] [--budget 34]
+       [--target-ms 2.0] [--configs 1x34,2x17,3x11,...] [--set SECTION.FIELD=VALUE ...]
+
+Prints one JSON object (figures are analytic or the performance model's,
+gen/compiler/perf.py; none is an RTL run):
+
+* ``weight_arrays``: arrays the network's weights fill at the very least
+  (cells / array cells, no replication);
+* ``mvm_cycles``: an IMA's cycles per MVM (the analog latency + 1; sim/ima_perf.py);
+* ``min_mvms``: the network's MVMs with every layer at its largest in-array
+  replication (copies on the diagonal, :func:`rep_options`) whatever space that
+  takes; ``engines_for_target``: IMA instances that must compute at the same
+  time for those MVMs to fit in ``target_ms`` (each instance runs one MVM at a
+  time, arrays of one instance take turns);
+* per configuration ``I x A`` (``points``): ``within_budget``; the compiled
+  fused job list's ``mvms`` (its replication, in the space the budget leaves);
+  ``ima_floor_ms`` = its busiest IMA instance's MVMs back to back;
+  ``ideal_floor_ms`` = ``min_mvms`` spread evenly over the I instances;
+  ``dma_floor_ms`` = its L2 bytes at the DMA's width; ``model_ms`` and the
+  model's ``saving_if_2x`` per unit (``ima*``: every IMA instance at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from imcc.gen.config import ClusterConfig, ConfigError
+from imcc.gen.compiler.functional import _fields
+from imcc.gen.compiler.lower import IMA_OPS, rep_options, rep_shape
+from imcc.gen.compiler.network import compile_network
+from imcc.gen.compiler.tiling import MappingError
+from imcc.gen.compiler.perf import sensitivity
+from imcc.gen.compiler.utilisation import unit_work
+from imcc.rtl.ima.regs import IMA_REGS
+from imcc.sim.ima_perf import mvm_cycles
+from imcc.sim.network import mobilenetv2, randomize
+
+DEFAULT_CONFIGS = "1x34,2x17,3x11,4x8,2x17:dma128,3x12,4x9"
+
+
+def min_mvms(net, rows: int, cols: int) -> int:
+    """MVMs with every layer at its largest replication (unbounded space)."""
+    total = 0
+    for L in net.layers:
+        if L.op not in IMA_OPS:
+            continue
+        h, w = net.shapes[L.output][:2]
+        k = max([1, *rep_options(net, L, rows, cols)])
+        r, c = rep_shape(net, L, k)
+        total += h * w // k * math.ceil(r / rows) * math.ceil(c / cols)
+    return total
+
+
+def parse_sets(sets: list[str]) -> dict:
+    out: dict = {}
+    for s in sets:
+        key, _, val = s.partition("=")
+        sec, _, name = key.partition(".")
+        try:
+            v = json.loads(val)
+        except json.JSONDecodeError:
+            v = val
+        out.setdefault(sec, {})[name] = v
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--input", type=int, default=224)
+    ap.add_argument("--width", type=float, default=1.0)
+    ap.add_argument("--budget", type=int, default=34, help="arrays in all (the paper's 34)")
+    ap.add_argument("--target-ms", type=float, default=2.0)
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS,
+                    help="IxA[:dma128] points: I IMA instances of A arrays (dma128: a 128-bit DMA)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    a = ap.parse_args(argv)
+    try:
+        base = ClusterConfig().replace(**parse_sets(a.set)) if a.set else ClusterConfig()
+    except (ConfigError, TypeError) as e:
+        print(f"--set: {e}", file=sys.stderr)
+        return 2
+    net, x = randomize(mobilenetv2(a.input, a.width), 0)
+    R, C = base.ima.rows, base.ima.cols
+    cells = sum(math.prod(rep_shape(net, L, 1)) for L in net.layers if L.op in IMA_OPS)
+    mvm = mvm_cycles(base) + 1
+    mhz = base.clock.freq_mhz
+    least = min_mvms(net, R, C)
+    target = a.target_ms * mhz * 1000
+    report = {"network": f"mobilenetv2 {a.input}/{a.width}", "budget_arrays": a.budget,
+              "target_ms": a.target_ms, "clock_mhz": mhz,
+              "weight_arrays": round(cells / (R * C), 2), "mvm_cycles": mvm,
+              "min_mvms": least, "engines_for_target": math.ceil(least * mvm / target),
+              "source": "analytic floors and the performance model (gen/compiler/perf.py), no RTL",
+              "points": []}
+    for spec in a.configs.split(","):
+        shape, _, opt = spec.partition(":")
+        try:
+            n, k = (int(v) for v in shape.lower().split("x"))
+        except ValueError:
+            print(f"--configs: {spec!r} is not IxA[:dma128]", file=sys.stderr)
+            return 2
+        ima = {"instances": n, "arrays": k, "macro_ports": "bank"}
+        # the DW on its own ports beside several IMAs, as `imcc run` gives it
+        dw = {"ports": "own"} if n > 1 else {}
+        cfg = base.replace(ima=ima, dw=dw, l2={"size_kib": 8192},
+                           **({"dma": {"data_width": 128}} if opt == "dma128" else {}))
+        try:
+            c = compile_network(net, x, cfg, schedule="fused", arrays="config")
+        except MappingError as e:      # the weights do not fit I x A arrays
+            report["points"].append({"config": spec, "ima.instances": n, "ima.arrays": k,
+                                     "arrays": n * k, "fits": False, "why": str(e)})
+            print(json.dumps(report["points"][-1]), file=sys.stderr, flush=True)
+            continue
+        prog = c.program
+        busy, _ = unit_work(prog)
+        mvms = sum(_fields(IMA_REGS, j.regs)["STEPS"]["INNER"] * _fields(IMA_REGS, j.regs)["STEPS"]["OUTER"]
+                   for j in prog.jobs if j.unit.startswith("ima")
+                   and _fields(IMA_REGS, j.regs)["MODE"]["OP"] == IMA_REGS.constant("OP", "MVM"))
+        per_inst = max(v for u, v in busy.items() if u.startswith("ima")) / (mvm - 1) * mvm
+        dma = sum(v for u, v in busy.items() if u.startswith("dma"))
+        s = sensitivity(prog)
+        ms = lambda cyc: round(cyc / mhz / 1000, 3)   # noqa: E731
+        report["points"].append({
+            "config": spec, "ima.instances": n, "ima.arrays": k, "arrays": n * k, "fits": True,
+            "within_budget": n * k <= a.budget, "dma.data_width": cfg.dma.data_width,
+            "mvms": mvms, "ima_floor_ms": ms(per_inst), "ideal_floor_ms": ms(least * mvm / n),
+            "dma_floor_ms": ms(dma), "model_ms": ms(s["cycles"]),
+            "model_bound": s["bound"], "saving_if_2x": s["saving"],
+            "replication": {"in_tile": dict(c.mapping.reps),
+                            "instances": {l: len(v) for l, v in c.mapping.replicas.items()}}})
+        print(json.dumps({k2: v for k2, v in report["points"][-1].items() if k2 != "replication"}),
+              file=sys.stderr, flush=True)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
