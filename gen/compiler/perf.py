@@ -1,10 +1,12 @@
 """Performance model of a compiled job list: core 0's walker (sw/apps/network.c)
 replayed as an event simulation over the units' estimated job times.
 
-The walker keeps a window of the next ``WINDOW`` entries; a scan reads every
-unit's end count once, then issues, in list order, each entry whose waits are
-met and whose unit has room (HWPE job contexts, DMA queue slots), at most one
-per unit and scan; MARK and WAIT entries are barriers.  Issuing costs the
+The walker keeps the next ``WINDOW`` entries in a ring and each unit's first
+entry not issued yet; a scan reads every unit's end count once, passes a
+barrier (MARK, WAIT) at the ring's head whose waits are met, then issues, unit
+by unit (the unit table's order), each unit's first entry whose waits are met and whose unit has room
+(HWPE job contexts, DMA queue slots): at most one per unit and scan, none past
+a barrier not passed.  Issuing costs the
 walker ``issue + per_word`` x the entry's words (ACQUIRE, register writes,
 TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 ``wake``.  A job starts when it is issued and its unit is free, and takes:
@@ -21,10 +23,17 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
 holds them for its whole job, so the two run one job at a time.
 
-The constants are fitted to one RTL run (MobileNetV2 224x224/1.0 fused on
-2 IMA x 17 arrays, per segment); tb/test_network.py's fused RTL tests hold
-the model to 3 % of every run (docs/compiler.md lists the points).  Returns the cycles from the walker's start to each MARK, as
-the run's ``marks`` count them.
+Parsing costs ``parse`` per entry, ``PARSE_STEP`` entries between scans
+(the walker never parses ahead while units wait); finding a unit's next
+entry costs ``skip`` per ring entry passed.
+
+The constants are fitted by scripts/fit_perf.py to RTL runs (MobileNetV2
+224 fused on 2 x 17 arrays, the reference block fused on one and two IMAs,
+MobileNetV2 32/0.35 fused and layer by layer, each at several lookaheads;
+per segment); tb/test_network.py's fused RTL tests hold the model to
+MODEL_TOL of every run (docs/compiler.md lists the points).  Returns the
+cycles from the walker's start to each MARK, as the run's ``marks`` count
+them.
 """
 
 from __future__ import annotations
@@ -45,19 +54,22 @@ __all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "sensitivity", "WA
 
 WALKER = "core0"      # the name sensitivity() gives core 0's walking
 
-WINDOW = 32
+WINDOW = 64
+PARSE_STEP = 4        # entries parsed between scans
 
 
 @dataclass(frozen=True)
 class Constants:
-    issue: float = 119.0         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
-    per_word: float = 16.6       # walker cycles per word of the entry (register writes, waits)
-    scan: float = 20.0          # a scan of the window (reading the units' end counts)
-    per_entry: float = 34.0     # each window entry a scan looks at (its waits, its unit)
-    wake: float = 17.0          # from a unit's end event to the walker's next scan
-    ima_job: float = 34.0      # job check, pipeline fill and drain of an IMA job
-    dw_job: float = 63.0        # a DW job's start-up
-    dma_job: float = 17.0       # a transfer's start-up (L2 latency, AXI bursts)
+    issue: float = 169.5         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
+    per_word: float = 3.9       # walker cycles per word of the entry (register writes, waits)
+    parse: float = 21.4         # an entry parsed into the ring
+    scan: float = 29.6          # a scan (reading the units' end counts)
+    per_unit: float = 37.8      # each unit head a scan looks at (its waits, room)
+    skip: float = 5.4           # per ring entry passed over finding a unit's next entry
+    wake: float = 16.9          # from a unit's end event to the walker's next scan
+    ima_job: float = 27.8      # job check, pipeline fill and drain of an IMA job
+    dw_job: float = 63.1        # a DW job's start-up
+    dma_job: float = 18.1       # a transfer's start-up (L2 latency, AXI bursts)
 
 
 CONSTANTS = Constants()
@@ -91,17 +103,20 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
     return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) + k.dma_job
 
 
-def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | None = None) -> dict:
+def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | None = None,
+            lookahead: int | None = None) -> dict:
     """{"cycles": walker start to the last MARK, "marks": per MARK, "busy": per unit,
     "walker": core 0's cycles scanning and issuing (not asleep)}.
 
     ``speed`` (a what-if): unit -> factor; that unit's jobs take 1/factor of
-    their time (``WALKER``: core 0's scanning and issuing)."""
+    their time (``WALKER``: core 0's scanning and issuing); ``lookahead``: the
+    walker's (default: the program's)."""
+    ahead = min(lookahead or prog.lookahead, WINDOW)
     speed = speed or {}
     if speed.get(WALKER, 1) != 1:
         f = speed[WALKER]
         k = replace(k, **{n: getattr(k, n) / f
-                          for n in ("issue", "per_word", "scan", "per_entry", "wake")})
+                          for n in ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake")})
     # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
     # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
     from imcc.rtl.registry import compose
@@ -122,7 +137,7 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     busy = dict.fromkeys(prog.units, 0.0)
     events: list[float] = []                 # end times not yet passed (heap)
     marks: list[float] = []
-    t, nxt, window, walker = 0.0, 0, [], 0.0
+    t, walker = 0.0, 0.0
 
     def done(u, at):
         """Jobs of u ended by time ``at`` (a unit ends its jobs in order)."""
@@ -139,47 +154,76 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     def met(e, at):
         return all(done(u, at) >= n for u, n in e.waits.items())
 
-    while nxt < len(entries) or window:
-        while len(window) < WINDOW and nxt < len(entries):
-            window.append(entries[nxt])
-            nxt += 1
-        at = t                                # the scan's snapshot of the end counts
-        t0 = t
-        t += k.scan
-        progress, seen, keep = False, set(), []
-        for i, e in enumerate(window):
-            if len(seen) == len(prog.units):      # every unit's next entry seen
-                keep += window[i:]
+    n = len(entries)
+    gone = [False] * n
+    units = list(prog.units)                # the walker's unit table order
+    head = tail = 0
+    first: dict[str, int | None] = dict.fromkeys(units)   # each unit's first entry not issued
+    bar: int | None = None                  # the first barrier not passed
+
+    def after(i, want):
+        """The next ring entry after i that is ``want`` (a unit, or None: a barrier),
+        and the walker's cycles to find it."""
+        j = i + 1
+        while j < tail and not (isinstance(entries[j], Mark) if want is None
+                                else not isinstance(entries[j], Mark) and entries[j].unit == want):
+            j += 1
+        return (j if j < tail else None), (j - i) * k.skip
+
+    while head < n:
+        more = False
+        parsed = 0
+        at = t
+        while tail - head < ahead and tail < n:      # parse ahead into the ring
+            if parsed == PARSE_STEP:
+                more = True
                 break
-            t += k.per_entry
+            parsed += 1
+            e = entries[tail]
             if isinstance(e, Mark):
-                if not keep and met(e, at):
-                    if e.index >= 0:
-                        marks.append(t)
-                    progress = True
-                    continue
-                keep += window[i:]
-                break
-            u = e.unit
-            if u not in seen and met(e, at) and issued[u] - done(u, at) < room[u]:
-                words = 1 + len(e.waits) + 2 * len(writes[id(e)])
-                t += k.issue + k.per_word * words
-                dur = job_cycles(prog, e, k) / speed.get(u, 1)
-                g = group[u]
-                start = max(t, free[g])
-                free[g] = start + dur
-                busy[u] += dur
-                ended[u].append(free[g])
-                heapq.heappush(events, free[g])
-                issued[u] += 1
-                progress = True
-                seen.add(u)
+                bar = tail if bar is None else bar
+            elif first[e.unit] is None:
+                first[e.unit] = tail
+            tail += 1
+        t0 = at
+        t += k.parse * parsed
+        at = t                                # the scan's snapshot of the end counts
+        t += k.scan
+        progress = False
+        while bar is not None and bar == head and met(entries[bar], at):
+            t += k.per_unit
+            if entries[bar].index >= 0:
+                marks.append(t)
+            gone[bar] = progress = True
+            while head < tail and gone[head]:
+                head += 1
+            bar, dt = after(bar, None)
+            t += dt
+        # the units' first entries before the barrier, in the unit table's order
+        heads = [(first[u], u) for u in units
+                 if first[u] is not None and (bar is None or first[u] < bar)]
+        t += k.per_unit * len(heads)
+        for i, u in heads:
+            e = entries[i]
+            if not (met(e, at) and issued[u] - done(u, at) < room[u]):
                 continue
-            seen.add(u)
-            keep.append(e)
-        window = keep
+            words = 1 + len(e.waits) + 2 * len(writes[id(e)])
+            t += k.issue + k.per_word * words
+            dur = job_cycles(prog, e, k) / speed.get(u, 1)
+            g = group[u]
+            start = max(t, free[g])
+            free[g] = start + dur
+            busy[u] += dur
+            ended[u].append(free[g])
+            heapq.heappush(events, free[g])
+            issued[u] += 1
+            gone[i] = progress = True
+            first[u], dt = after(i, u)
+            t += dt
+        while head < tail and gone[head]:
+            head += 1
         walker += t - t0
-        if not progress:
+        if not progress and not more:
             while events and events[0] <= at:
                 heapq.heappop(events)
             if not events:

@@ -9,9 +9,10 @@
    the jobs it depends on have ended (its waits: counts of ended jobs per
    unit, FINISHED_JOBS of an HWPE, the DMA's DONE_ID for the transfer ids
    this program launched) and its unit has room (a free job context, a
-   queue slot).  The walker keeps a window of the next WINDOW entries and
-   issues every entry that may go, the first pending one of each unit (a
-   unit's jobs stay in list order, which the waits' counts assume), so a
+   queue slot).  The walker keeps the next entries (the list's lookahead, at
+   most WINDOW) in a ring and, per unit, the first of them not issued yet (a unit's jobs stay in list order,
+   which the waits' counts assume): a scan looks at those heads only, a few
+   per scan however long the window, and issues every one that may go, so a
    unit never idles because another unit's job further up the list is not
    ready; when none may go it sleeps on the units' events.  An HWPE job is
    ACQUIREd, its registers written (only those that differ from what its job
@@ -37,7 +38,10 @@
 #define CHUNK 4096
 #define MAX_UNITS 8
 #define UNIT_WORDS 6                   /* base, kind, done bit, error bit, contexts, 0 */
-#define WINDOW 32
+#define WINDOW 64                      /* the ring: at most this many entries ahead (a power of 2) */
+#define PARSE_STEP 4
+#define NONE 0xffffffffu
+#define BAR 0xff                       /* a MARK or WAIT in the ring */
 #define MAX_MARKS 1024
 #define FINISHED_JOBS 0x08
 #define FAILED 0x18
@@ -207,6 +211,8 @@ int main(void) {
   n_units = header[4];
   all_units = (1u << n_units) - 1;
   uint32_t total = header[6];
+  /* entries parsed ahead (the compiler's choice, header word 7; 0: the ring's size) */
+  uint32_t ahead = header[7] == 0 || header[7] > WINDOW ? WINDOW : header[7];
   for (uint32_t u = 0; u < n_units && u < MAX_UNITS; u++) {
     const uint32_t *t = &header[8 + UNIT_WORDS * u];
     base[u] = t[0];
@@ -225,17 +231,26 @@ int main(void) {
   if (dma_wait(fetch(chunk[0], list, total < CHUNK ? total : CHUNK))) fail(MAX_UNITS, 0, dma_error());
   if (nchunks > 1) fetched[1] = fetch(chunk[1], list + CHUNK, total - CHUNK < CHUNK ? total - CHUNK : CHUNK);
   const uint32_t *p = chunk[0];
-  const uint32_t *win[WINDOW];
-  uint32_t nwin = 0, at_end = 0;
+  /* the ring: entries [head, tail) of the list (absolute numbers), each with its
+     unit (BAR: a barrier) and whether it went; next[u] is unit u's first entry
+     not issued (NONE: none in the ring), bar the first barrier not passed */
+  static const uint32_t *win[WINDOW];
+  static uint8_t wunit[WINDOW], wgone[WINDOW];
+  uint32_t head = 0, tail = 0, bar = NONE, at_end = 0;
+  uint32_t next[MAX_UNITS];
+  for (uint32_t u = 0; u < MAX_UNITS; u++) next[u] = NONE;
   start_cycles = cycles();
 
   for (;;) {
-    /* parse ahead into the window */
-    while (nwin < WINDOW && !at_end) {
+    /* parse ahead into the ring, PARSE_STEP entries between scans (a long burst
+       of parsing would keep ready units waiting) */
+    uint32_t more = 0, parsed = 0;
+    while (tail - head < ahead && !at_end) {
+      if (parsed == PARSE_STEP) { more = 1; break; }
       uint32_t k = p[0] & 15;
       if (k == END) { at_end = 1; break; }
       if (k == NEXT) {
-        if (refill) break;               /* the other buffer still holds window entries */
+        if (refill) break;               /* the other buffer still holds ring entries */
         if (dma_wait(fetched[pb ^ 1])) fail(MAX_UNITS, 0, dma_error());
         pb ^= 1;
         pchunk++;
@@ -243,58 +258,66 @@ int main(void) {
         refill = pchunk + 1 < nchunks;
         continue;
       }
-      win[nwin++] = p;
+      uint32_t s = tail % WINDOW, u = (p[0] >> 4) & 15;
+      win[s] = p;
+      wgone[s] = 0;
+      if (k == MARK || k == WAIT) {
+        wunit[s] = BAR;
+        if (bar == NONE) bar = tail;
+      } else {
+        wunit[s] = u;
+        if (next[u] == NONE) next[u] = tail;
+      }
+      tail++;
+      parsed++;
       p += entry_words(p);
     }
-    if (!nwin && at_end) break;
+    if (head == tail && at_end) break;
 
-    /* issue what may go: barriers only at the head, one candidate per unit */
-    uint32_t progress = 0, seen = 0, keep = 0;
+    uint32_t progress = 0;
     snapshot();
-    for (uint32_t i = 0; i < nwin; i++) {
-      const uint32_t *e = win[i];
-      uint32_t k = e[0] & 15, u = (e[0] >> 4) & 15;
-      if (k == MARK || k == WAIT) {
-        if (keep == 0 && waits_met(e)) {          /* everything before it has gone */
-          if (k == MARK) {
-            uint32_t m = e[1 + ((e[0] >> 8) & 255)];
-            if (m < MAX_MARKS) marks[m] = cycles();
-            mark_count = m + 1;
-          }
-          net_status[0]++;
-          progress = 1;
-          continue;
-        }
-        for (; i < nwin; i++) win[keep++] = win[i];   /* nothing passes a barrier */
-        break;
+    /* a barrier at the head (everything before it went) passes when its waits are met */
+    while (bar != NONE && bar == head && waits_met(win[bar % WINDOW])) {
+      const uint32_t *e = win[bar % WINDOW];
+      if ((e[0] & 15) == MARK) {
+        uint32_t m = e[1 + ((e[0] >> 8) & 255)];
+        if (m < MAX_MARKS) marks[m] = cycles();
+        mark_count = m + 1;
       }
-      if (seen == all_units) {                        /* every unit's next entry seen */
-        for (; i < nwin; i++) win[keep++] = win[i];
-        break;
-      }
-      if (!(seen & (1u << u)) && waits_met(e) && has_room(u)) {
-        issue(e);
-        net_status[0]++;
-        progress = 1;
-        seen |= 1u << u;     /* the unit's next job waits for the next scan */
-        continue;
-      }
-      seen |= 1u << u;
-      win[keep++] = e;
+      net_status[0]++;
+      progress = 1;
+      wgone[bar % WINDOW] = 1;
+      while (head < tail && wgone[head % WINDOW]) head++;
+      uint32_t j = bar + 1;
+      while (j < tail && wunit[j % WINDOW] != BAR) j++;
+      bar = j < tail ? j : NONE;
     }
-    nwin = keep;
-    if (refill) {      /* the old buffer takes the chunk after next once it has left the window */
+    /* each unit's first entry, if before the barrier, may go: unit by unit, in the
+       unit table's order (the accelerators before the DMA) */
+    for (uint32_t u = 0; u < n_units; u++) {
+      uint32_t i = next[u];
+      if (i == NONE || i > bar) continue;            /* (bar = NONE: no barrier) */
+      const uint32_t *e = win[i % WINDOW];
+      if (!waits_met(e) || !has_room(u)) continue;
+      issue(e);
+      net_status[0]++;
+      progress = 1;
+      wgone[i % WINDOW] = 1;
+      uint32_t j = i + 1;
+      while (j < tail && wunit[j % WINDOW] != u) j++;
+      next[u] = j < tail ? j : NONE;
+    }
+    while (head < tail && wgone[head % WINDOW]) head++;
+    if (refill) {      /* the old buffer takes the chunk after next once the ring has left it */
       const uint32_t *lo = chunk[pb ^ 1], *hi = lo + CHUNK / 4;
-      uint32_t busy = 0;
-      for (uint32_t i = 0; i < nwin; i++) busy |= win[i] >= lo && win[i] < hi;
-      if (!busy) {
+      if (head == tail || win[head % WINDOW] < lo || win[head % WINDOW] >= hi) {
         uint32_t o = (pchunk + 1) * CHUNK, n = total - o < CHUNK ? total - o : CHUNK;
         fetched[pb ^ 1] = fetch(chunk[pb ^ 1], list + o, n);
         refill = 0;
         continue;
       }
     }
-    if (!progress) sleep_events();
+    if (!progress && !more) sleep_events();
   }
   if (evt_buffer() & error_events) sleep_events();   /* an error not seen yet */
   for (uint32_t u = 0; u < n_units; u++)

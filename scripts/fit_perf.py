@@ -1,0 +1,149 @@
+"""Fit the performance model's constants (gen/compiler/perf.py ``Constants``) to
+RTL runs: core 0's walker costs and the units' job start-ups.
+
+Usage: python scripts/fit_perf.py [--cases NAME[@LOOKAHEAD],...] [--rerun] [--out build/fit]
+
+Runs each case in RTL (Verilator; cached in OUT/rtl.json by the SHA-1 of the
+job list and of the walker, sw/apps/network.c, so a case runs again only
+when one of them changes or with --rerun),
+then fits the constants (Nelder-Mead on the squared relative error of every
+segment, i.e. every MARK to MARK, of every case, plus each whole run
+weighted by its segment count) and prints one JSON object: the constants,
+and per case the RTL and model cycles and the error, before and after.
+Paste the constants into perf.Constants when they are better everywhere
+(tb/test_network.py holds the fused runs to MODEL_TOL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from imcc.gen.compiler.network import compile_network
+from imcc.gen.compiler.perf import CONSTANTS, Constants, predict
+from imcc.gen.config import ClusterConfig
+from imcc.sim.network import mobilenetv2, randomize
+
+WALKER_SRC = Path(__file__).resolve().parents[1] / "sw" / "apps" / "network.c"
+TWO_x17 = {"ima": {"instances": 2, "arrays": 17, "macro_ports": "bank"}}
+
+
+def _block():
+    from imcc.gen.mapping import BottleneckShape
+    from imcc.sim.bottleneck import random_bottleneck
+    from imcc.sim.network import bottleneck_network
+    s = BottleneckShape(h=28, w=28, cin=32, t=6, cout=32, stride=1)
+    x, p = random_bottleneck(s.h, s.w, s.cin, s.t, s.cout, s.stride, 0)
+    return bottleneck_network(s, p), x
+
+
+def _mnv2(res, width):
+    return lambda: randomize(mobilenetv2(res, width), 0)
+
+
+# name -> (network builder, configuration changes, schedule); the fused ones are the
+# points tb/test_network.py and docs/compiler.md hold the model to
+CASES = {
+    "mnv2_224_fused_2x17": (_mnv2(224, 1.0), TWO_x17, "fused"),
+    "block_fused_2ima": (_block, {"ima": {"instances": 2, "arrays": 4}}, "fused"),
+    "block_fused_1ima": (_block, {"ima": {"arrays": 6}}, "fused"),
+    "mnv2_32_fused_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "fused"),
+    "mnv2_32_layer_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "layer"),
+}
+FIT = ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake", "ima_job", "dw_job", "dma_job")
+
+
+def compiled(name):
+    """Case ``name``, or ``name@W``: with the walker's lookahead W."""
+    base, _, ahead = name.partition("@")
+    build, sets, schedule = CASES[base]
+    net, x = build()
+    c = compile_network(net, x, ClusterConfig().replace(**sets), schedule=schedule)
+    if ahead:
+        c.program.lookahead = int(ahead)
+    return c
+
+
+def segments(marks: list[float]) -> np.ndarray:
+    m = np.asarray([0.0, *marks])
+    return np.diff(m)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--rerun", action="store_true", help="run every case in RTL again")
+    ap.add_argument("--out", default="build/fit")
+    ap.add_argument("--iterations", type=int, default=600)
+    a = ap.parse_args(argv)
+    names = a.cases.split(",")
+    bad = [n for n in names if n.partition("@")[0] not in CASES
+           or not (n.partition("@")[2] or "1").isdigit()]
+    if bad:
+        print(f"--cases: no case {bad[0]!r} (have {', '.join(CASES)})", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_path = out / "rtl.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    progs, rtl = {}, {}
+    from imcc.tb.programs import run_network
+    for n in names:
+        c = compiled(n)
+        # the job list and the walker that runs it
+        sha = hashlib.sha1(c.program.encode() + WALKER_SRC.read_bytes()).hexdigest()[:16]
+        hit = cache.get(n)
+        if a.rerun or not hit or hit["job_list_sha1"] != sha:
+            print(f"[fit] {n}: RTL run", file=sys.stderr, flush=True)
+            res = run_network(c)
+            if res["exit"] != 0:
+                raise SystemExit(f"{n}: the run failed (net_status {res['net_status']})")
+            marks = [(m - res["start_cycles"]) & 0xFFFF_FFFF for m in res["marks"]]
+            hit = cache[n] = {"job_list_sha1": sha, "marks": marks}
+            cache_path.write_text(json.dumps(cache, indent=1))
+        progs[n], rtl[n] = c.program, segments(hit["marks"])
+
+    def errors(k: Constants) -> dict:
+        out = {}
+        for n in names:
+            seg = segments(predict(progs[n], k)["marks"])
+            out[n] = (seg / rtl[n] - 1, seg.sum() / rtl[n].sum() - 1)
+        return out
+
+    def loss(v):
+        if np.any(v < 0):
+            return 1e9
+        k = dataclasses.replace(CONSTANTS, **dict(zip(FIT, v)))
+        tot = 0.0
+        for seg, whole in errors(k).values():
+            tot += float(np.sum(seg ** 2)) + len(seg) * whole ** 2
+        return tot
+
+    from scipy.optimize import minimize
+    x0 = np.array([getattr(CONSTANTS, f) for f in FIT])
+    best = minimize(loss, x0, method="Nelder-Mead",
+                    options={"maxiter": a.iterations, "xatol": 0.5, "fatol": 1e-6})
+    k = dataclasses.replace(CONSTANTS, **{f: round(float(v), 1) for f, v in zip(FIT, best.x)})
+    before, after = errors(CONSTANTS), errors(k)
+    report = {"constants": dataclasses.asdict(k), "loss_before": round(loss(x0), 4),
+              "loss_after": round(float(best.fun), 4), "cases": {}}
+    for n in names:
+        report["cases"][n] = {
+            "rtl_cycles": int(rtl[n].sum()),
+            "model_before": int(round(rtl[n].sum() * (1 + before[n][1]))),
+            "error_before": round(float(before[n][1]), 4),
+            "model_after": int(round(rtl[n].sum() * (1 + after[n][1]))),
+            "error_after": round(float(after[n][1]), 4),
+            "worst_segment_after": round(float(np.max(np.abs(after[n][0]))), 4)}
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
