@@ -12,7 +12,7 @@ gen/compiler/perf.py; none is an RTL run):
   (cells / array cells, no replication);
 * ``mvm_cycles``: an IMA's cycles per MVM (the analog latency + 1; sim/ima_perf.py);
 * ``min_mvms``: the network's MVMs with every layer at its largest in-array
-  replication (copies on the diagonal, :func:`rep_options`) whatever space that
+  replication (copies on the diagonal, ``lower.rep_options``) whatever space that
   takes; ``engines_for_target``: IMA instances that must compute at the same
   time for those MVMs to fit in ``target_ms`` (each instance runs one MVM at a
   time, arrays of one instance take turns);
@@ -32,30 +32,15 @@ import math
 import sys
 
 from imcc.gen.config import ClusterConfig, ConfigError
-from imcc.gen.compiler.functional import _fields
-from imcc.gen.compiler.lower import IMA_OPS, rep_options, rep_shape
+from imcc.gen.compiler.lower import IMA_OPS, rep_shape
 from imcc.gen.compiler.network import compile_network
 from imcc.gen.compiler.tiling import MappingError
 from imcc.gen.compiler.perf import sensitivity
-from imcc.gen.compiler.utilisation import unit_work
-from imcc.rtl.ima.regs import IMA_REGS
+from imcc.gen.compiler.utilisation import job_list_mvms, min_mvms, unit_work
 from imcc.sim.ima_perf import mvm_cycles
 from imcc.sim.network import mobilenetv2, randomize
 
 DEFAULT_CONFIGS = "1x34,2x17,3x11,4x8,2x17:dma128,3x12,4x9"
-
-
-def min_mvms(net, rows: int, cols: int) -> int:
-    """MVMs with every layer at its largest replication (unbounded space)."""
-    total = 0
-    for L in net.layers:
-        if L.op not in IMA_OPS:
-            continue
-        h, w = net.shapes[L.output][:2]
-        k = max([1, *rep_options(net, L, rows, cols)])
-        r, c = rep_shape(net, L, k)
-        total += h * w // k * math.ceil(r / rows) * math.ceil(c / cols)
-    return total
 
 
 def parse_sets(sets: list[str]) -> dict:
@@ -120,9 +105,7 @@ def main(argv=None) -> int:
             continue
         prog = c.program
         busy, _ = unit_work(prog)
-        mvms = sum(_fields(IMA_REGS, j.regs)["STEPS"]["INNER"] * _fields(IMA_REGS, j.regs)["STEPS"]["OUTER"]
-                   for j in prog.jobs if j.unit.startswith("ima")
-                   and _fields(IMA_REGS, j.regs)["MODE"]["OP"] == IMA_REGS.constant("OP", "MVM"))
+        mvms = job_list_mvms(prog)
         per_inst = max(v for u, v in busy.items() if u.startswith("ima")) / (mvm - 1) * mvm
         dma = sum(v for u, v in busy.items() if u.startswith("dma"))
         s = sensitivity(prog)

@@ -155,3 +155,22 @@ def test_config_arrays_place_over_instances():
     c = compile_network(net, x, cfg, schedule="fused", arrays="config")
     assert c.cfg.ima.arrays == 17
     assert all(m.arrays_used <= 17 for m in c.mapping.maps.values())
+
+
+@pytest.mark.parametrize("cfg", [ONE_IMA, TWO_IMAS], ids=["one_ima", "two_imas"])
+def test_min_mvms_is_a_floor(cfg):
+    """utilisation.min_mvms (every layer at its largest replication, space
+    unbounded) is below the MVMs of every job list, replicated or not; a job
+    list's MVMs are its layers' pixels x tiles (counted apart)."""
+    from imcc.gen.compiler.utilisation import job_list_mvms, min_mvms
+    net, x = _net(32, 0.35)
+    floor = min_mvms(net, 256, 256)
+    for rep in (True, False):
+        c = compile_network(net, x, cfg, schedule="fused", replicate=rep)
+        assert job_list_mvms(c.program) >= floor
+    c = compile_network(net, x, cfg, schedule="fused", replicate=False)
+    plain = sum(c.lowered.net.shapes[L.output][0] * c.lowered.net.shapes[L.output][1]
+                * len([t for t in c.mapping.of(c.lowered.origin[L.name])
+                       if L.cin is None or t.row0 == L.cin[0]])
+                for L in c.lowered.net.layers if L.op in ("pw", "conv"))
+    assert job_list_mvms(c.program) == plain

@@ -30,7 +30,7 @@ from imcc.rtl.ima.regs import IMA_REGS
 from .functional import _fields
 from .program import CORES, Job, Program
 
-__all__ = ["unit_work", "utilisation"]
+__all__ = ["unit_work", "utilisation", "job_list_mvms", "min_mvms"]
 
 
 def unit_work(prog: Program) -> tuple[dict[str, float], dict[str, float]]:
@@ -83,3 +83,32 @@ def utilisation(prog: Program, cycles: int) -> dict:
             "floor_cycles": round(max(busy.values(), default=0)),
             "busiest": max(units, key=units.get) if units else None,
             "bound": max(units, key=units.get) if units else None}
+
+
+def job_list_mvms(prog: Program) -> int:
+    """MVMs the job list's IMA jobs run."""
+    n = 0
+    for j in prog.jobs:
+        if j.unit.rstrip("0123456789") == "ima":
+            r = _fields(IMA_REGS, j.regs)
+            if r["MODE"]["OP"] == IMA_REGS.constant("OP", "MVM"):
+                n += r["STEPS"]["INNER"] * r["STEPS"]["OUTER"]
+    return n
+
+
+def min_mvms(net, rows: int, cols: int) -> int:
+    """The fewest MVMs any mapping of ``net`` on rows x cols arrays needs: every
+    layer at its largest in-array replication (copies on the diagonal,
+    lower.rep_options), whatever space that takes, times its tiles (a floor:
+    scripts/bench_floor.py)."""
+    import math
+    from .lower import IMA_OPS, rep_options, rep_shape
+    total = 0
+    for L in net.layers:
+        if L.op not in IMA_OPS:
+            continue
+        h, w = net.shapes[L.output][:2]
+        k = max([1, *rep_options(net, L, rows, cols)])
+        r, c = rep_shape(net, L, k)
+        total += h * w // k * math.ceil(r / rows) * math.ceil(c / cols)
+    return total
