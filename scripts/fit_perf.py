@@ -56,6 +56,7 @@ CASES = {
     "block_fused_2ima": (_block, {"ima": {"instances": 2, "arrays": 4}}, "fused"),
     "block_fused_1ima": (_block, {"ima": {"arrays": 6}}, "fused"),
     "mnv2_32_fused_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "fused"),
+    "mnv2_32_fused_2ima": (_mnv2(32, 0.35), {"ima": {"instances": 2, "arrays": 4}}, "fused"),
     "mnv2_32_layer_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "layer"),
 }
 FIT = ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake", "ima_job", "dw_job", "dma_job")
