@@ -1,12 +1,13 @@
 """Performance model of a compiled job list: core 0's walker (sw/apps/network.c)
 replayed as an event simulation over the units' estimated job times.
 
-The walker keeps the next ``WINDOW`` entries in a ring and each unit's first
-entry not issued yet; a scan reads every unit's end count once, passes a
-barrier (MARK, WAIT) at the ring's head whose waits are met, then issues, unit
-by unit (the unit table's order), each unit's first entry whose waits are met and whose unit has room
-(HWPE job contexts, DMA queue slots): at most one per unit and scan, none past
-a barrier not passed.  Issuing costs the
+The walker keeps the next entries (the program's lookahead, at most
+``WINDOW``) in a ring and each unit's first entry not issued yet; a scan
+reads every unit's end count once, passes a barrier (MARK, WAIT) at the
+ring's head whose waits are met, then issues, unit by unit (the unit table's
+order), each unit's first entry whose waits are met and whose unit has room
+(HWPE job contexts, DMA queue slots): at most one per unit and scan, none
+past a barrier not passed.  Issuing costs the
 walker ``issue + per_word`` x the entry's words (ACQUIRE, register writes,
 TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 ``wake``.  A job starts when it is issued and its unit is free, and takes:
@@ -29,9 +30,9 @@ Parsing costs ``parse`` per entry, ``PARSE_STEP`` entries between scans
 entry costs ``skip`` per ring entry passed.
 
 The constants are fitted by scripts/fit_perf.py to RTL runs (MobileNetV2
-224 fused on 2 x 17 arrays, the reference block fused on one and two IMAs,
-MobileNetV2 32/0.35 fused and layer by layer, each at several lookaheads;
-per segment); tb/test_network.py's fused RTL tests hold the model to
+224 fused on 2 x 17 arrays at 4 and 2 data ports, the reference block fused
+on one and two IMAs, MobileNetV2 32/0.35 fused on one and two IMAs and
+layer by layer, at several lookaheads; per segment); tb/test_network.py's fused RTL tests hold the model to
 MODEL_TOL of every run (docs/compiler.md lists the points).  Returns the
 cycles from the walker's start to each MARK, as the run's ``marks`` count
 them.
@@ -177,9 +178,7 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
         return (j if j < tail else None), (j - i) * k.skip
 
     while head < n:
-        more = False
-        parsed = 0
-        at = t
+        more, parsed, t0 = False, 0, t
         while tail - head < ahead and tail < n:      # parse ahead into the ring
             if parsed == PARSE_STEP:
                 more = True
@@ -191,7 +190,6 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
             elif first[e.unit] is None:
                 first[e.unit] = tail
             tail += 1
-        t0 = at
         t += k.parse * parsed
         at = t                                # the scan's snapshot of the end counts
         t += k.scan
