@@ -10,11 +10,12 @@
    unit, FINISHED_JOBS of an HWPE, the DMA's DONE_ID for the transfer ids
    this program launched) and its unit has room (a free job context, a
    queue slot).  The walker keeps the next entries (the list's lookahead, at
-   most WINDOW) in a ring and, per unit, the first of them not issued yet (a unit's jobs stay in list order,
-   which the waits' counts assume): a scan looks at those heads only, a few
-   per scan however long the window, and issues every one that may go, so a
-   unit never idles because another unit's job further up the list is not
-   ready; when none may go it sleeps on the units' events.  An HWPE job is
+   most WINDOW) in a ring and, per unit, the first of them not issued yet (a
+   unit's jobs stay in list order, which the waits' counts assume): a scan
+   looks at those heads only, a few per scan however long the ring, and
+   issues every one that may go, so a unit never idles because another
+   unit's job further up the list is not ready; when none may go it sleeps
+   on the units' events.  An HWPE job is
    ACQUIREd, its registers written (only those that differ from what its job
    context holds: the compiler encodes the difference) and TRIGGERed; a DMA
    transfer is described and launched (NEXT_ID).  A MARK (a barrier: nothing
@@ -82,7 +83,6 @@ static uint32_t dma_seq;
 static uint32_t n_units, all_events, error_events;
 static uint32_t base[MAX_UNITS], kind[MAX_UNITS], err_bit[MAX_UNITS], room[MAX_UNITS];
 static uint32_t issued[MAX_UNITS];      /* HWPE jobs issued */
-static uint32_t all_units;              /* a bit per unit */
 
 static void fail(uint32_t unit, uint32_t job, uint32_t code) __attribute__((noreturn));
 static void fail(uint32_t unit, uint32_t job, uint32_t code) {
@@ -209,7 +209,6 @@ int main(void) {
   if (dma_wait(fetch(header, list_addr, HEADER_BYTES))) fail(MAX_UNITS, 0, dma_error());
   if (header[0] != MAGIC) return 3;
   n_units = header[4];
-  all_units = (1u << n_units) - 1;
   uint32_t total = header[6];
   /* entries parsed ahead (the compiler's choice, header word 7; 0: the ring's size) */
   uint32_t ahead = header[7] == 0 || header[7] > WINDOW ? WINDOW : header[7];
