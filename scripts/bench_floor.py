@@ -3,7 +3,7 @@ The floors below which no schedule goes, per configuration, beside the
 performance model's latency and what it says bounds the run.
 
 Usage: python scripts/bench_floor.py [--input 224] [--width 1.0] [--budget 34]
-       [--target-ms 2.0] [--configs 1x34,2x17,3x11,...] [--set SECTION.FIELD=VALUE ...]
+       [--target-ms 2.0] [--configs 1x34,2x17,3x11,...] [--config FILE] [--set KEY=VALUE ...]
 
 Prints one JSON object (figures are analytic or the performance model's,
 gen/compiler/perf.py; none is an RTL run):
@@ -31,29 +31,17 @@ import json
 import math
 import sys
 
-from imcc.gen.config import ClusterConfig, ConfigError
+from imcc.gen.cli import add_config_args, load_config
+from imcc.gen.config import ConfigError
+from imcc.gen.mapping import MappingError
 from imcc.gen.compiler.lower import IMA_OPS, rep_shape
 from imcc.gen.compiler.network import compile_network
-from imcc.gen.compiler.tiling import MappingError
 from imcc.gen.compiler.perf import sensitivity
 from imcc.gen.compiler.utilisation import job_list_mvms, min_mvms, unit_work
 from imcc.sim.ima_perf import mvm_cycles
 from imcc.sim.network import mobilenetv2, randomize
 
 DEFAULT_CONFIGS = "1x34,2x17,3x11,4x8,2x17:dma128,3x12,4x9"
-
-
-def parse_sets(sets: list[str]) -> dict:
-    out: dict = {}
-    for s in sets:
-        key, _, val = s.partition("=")
-        sec, _, name = key.partition(".")
-        try:
-            v = json.loads(val)
-        except json.JSONDecodeError:
-            v = val
-        out.setdefault(sec, {})[name] = v
-    return out
 
 
 def main(argv=None) -> int:
@@ -64,14 +52,18 @@ def main(argv=None) -> int:
     ap.add_argument("--target-ms", type=float, default=2.0)
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="IxA[:dma128] points: I IMA instances of A arrays (dma128: a 128-bit DMA)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    add_config_args(ap)
     a = ap.parse_args(argv)
     try:
-        base = ClusterConfig().replace(**parse_sets(a.set)) if a.set else ClusterConfig()
-    except (ConfigError, TypeError) as e:
-        print(f"--set: {e}", file=sys.stderr)
+        base = load_config(a)
+    except ConfigError as e:
+        print(f"bench_floor: error: {e}", file=sys.stderr)
         return 2
-    net, x = randomize(mobilenetv2(a.input, a.width), 0)
+    try:
+        net, x = randomize(mobilenetv2(a.input, a.width), 0)
+    except ValueError as e:
+        print(f"bench_floor: error: --input/--width: {e}", file=sys.stderr)
+        return 2
     R, C = base.ima.rows, base.ima.cols
     cells = sum(math.prod(rep_shape(net, L, 1)) for L in net.layers if L.op in IMA_OPS)
     mvm = mvm_cycles(base) + 1

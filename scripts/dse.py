@@ -32,7 +32,7 @@ from pathlib import Path
 
 from imcc.gen.cli import run_json
 from imcc.gen.config import ClusterConfig
-from imcc.gen.compiler.network import compile_network
+from imcc.gen.compiler.network import compile_network, reference_block
 from imcc.sim.network import mobilenetv2, randomize
 
 # 34 arrays in all at 224/1.0 (the paper's chip), split over the instances
@@ -65,14 +65,6 @@ def config(p: dict) -> ClusterConfig:
     if p["ima.instances"] * p["ima.arrays"] > 28:       # the top-level input limit
         ima["macro_ports"] = "bank"
     return ClusterConfig().replace(ima=ima, dw={"instances": p["dw.instances"]})
-
-
-def block():
-    from imcc.gen.mapping import BottleneckShape
-    from imcc.sim.bottleneck import random_bottleneck
-    from imcc.sim.network import bottleneck_network
-    x, prm = random_bottleneck(28, 28, 32, 6, 32, 1, 0)
-    return bottleneck_network(BottleneckShape(), prm), x
 
 
 def synth_cells(cfg: ClusterConfig, cache: dict, run: bool) -> int | None:
@@ -198,7 +190,7 @@ def main(argv=None) -> int:
     synth_cache = json.loads((out / "synth.json").read_text()) if (out / "synth.json").exists() else {}
     rtl_cache = json.loads((out / "rtl.json").read_text()) if (out / "rtl.json").exists() else {}
     net, x = randomize(mobilenetv2(224, 1.0), 0)
-    bnet, bx = block()
+    bnet, bx = reference_block()
     rows = []
     default_cells = synth_cells(ClusterConfig(), synth_cache, a.synth == "all")
     for p in grid(a.grid):

@@ -25,22 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from imcc.gen.compiler.network import compile_network
+from imcc.gen.compiler.network import compile_network, reference_block
 from imcc.gen.compiler.perf import CONSTANTS, Constants, predict
 from imcc.gen.config import ClusterConfig
 from imcc.sim.network import mobilenetv2, randomize
 
 WALKER_SRC = Path(__file__).resolve().parents[1] / "sw" / "apps" / "network.c"
 TWO_x17 = {"ima": {"instances": 2, "arrays": 17, "macro_ports": "bank"}}
-
-
-def _block():
-    from imcc.gen.mapping import BottleneckShape
-    from imcc.sim.bottleneck import random_bottleneck
-    from imcc.sim.network import bottleneck_network
-    s = BottleneckShape(h=28, w=28, cin=32, t=6, cout=32, stride=1)
-    x, p = random_bottleneck(s.h, s.w, s.cin, s.t, s.cout, s.stride, 0)
-    return bottleneck_network(s, p), x
 
 
 def _mnv2(res, width):
@@ -53,8 +44,8 @@ CASES = {
     "mnv2_224_fused_2x17": (_mnv2(224, 1.0), TWO_x17, "fused"),
     "mnv2_224_fused_2x17_2ports": (_mnv2(224, 1.0), {"ima": {**TWO_x17["ima"], "data_ports": 2}},
                                    "fused"),
-    "block_fused_2ima": (_block, {"ima": {"instances": 2, "arrays": 4}}, "fused"),
-    "block_fused_1ima": (_block, {"ima": {"arrays": 6}}, "fused"),
+    "block_fused_2ima": (reference_block, {"ima": {"instances": 2, "arrays": 4}}, "fused"),
+    "block_fused_1ima": (reference_block, {"ima": {"arrays": 6}}, "fused"),
     "mnv2_32_fused_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "fused"),
     "mnv2_32_fused_2ima": (_mnv2(32, 0.35), {"ima": {"instances": 2, "arrays": 4}}, "fused"),
     "mnv2_32_layer_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "layer"),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from imcc.gen.compiler.functional import run_functional
-from imcc.gen.compiler.network import compile_network
+from imcc.gen.compiler.network import compile_network, reference_block
 from imcc.gen.compiler.program import Job
 from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import MappingError
@@ -215,14 +215,6 @@ def test_fused_job_list_computes_the_network(res, width):
         assert np.array_equal(got, exp), f"{name}: {(got != exp).sum()} of {exp.size} differ"
 
 
-def _block():
-    from imcc.gen.mapping import BottleneckShape
-    from imcc.sim.bottleneck import random_bottleneck
-    from imcc.sim.network import bottleneck_network
-    x, p = random_bottleneck(28, 28, 32, 6, 32, 1, 0)
-    return bottleneck_network(BottleneckShape(), p), x
-
-
 @pytest.mark.parametrize("cfg", [ONE_IMA, pytest.param(TWO_IMAS, marks=pytest.mark.long)],
                          ids=["one_ima", "two_imas"])
 def test_fused_reference_block_in_rtl_bit_exact(cfg):
@@ -231,7 +223,7 @@ def test_fused_reference_block_in_rtl_bit_exact(cfg):
     them on the same bands): every tensor bit-exact, and the walker's register
     writes are the differences per job context."""
     from imcc.tb.programs import run_network
-    net, x = _block()
+    net, x = reference_block()
     c = compile_network(net, x, cfg, schedule="fused")
     imas = ["ima", "ima1"][:cfg.ima.instances]
     assert c.mapping.instances("block.expand") == c.mapping.instances("block.project") == imas

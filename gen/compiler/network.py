@@ -22,9 +22,20 @@ from imcc.sim.weight_image import WeightImage
 from .lower import Lowered, Placement, lower, place_network, rep_weights, replicate
 from .program import Program, compile_layers
 
-__all__ = ["Compiled", "compile_network", "weight_image", "SCHEDULES"]
+__all__ = ["Compiled", "compile_network", "weight_image", "reference_block", "SCHEDULES"]
 
 SCHEDULES = ("layer", "fused")
+
+
+def reference_block(seed: int = 0) -> tuple[Network, np.ndarray]:
+    """The paper's reference bottleneck (28x28x32, t = 6, stride 1: ``imcc demo``'s)
+    as a network with random parameters, and its input."""
+    from imcc.gen.mapping import BottleneckShape
+    from imcc.sim.bottleneck import random_bottleneck
+    from imcc.sim.network import bottleneck_network
+    s = BottleneckShape()
+    x, p = random_bottleneck(s.h, s.w, s.cin, s.t, s.cout, s.stride, seed)
+    return bottleneck_network(s, p), x
 
 
 @dataclass

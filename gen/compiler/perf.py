@@ -118,7 +118,8 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     ``speed`` (a what-if): unit -> factor; that unit's jobs take 1/factor of
     their time (``WALKER``: core 0's scanning and issuing); ``lookahead``: the
     walker's (default: the program's)."""
-    ahead = min(lookahead or prog.lookahead, WINDOW)
+    # as the walker reads the header: 0 means the whole ring
+    ahead = min((prog.lookahead if lookahead is None else lookahead) or WINDOW, WINDOW)
     speed = speed or {}
     if speed.get(WALKER, 1) != 1:
         f = speed[WALKER]

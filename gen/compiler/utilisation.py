@@ -23,6 +23,8 @@ stalled on its ports or waiting for data shows as idle, not busy.
 
 from __future__ import annotations
 
+import math
+
 from imcc.rtl.dma.regs import DMA_REGS
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.ima.regs import IMA_REGS
@@ -101,7 +103,6 @@ def min_mvms(net, rows: int, cols: int) -> int:
     layer at its largest in-array replication (copies on the diagonal,
     lower.rep_options), whatever space that takes, times its tiles (a floor:
     scripts/bench_floor.py)."""
-    import math
     from .lower import IMA_OPS, rep_options, rep_shape
     total = 0
     for L in net.layers:
