@@ -189,6 +189,8 @@ def run_network(args) -> int:
          "layers": layers, "sim_cycles": res["cycles"], "sim_wall_s": round(res["sim_wall_s"], 1),
          "sim_cycles_per_s": round(res["cycles"] / max(res["sim_wall_s"], 1e-9)),
          "build_s": round(res["build_s"], 1), "build_reused": res["build_reused"]}
+    if c.cfg.ima.pooled:    # MVM cycles spent waiting for an array another IMA was using
+        r["pool_wait_cycles"] = res.get("pool_wait_cycles", 0)
     if res["exit"] == 0:
         from imcc.gen.compiler.utilisation import utilisation
         r["utilisation"] = utilisation(p, total)

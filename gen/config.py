@@ -180,13 +180,17 @@ class ImaConfig:
     instances: int = _doc("IMA subsystems, each with its own window, data ports, events and "
                           "crossbar macro port (ima, ima1, ...)", default=1)
     arrays: int = _doc("crossbar arrays per IMA, each with its own macro port; a job names "
-                       "its array, one computes at a time (instances compute together)",
+                       "its array, one computes at a time (instances compute together); with "
+                       "macro_ports = 'pool' the arrays of the one pool every IMA reaches",
                        default=1)
     macro_ports: str = _doc("'array': one macro port per crossbar array at the cluster's "
                             "boundary (separate hard macros); 'bank': one port per IMA and an "
                             "array index output (<ima>_macro_array), the arrays behind it one "
                             "bank macro; needed when the per-array ports exceed the generator's "
-                            "top-level input limit (about 31 arrays of 256 columns)",
+                            "top-level input limit (about 31 arrays of 256 columns); 'pool': "
+                            "as 'bank', but one bank of `arrays` arrays shared by every IMA "
+                            "instance, so several arrays compute at once, one per IMA "
+                            "(rtl/ima/macro.py)",
                             default="array")
     rows: int = _doc("crossbar rows (inputs)", default=256)
     cols: int = _doc("crossbar columns (outputs)", default=256)
@@ -200,6 +204,17 @@ class ImaConfig:
                           default=1000.0)
     job_contexts: int = _doc("job contexts of the HWPE controller", default=2)
 
+    @property
+    def pooled(self) -> bool:
+        """Every instance reaches one shared pool of ``arrays`` arrays."""
+        return self.macro_ports == "pool"
+
+    @property
+    def total_arrays(self) -> int:
+        """Crossbar arrays in the cluster: the pool's, or every instance's own."""
+        n = self.instances if self.enabled else 0
+        return min(n, 1) * self.arrays if self.pooled else n * self.arrays
+
     def validate(self, p, root):
         for name in ("rows", "cols"):
             v = getattr(self, name)
@@ -207,12 +222,12 @@ class ImaConfig:
                    f"{p}.{name}", v, "a multiple of 8 from 8 to 1024")
         _int_in(f"{p}.instances", self.instances, 0, MAX_INSTANCES)
         _int_in(f"{p}.arrays", self.arrays, 1, MAX_ARRAYS)
-        _choice(f"{p}.macro_ports", self.macro_ports, ("array", "bank"))
+        _choice(f"{p}.macro_ports", self.macro_ports, ("array", "bank", "pool"))
         # Amaranth numbers a design's top-level input bits in 16 bits: every array's
         # ADC vector and programming answer (cols*8 + 35 bits) must fit beside the rest
         per_array = self.cols * 8 + 35
         arrays = self.instances * self.arrays if self.enabled else 0
-        _check(self.macro_ports == "bank" or arrays * per_array <= MACRO_INPUT_BITS,
+        _check(self.macro_ports != "array" or arrays * per_array <= MACRO_INPUT_BITS,
                f"{p}.arrays", self.arrays,
                f"at most {MACRO_INPUT_BITS // per_array // max(1, self.instances)} arrays of "
                f"{self.cols} columns per IMA with one macro port each (set ima.macro_ports = "

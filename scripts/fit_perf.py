@@ -32,6 +32,10 @@ from imcc.sim.network import mobilenetv2, randomize
 
 WALKER_SRC = Path(__file__).resolve().parents[1] / "sw" / "apps" / "network.c"
 TWO_x17 = {"ima": {"instances": 2, "arrays": 17, "macro_ports": "bank"}}
+POOL2 = {"ima": {"instances": 2, "arrays": 8, "macro_ports": "pool"},
+         "dw": {"instances": 2, "ports": "own"}}
+POOL4_224 = {"ima": {"instances": 4, "arrays": 34, "macro_ports": "pool"},
+             "dw": {"instances": 2, "ports": "own"}, "dma": {"data_width": 128}}
 
 
 def _mnv2(res, width):
@@ -49,6 +53,11 @@ CASES = {
     "mnv2_32_fused_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "fused"),
     "mnv2_32_fused_2ima": (_mnv2(32, 0.35), {"ima": {"instances": 2, "arrays": 4}}, "fused"),
     "mnv2_32_layer_6arrays": (_mnv2(32, 0.35), {"ima": {"arrays": 6}}, "layer"),
+    # a pool of arrays (ima.macro_ports = "pool"): tb/test_network.py's POOL, and the
+    # 224 point of docs/compiler.md (4 IMAs on 34 arrays, 2 DWs, a 128-bit DMA)
+    "block_fused_pool2": (reference_block, POOL2, "fused"),
+    "mnv2_32_fused_pool2": (_mnv2(32, 0.35), POOL2, "fused"),
+    "mnv2_224_fused_pool4": (_mnv2(224, 1.0), POOL4_224, "fused"),
 }
 FIT = ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake", "ima_job", "dw_job", "dma_job")
 

@@ -19,6 +19,20 @@ def test_ima_arrays(testcase):
         assert r["switch_overhead_per_job"] <= 2, r
 
 
+POOL = NO_CORES.replace(ima={"instances": 2, "arrays": 2, "rows": 64, "cols": 64,
+                             "macro_ports": "pool"}, dma={"enabled": False}, dw={"enabled": False})
+
+
+def test_pool_shared_arrays():
+    """Two IMAs on a pool of two arrays: apart they compute at the same time,
+    on one array the macro takes their MVMs in turn; bit-exact either way."""
+    r = harness.run_bench(POOL, "ima_arrays", testcase="pool_shared_arrays").result
+    # the two jobs' MVMs at the same time: within a tenth of one job more than one
+    # job alone; in turn on one array: at least 1.8 times one job
+    assert r["apart"] <= 1.1 * r["one"] + 20, r
+    assert r["shared"] >= 1.8 * r["one"], r
+
+
 def test_preloaded_weights_match_programmed(tmp_path):
     """The same block from a weight image and through programming jobs: the same
     outputs (both bit-exact) and the same layer cycles; programming cycles only

@@ -249,6 +249,34 @@ def test_fused_small_mobilenetv2_in_rtl_bit_exact(cfg):
     _check_model(c, res)
 
 
+# a pool of arrays every IMA reaches (ima.macro_ports = "pool", docs/ima.md): several
+# arrays compute at once, one per IMA; copies of the hot layers on other arrays
+POOL = ClusterConfig().replace(ima={"instances": 2, "arrays": 8, "macro_ports": "pool"},
+                               dw={"instances": 2, "ports": "own"})
+
+
+@pytest.mark.parametrize("which", ["block", "small"])
+def test_fused_on_a_pool_in_rtl_bit_exact(which):
+    """The reference block and the small network fused on two IMAs sharing a pool of
+    eight arrays: the compiler packs one mapping with copies of the hot layers on
+    other arrays, every job takes the IMA (and copy) it starts on first, and a job
+    waits for the one before it on its array, so the macro never takes two IMAs'
+    MVMs in turn; every tensor bit-exact, the model within MODEL_TOL."""
+    from imcc.tb.programs import run_network
+    if which == "block":
+        net, x = reference_block()
+        c = compile_network(net, x, POOL, schedule="fused")
+    else:
+        c = _compiled(*SMALL, cfg=POOL, schedule="fused")
+    assert c.mapping.pool and c.mapping.copies and c.mapping.total_arrays <= 8
+    units = {j.unit for j in c.program.jobs if j.unit.startswith("ima")}
+    assert units == {"ima", "ima1"}
+    res = run_network(c)
+    _check_rtl(c, res)
+    assert res["pool_wait_cycles"] == 0, "two IMAs met on an array"
+    _check_model(c, res)
+
+
 @pytest.mark.long
 def test_fused_mobilenetv2_224_in_rtl_bit_exact():
     from imcc.tb.programs import run_network

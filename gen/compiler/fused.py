@@ -34,8 +34,8 @@ from imcc.rtl.dw.regs import DW_REGS
 from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
-from .program import (CORES, Job, Mark, Program, _cores_unit, cores_add, _Arena, _Deps, _align, _dma, _ima_regs,
-                      _regs, _tiles, ima_streams, arena_bytes, l2_layout)
+from .program import (CORES, Job, Mark, Program, _cores_unit, cores_add, _Arena, _Deps, _Hazards,
+                      _align, _dma, _ima_regs, _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
 __all__ = ["compile_fused", "segments"]
 
@@ -70,6 +70,10 @@ class _Spec:
     cycles: int
     l2_bytes: int = 0
     deps: set = field(default_factory=set)
+    parts: list = field(default_factory=list)    # keys written in part (program._Hazards)
+    choices: tuple = ()     # a pool: the instances that may run it (the scheduler picks)
+    array: int | None = None     # a pool: the array it computes on
+    alts: list = field(default_factory=list)     # a pool: (array, regs) of each copy it may use
 
 
 def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
@@ -217,11 +221,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                     r0, r1 = new[op.output][bi]
                     if r1 <= r0:
                         continue
-                    # depthwise layers on the first DW, adds on the last: a DW's jobs
-                    # run in order, and an add waits for the project of its band
-                    dw = dws[-1] if op.op == "add" else dws[0]
+                    # depthwise layers and adds on any DW: the list scheduler gives each
+                    # job the DW it starts on first (a DW's jobs run in order)
                     specs += _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
-                                       addr, key, pads, mvm, dw_rate, dw)
+                                       addr, key, pads, mvm, dw_rate, dws)
                     # the band's new rows go to L2: the segment's output, and the
                     # intermediate tensors for the check (unless they stay in L1),
                     # these gathered over bands up to CHECK_BYTES (fewer jobs for core 0)
@@ -243,13 +246,16 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
             # readers and writers (no fence: the next stripe starts while one drains)
             for sp in specs[first_spec:]:
                 extra = []
-                for k in sp.writes:
+                for k in sp.writes + sp.parts:
                     kq, n, r = _slot_key(k)
                     if kq is None or kq != q or n not in prev.get(q, {}):
                         continue
                     a, b = r - lo[n], band_rows[n][r] - lo[n]
                     extra += [old for o0, o1, old in prev[q][n] if o0 < b and a < o1]
-                sp.writes = sp.writes + [k for k in dict.fromkeys(extra) if k not in sp.writes]
+                if sp.parts:        # (a column tile's: parts as well)
+                    sp.parts = sp.parts + [k for k in dict.fromkeys(extra) if k not in sp.parts]
+                else:
+                    sp.writes = sp.writes + [k for k in dict.fromkeys(extra) if k not in sp.writes]
             prev[q] = {n: [(r - lo[n], r1 - lo[n], f"{q}:{n}:{r}") for r, r1 in band_rows[n].items()]
                        for n in tensors}
             if keep_l1:
@@ -263,8 +269,13 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                 m = Mark(-1, seg_name, deps.barrier())
                 prog.entries.append(m)
                 continue
-            j = Job(spec.unit, spec.regs, tuple(spec.reads), tuple(spec.writes),
-                    lowered.origin[ops[0].name], spec.what, l2_bytes=spec.l2_bytes)
+            # a pool's array computes one MVM at a time: a job waits for the one
+            # before it on its array (in the list's order), so that two IMAs never
+            # take turns on an array inside the macro (that would cost both of them)
+            arr = (f"array:{spec.array}",) if spec.array is not None else ()
+            j = Job(spec.unit, spec.regs, tuple(spec.reads), tuple(spec.writes) + arr,
+                    lowered.origin[ops[0].name], spec.what, l2_bytes=spec.l2_bytes,
+                    parts=tuple(spec.parts))
             deps.add(j)
             prog.entries.append(j)
         prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
@@ -309,8 +320,9 @@ def _bands(s0: int, s1: int, w: int) -> list[tuple[int, int]]:
 
 
 def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, pads, mvm,
-              dw_rate, dw) -> list[_Spec]:
+              dw_rate, dws) -> list[_Spec]:
     """The jobs of op for its output rows [r0, r1) of one band."""
+    dw, dw_any = dws[0], tuple(dws) if len(dws) > 1 else ()
     h, w, c = net.shapes[op.output]
     rows = r1 - r0
     out = addr(op.output, r0)
@@ -324,11 +336,29 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
         unit = units[bi % len(units)]          # replicas take the bands in turn
         r = mapping.rep(lowered.origin[op.name])
         p = (net.shapes[xin][1] + 2 * pads.get(xin, 0)) * cin
-        for tl in _tiles(mapping, op, lowered, unit):
+        layer = lowered.origin[op.name]
+        tiles = _tiles(mapping, op, lowered, unit)
+        if mapping.pool and op.cin is None and mapping.n_copies(layer) > 1:
+            # a pool's copies (one tile each): the list scheduler gives the band
+            # the copy, and the instance, it starts on first
+            alts = []
+            for cp in range(mapping.n_copies(layer)):
+                tl, = mapping.copy_of(layer, cp)
+                src, dst = ima_streams(op, tl, r, addr(xin, a), cin, p, out, c, w)
+                alts.append((tl.array, _ima_regs(tl, op, w // r, rows, src, dst)))
+            return [_Spec(unit, alts[0][1], key(xin, a, b), key(op.output, r0, r1),
+                          f"{what} copy", rows * w // r * mvm + 40, choices=tuple(units),
+                          array=alts[0][0], alts=alts)]
+        for tl in tiles:
             src, dst = ima_streams(op, tl, r, addr(xin, a), cin, p, out, c, w)
+            # column tiles write disjoint bytes of the band's rows: parts, so that
+            # on a pool they compute at the same time on different instances
+            out_keys = key(op.output, r0, r1)
             specs.append(_Spec(unit, _ima_regs(tl, op, w // r, rows, src, dst), key(xin, a, b),
-                               key(op.output, r0, r1), f"{what} tile a{tl.array}",
-                               rows * w // r * mvm + 40))
+                               [] if len(tiles) > 1 else out_keys, f"{what} tile a{tl.array}",
+                               rows * w // r * mvm + 40, parts=out_keys if len(tiles) > 1 else [],
+                               choices=tuple(units) if mapping.pool else (),
+                               array=tl.array if mapping.pool else None))
     elif op.op == "dw":
         xin = op.inputs[0]
         (n, a, b), = _needs(op, r0, r1, net.shapes)
@@ -345,7 +375,7 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
                      SCALE_ADDR=base + _align(9 * c, 4) + 4 * c, DST_ADDR=out,
                      QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
         specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], key(op.output, r0, r1),
-                           what, int(rows * w * c * 9 / dw_rate) + 40))
+                           what, int(rows * w * c * 9 / dw_rate) + 40, choices=dw_any))
     elif op.unit == CORES:
         a_in, b_in = op.inputs
         specs.append(_Spec(CORES, cores_add(addr(a_in, r0), addr(b_in, r0), out, rows * w * c, op),
@@ -360,7 +390,7 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
                      SRC2_ADDR=addr(b_in, r0), DST_ADDR=out, SCALE_A=op.sa & 0xFFFF_FFFF,
                      SCALE_B=op.sb & 0xFFFF_FFFF, QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
         specs.append(_Spec(dw, regs, key(a_in, r0, r1) + key(b_in, r0, r1),
-                           key(op.output, r0, r1), what, rows * w * c // 8 + 40))
+                           key(op.output, r0, r1), what, rows * w * c // 8 + 40, choices=dw_any))
     return specs
 
 
@@ -387,34 +417,42 @@ def _list_schedule(specs: list, units: list[str], model: dict | None = None) -> 
 
 
 def _schedule_chunk(specs: list[_Spec], units) -> tuple[list[_Spec], int]:
-    writer, readers = {}, {}
+    """List scheduling: the ready job that can start first goes next.  A job with
+    ``choices`` (a pool) takes the instance it starts on first, after its array
+    is free (an array computes one MVM at a time)."""
+    h = _Hazards()
     for i, s in enumerate(specs):
-        s.deps = set()
-        for k in s.reads:
-            if k in writer:
-                s.deps.add(writer[k])
-        for k in s.writes:
-            if k in writer:
-                s.deps.add(writer[k])
-            s.deps.update(readers.get(k, ()))
-        for k in s.reads:
-            readers.setdefault(k, []).append(i)
-        for k in s.writes:
-            writer[k] = i
-            readers[k] = []
+        s.deps = set(h.deps(s.reads, s.writes, s.parts))
+        h.add(i, s.reads, s.writes, s.parts)
     finish, free, order, left = {}, {u: 0 for u in units}, [], set(range(len(specs)))
+    array_free: dict[int, float] = {}
     while left:
-        best, best_t = None, None
+        best, best_t, best_u, best_alt = None, None, None, None
         for i in sorted(left):
             s = specs[i]
             if not s.deps <= finish.keys():
                 continue
-            t = max([free[s.unit]] + [finish[d] for d in s.deps])
+            ready = max([finish[d] for d in s.deps], default=0)
+            alt = None
+            if s.alts:          # the copy whose array frees first
+                alt = min(range(len(s.alts)), key=lambda j: (array_free.get(s.alts[j][0], 0), j))
+                ready = max(ready, array_free.get(s.alts[alt][0], 0))
+            elif s.array is not None:
+                ready = max(ready, array_free.get(s.array, 0))
+            u = min(s.choices, key=lambda u: (max(free[u], ready), free[u])) if s.choices \
+                else s.unit
+            t = max(free[u], ready)
             if best is None or t < best_t:
-                best, best_t = i, t
+                best, best_t, best_u, best_alt = i, t, u, alt
         s = specs[best]
+        s.unit = best_u
+        if best_alt is not None:
+            s.array, s.regs = s.alts[best_alt]
+            s.what += f" a{s.array}"
         finish[best] = best_t + s.cycles
         free[s.unit] = finish[best]
+        if s.array is not None:
+            array_free[s.array] = finish[best]
         order.append(s)
         left.discard(best)
     return order, max(finish.values(), default=0)

@@ -18,6 +18,7 @@ the price of reducing in the digital domain after one ADC per tile).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -25,10 +26,10 @@ from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import MappingError
 from imcc.sim.network import IMA_OPS, Layer, Network
 
-from .tiling import Mapping, MatrixLayer, sweep, tile_and_pack
+from .tiling import Mapping, MatrixLayer, Tile, sweep, tile_and_pack
 
 __all__ = ["matrices", "map_network", "place_network", "Placement", "lower", "Lowered",
-           "rep_shape", "rep_options", "rep_weights", "replicate"]
+           "rep_shape", "rep_options", "rep_weights", "replicate", "replicate_pool"]
 
 
 def rep_shape(net: Network, L: Layer, k: int) -> tuple[int, int]:
@@ -96,6 +97,10 @@ class Placement:
     where: dict[str, str]           # layer -> instance (the first, when replicated)
     replicas: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     reps: dict[str, int] = dataclasses.field(default_factory=dict)   # copies inside an array
+    # ima.macro_ports = "pool": one mapping of the shared arrays, every instance's; a
+    # layer's further copies in the pool are tiles of the layers ``name@1``, ``name@2``
+    pool: bool = False
+    copies: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def instance(self, layer: str) -> str:
         return self.where[layer]
@@ -118,8 +123,9 @@ class Placement:
 
     @property
     def placed(self) -> list:
-        """(instance, tile) of every tile."""
-        return [(i, t) for i, m in self.maps.items() for t in m.tiles]
+        """(instance, tile) of every tile (a pool's under the first instance)."""
+        maps = list(self.maps.items())[:1] if self.pool else self.maps.items()
+        return [(i, t) for i, m in maps for t in m.tiles]
 
     @property
     def tiles(self) -> list:
@@ -130,8 +136,18 @@ class Placement:
         """Arrays per IMA the placement needs (ima.arrays)."""
         return max(m.arrays_used for m in self.maps.values())
 
+    def n_copies(self, layer: str) -> int:
+        """A pool: the layer's copies on different arrays (jobs take them in turn)."""
+        return self.copies.get(layer, 1)
+
+    def copy_of(self, layer: str, c: int) -> list:
+        """A pool: the tiles of the layer's copy c (0: the layer's own)."""
+        return self.maps[self.where[layer]].of(layer if c == 0 else f"{layer}@{c}")
+
     @property
     def total_arrays(self) -> int:
+        if self.pool:
+            return self.arrays_used
         return sum(m.arrays_used for m in self.maps.values())
 
     @property
@@ -149,8 +165,15 @@ def place_network(net: Network, cfg: ClusterConfig, instances: list[str],
     Layers with many output pixels (at least 1/64 of the largest: they take the
     time) alternate in network order, so a block's expand and project compute
     at the same time; the others (few pixels, often many weights) go largest
-    first to the instance with the fewest weights, balancing the arrays."""
+    first to the instance with the fewest weights, balancing the arrays.
+
+    A pool of arrays (``ima.macro_ports = "pool"``): one Tile&Pack of the whole
+    network onto the pool, every instance reaching every layer (the fused
+    schedule gives each job the instance that frees first)."""
     mats = matrices(net)
+    if cfg.ima.pooled:
+        whole = tile_and_pack(mats, cfg.ima.rows, cfg.ima.cols, max_arrays=max_arrays)
+        return _pool(whole, instances, mats, {}, {})
     if replicate and len(instances) > 1:
         # every instance holds every layer when that costs no array more than
         # spreading them: the instances then share every layer's bands
@@ -181,6 +204,190 @@ def place_network(net: Network, cfg: ClusterConfig, instances: list[str],
     return Placement(maps, where)
 
 
+def _pool(whole: Mapping, instances: list[str], mats, reps: dict, copies: dict) -> Placement:
+    names = {m.name.split("@")[0] for m in mats}
+    return Placement({i: whole for i in instances}, dict.fromkeys(names, instances[0]),
+                     {n: list(instances) for n in names} if len(instances) > 1 else {},
+                     {k: v for k, v in reps.items() if v > 1}, pool=True,
+                     copies={k: v for k, v in copies.items() if v > 1})
+
+
+def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budget: int,
+                   *, log=None, tries: int = 3) -> Placement:
+    """:func:`replicate` for a pool of ``budget`` arrays that every instance
+    reaches: k copies of a layer inside its tile (one MVM serves k pixels), and
+    n copies of that tile on different arrays (``name@c``: the layer's bands
+    take them in turn, so n instances compute it at the same time).
+
+    The cold layers (few pixels, most of the weights) are packed by the
+    Tile&Pack sweep; the hot ones (more than 1/64 of the most pixels, one tile
+    each) and their copies go into the free space left (:func:`_place_copy`:
+    the sweep's packings leave strips on many arrays that the small hot tiles
+    fill), each on an array without its layer and with the least of its
+    segment's MVMs.
+
+    First-order cost: segments one after another, each taking the longest of
+    its MVMs spread over the E instances (the engines), its busiest array's
+    MVMs (an array computes one MVM at a time) and its depthwise MACs over the
+    DW instances, plus a tenth of the most MVMs one copy of a layer runs (at
+    equal bounds, a layer on more arrays lets consecutive bands compute at the
+    same time).  Greedy: every hot layer proposes one more copy and each
+    larger k (its copies placed again); the move saving the most cycles per
+    weight cell added is taken, until none fits or helps.  The ``tries``
+    packings of the cold layers that start fastest are each tried."""
+    R, C = cfg.ima.rows, cfg.ima.cols
+    instances = list(placement.maps)
+    E, D = len(instances), max(1, cfg.dw.instances)
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 1
+    dw_rate = max(1.0, 0.8 * cfg.dw.macs)
+    pixels = {L.name: net.shapes[L.output][0] * net.shapes[L.output][1]
+              for L in net.layers if L.op in IMA_OPS}
+    segs: dict[str, list[Layer]] = {}
+    for L in net.layers:
+        segs.setdefault(_segment(L.name), []).append(L)
+    top = max(pixels.values(), default=1)
+    hot = [L for L in net.layers if L.name in pixels and pixels[L.name] * 64 > top
+           and rep_shape(net, L, 1)[0] <= R and rep_shape(net, L, 1)[1] <= C]
+    hot_names = {L.name for L in hot}
+    seg_dw = {n: sum(math.prod(net.shapes[L.output]) * 9 / dw_rate for L in Ls if L.op == "dw") / D
+              for n, Ls in segs.items()}
+
+    def total(m: Mapping, reps: dict, copies: dict) -> float:
+        out = 0.0
+        for n, Ls in segs.items():
+            arrays: dict[int, float] = {}
+            per_copy = []
+            for L in Ls:
+                if L.op not in IMA_OPS:
+                    continue
+                k = copies.get(L.name, 1)
+                w = pixels[L.name] / reps.get(L.name, 1) / k * mvm
+                mine: dict[int, float] = {}
+                for c in range(k):
+                    for t in m.of(L.name if c == 0 else f"{L.name}@{c}"):
+                        arrays[t.array] = arrays.get(t.array, 0.0) + w
+                        mine[t.array] = mine.get(t.array, 0.0) + w
+                per_copy.append(max(mine.values(), default=0.0))
+            work = sum(arrays.values())
+            # (+ a tenth of the MVMs a layer's copy runs: at equal bounds, a layer on
+            # more arrays lets consecutive bands compute at the same time)
+            out += max(work / E, max(arrays.values(), default=0.0), seg_dw[n]) \
+                + 0.05 * sum(per_copy)
+        return out
+
+    def place(m, name, reps, n):
+        """m with the layer's n copies (k = reps[name]) placed afresh; None: no room."""
+        m = dataclasses.replace(m, tiles=[t for t in m.tiles if t.layer.split("@")[0] != name])
+        for c in range(n):
+            m = m and _place_copy(m, net, name, c, reps, budget, pixels)
+        return m
+
+    cold = [x for x in matrices(net) if x.name not in hot_names]
+    try:
+        starts = [a.mapping for a in sweep(cold, R, C, stop_at_bound=False)
+                  if a.arrays <= budget] if cold else [Mapping([], R, C, 0, "none")]
+    except MappingError:
+        return placement
+    firsts = []
+    for m in starts:
+        for L in sorted(hot, key=lambda L: -pixels[L.name]):
+            m = m and _place_copy(m, net, L.name, 0, {}, budget, pixels)
+        if m is not None:
+            firsts.append(m)
+    if not firsts:
+        return placement
+    best = None
+    for m in sorted(firsts, key=lambda m: total(m, {}, {}))[:tries]:
+        reps: dict[str, int] = {}
+        copies: dict[str, int] = {}
+        now = total(m, reps, copies)
+        for _ in range(4):      # passes of coordinate descent over the hot layers
+            before = now
+            for L in sorted(hot, key=lambda L: -pixels[L.name]):
+                k0, n0 = reps.get(L.name, 1), copies.get(L.name, 1)
+                for k in [1] + rep_options(net, L, R, C):
+                    for n in range(1, E + 1):
+                        if (k, n) == (k0, n0):
+                            continue
+                        r2, c2 = {**reps, L.name: k}, {**copies, L.name: n}
+                        m2 = place(m, L.name, r2, n)
+                        if m2 is None:
+                            continue
+                        new = total(m2, r2, c2)
+                        # fewer cells on a tie: room for the next layers
+                        if new < now - 1 or (new <= now and n * cells(net, L, k)
+                                             < copies.get(L.name, 1) * cells(net, L, reps.get(L.name, 1))):
+                            now, m, reps, copies = new, m2, r2, c2
+            # a segment's hot layers one more copy each at once (one alone may only
+            # move the busiest array: a copy of the expand lands beside the project)
+            for n_, Ls in segs.items():
+                mine = [L for L in Ls if L.name in hot_names]
+                if len(mine) < 2:
+                    continue
+                c2, m2 = dict(copies), m
+                if any(copies.get(L.name, 1) >= E for L in mine):
+                    continue
+                for L in mine:
+                    c2[L.name] = copies.get(L.name, 1) + 1
+                for L in mine:
+                    m2 = m2 and place(m2, L.name, reps, c2[L.name])
+                if m2 is not None and total(m2, reps, c2) < now - 1:
+                    now, m, copies = total(m2, reps, c2), m2, c2
+            if now >= before - 1:
+                break
+        if best is None or now < best[0]:
+            best = (now, m, reps, copies)
+    now, m, reps, copies = best
+    if log:
+        log(f"replicate (pool of {budget}, {E} IMAs): {now:.0f} cycles (first-order model, "
+            f"segments one after another); copies inside {reps}, on other arrays {copies}")
+    m = dataclasses.replace(m, tiles=sorted(m.tiles, key=lambda t: (t.array, t.acol, t.arow)),
+                            arrays_used=max((t.array for t in m.tiles), default=-1) + 1)
+    return _pool(m, instances, matrices(net), reps, copies)
+
+
+def cells(net: Network, L: Layer, k: int) -> int:
+    """Crossbar cells of layer L with k copies inside its tile (whole col-groups)."""
+    r, c = rep_shape(net, L, k)
+    return r * -(-c // 8) * 8
+
+
+def _place_copy(m: Mapping, net: Network, name: str, c: int, reps: dict, budget: int,
+                pixels: dict) -> Mapping | None:
+    """``m`` with copy c of layer ``name`` (one tile; ``name@c``, c = 0: ``name``) in
+    free space of the array, within ``budget``, that holds no tile of the layer
+    (if any has room) and the fewest MVMs of its segment (then the fewest free
+    cells: the best fit); None when none has room."""
+    R, C, ca = m.rows, m.cols, 8
+    L = net.layer(name)
+    h, w = rep_shape(net, L, reps.get(name, 1))
+    u = -(-w // ca)
+    busy = np.zeros((budget, R, C // ca), bool)
+    load = np.zeros(budget)
+    held = set()
+    seg = _segment(name)
+    for t in m.tiles:
+        busy[t.array, t.arow:t.arow + t.rows, t.acol // ca:(t.acol + t.cols + ca - 1) // ca] = True
+        base = t.layer.split("@")[0]
+        if base == name:
+            held.add(t.array)
+        if _segment(base) == seg:
+            load[t.array] += pixels[base] / reps.get(base, 1)
+    room = (~busy).sum(axis=(1, 2))
+    # an array holding the layer only when no other has room (then the copies take
+    # turns on it: no faster, but the knapsack's choice still packs)
+    for a in sorted(range(budget), key=lambda a: (a in held, load[a], room[a], a)):
+        # free h x u blocks: a 2-D prefix sum of the busy cells
+        s = np.pad(busy[a].cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        used = s[h:, u:] - s[:-h, u:] - s[h:, :-u] + s[:-h, :-u]
+        free = np.argwhere(used == 0)
+        if len(free):
+            r0, g0 = (int(v) for v in free[0])
+            t = Tile(name if c == 0 else f"{name}@{c}", 0, h, 0, w, a, r0, g0 * ca)
+            return Mapping(m.tiles + [t], R, C, max(m.arrays_used, a + 1), m.method + f"; {name}@{c}")
+    return None
+
+
 def _segment(name: str) -> str:
     return name.split(".")[0] if "." in name else name
 
@@ -198,7 +405,9 @@ def replicate(net: Network, cfg: ClusterConfig, placement: Placement, budget: in
     Greedy: every segment's busiest instance's heaviest layer proposes its moves
     (more copies inside, one more instance); the move saving the most cycles per
     weight cell added that still packs in ``budget`` arrays per instance is taken,
-    until no move fits or helps."""
+    until no move fits or helps.  A pool: :func:`replicate_pool`."""
+    if placement.pool:
+        return replicate_pool(net, cfg, placement, budget, log=log)
     R, C = cfg.ima.rows, cfg.ima.cols
     instances = list(placement.maps)
     mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 1

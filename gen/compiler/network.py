@@ -55,7 +55,8 @@ def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> Weight
     """The arrays' contents: every tile's slice of its layer's weight matrix."""
     img = WeightImage()
     for instance, t in mapping.placed:
-        w = rep_weights(net.layer(t.layer), mapping.rep(t.layer))
+        name = t.layer.split("@")[0]          # (a pool's further copy: name@c)
+        w = rep_weights(net.layer(name), mapping.rep(name))
         img.place(instance, t.array, w[t.row0:t.row0 + t.rows, t.col0:t.col0 + t.cols],
                   t.arow, t.acol, (cfg.ima.rows, cfg.ima.cols))
     return img

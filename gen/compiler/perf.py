@@ -144,6 +144,16 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     issued = dict.fromkeys(prog.units, 0)
     busy = dict.fromkeys(prog.units, 0.0)
     events: list[float] = []                 # end times not yet passed (heap)
+    array_free: dict[int, float] = {}        # a pool: when each array is free
+    index = IMA_REGS["ARRAY"].field("INDEX")
+    array_reg = IMA_REGS["ARRAY"].offset
+
+    def pool_array(u, e):
+        """The array of an IMA job on a pool (ima.macro_ports = "pool"), else None."""
+        if not prog.cfg.ima.pooled or not u.startswith("ima"):
+            return None
+        v = dict(e.regs).get(array_reg, 0)
+        return v >> index.lsb & ((1 << index.width) - 1)
     marks: list[float] = []
     t, walker = 0.0, 0.0
 
@@ -217,6 +227,10 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
             dur = job_cycles(prog, e, k) / speed.get(u, 1)
             g = group[u]
             start = max(t, free[g])
+            a = pool_array(u, e)
+            if a is not None:       # a pool's array computes one MVM at a time
+                start = max(start, array_free.get(a, 0.0))
+                array_free[a] = start + dur
             free[g] = start + dur
             busy[u] += dur
             ended[u].append(free[g])

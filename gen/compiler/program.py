@@ -85,6 +85,7 @@ class Job:
     seq: int = 0                                # 1-based, per unit
     waits: dict[str, int] = field(default_factory=dict)
     l2_bytes: int = 0                           # DMA: bytes moved
+    parts: tuple[str, ...] = ()                 # keys written in part (see _Hazards)
 
 
 @dataclass
@@ -301,37 +302,65 @@ def l2_layout(prog: Program) -> tuple[dict[str, int], dict[str, tuple[int, int]]
 
 
 # -- the scheduler -------------------------------------------------------------------------------
-class _Deps:
-    """Last writer and readers since of every buffer; a job's waits from its hazards."""
+class _Hazards:
+    """The writers and the readers since of every buffer key, and what a new
+    access must come after.  A part write (a column tile of an IMA layer's
+    rows: the tiles write disjoint bytes of the same rows) comes after what a
+    write would, except the other parts written since the key was last read
+    or wholly written: the tiles run at the same time, their reader after all."""
 
     def __init__(self):
-        self.writer: dict[str, Job] = {}
-        self.readers: dict[str, list[Job]] = {}
+        self.writers: dict[str, list] = {}
+        self.readers: dict[str, list] = {}
+        self.before: dict[str, list] = {}       # key -> what its open group of parts follows
+
+    def deps(self, reads, writes, parts=()) -> list:
+        dep = []
+        for k in reads:
+            dep += self.writers.get(k, [])
+        for k in writes:
+            dep += self.writers.get(k, []) + self.readers.get(k, [])
+        for k in parts:
+            dep += self.before[k] if k in self.before else \
+                self.writers.get(k, []) + self.readers.get(k, [])
+        return dep
+
+    def add(self, x, reads, writes, parts=()):
+        for k in reads:
+            self.readers.setdefault(k, []).append(x)
+            self.before.pop(k, None)
+        for k in writes:
+            self.writers[k], self.readers[k] = [x], []
+            self.before.pop(k, None)
+        for k in parts:
+            if k not in self.before:
+                self.before[k] = self.writers.get(k, []) + self.readers.get(k, [])
+                self.writers[k], self.readers[k] = [], []
+            self.writers[k].append(x)
+
+    def clear(self):
+        self.writers.clear()
+        self.readers.clear()
+        self.before.clear()
+
+
+class _Deps:
+    """A job's waits from its hazards (:class:`_Hazards`)."""
+
+    def __init__(self):
+        self.h = _Hazards()
         self.last: dict[str, int] = {}          # unit -> seq of its last job
 
     def add(self, job: Job):
-        dep = []
-        for k in job.reads:
-            if k in self.writer:
-                dep.append(self.writer[k])
-        for k in job.writes:
-            if k in self.writer:
-                dep.append(self.writer[k])
-            dep += self.readers.get(k, [])
-        for d in dep:
+        for d in self.h.deps(job.reads, job.writes, job.parts):
             job.waits[d.unit] = max(job.waits.get(d.unit, 0), d.seq)
         job.seq = self.last.get(job.unit, 0) + 1
         self.last[job.unit] = job.seq
-        for k in job.reads:
-            self.readers.setdefault(k, []).append(job)
-        for k in job.writes:
-            self.writer[k] = job
-            self.readers[k] = []
+        self.h.add(job, job.reads, job.writes, job.parts)
 
     def barrier(self) -> dict[str, int]:
         w = dict(self.last)
-        self.writer.clear()
-        self.readers.clear()
+        self.h.clear()
         return w
 
 

@@ -46,7 +46,8 @@ class Ima(wiring.Component, ClusterBlock):
         # one macro port per crossbar array (an array member when there are several),
         # or one port for a bank of arrays and the index of the array it reaches
         macro = Out(MacroSignature(ima.rows, ima.cols))
-        self.bank = ima.arrays > 1 and ima.macro_ports == "bank"
+        # (a pool: every instance's port reaches the same bank of arrays, rtl/ima/macro.py)
+        self.bank = ima.pooled or (ima.arrays > 1 and ima.macro_ports == "bank")
         if self.bank:
             members.update(macro=macro, macro_array=Out(range(max(2, ima.arrays))))
             self.external = self.external + ("macro_array",)

@@ -38,6 +38,18 @@ Programming and read-back (valid/ready)
   where ``prog_valid`` is high and ``prog_ready`` was high at the edge before
   as well (the engine's registered copy is high), except the edge right after
   an acceptance.
+
+Pool (``ima.macro_ports = "pool"``)
+  One bank macro of ``ima.arrays`` arrays with a port per IMA instance; each
+  port names its array on ``<ima>_macro_array`` (changed only between jobs,
+  as in a bank).  Arrays named by different ports compute at the same time.
+  An MVM or programming operation on an array another port is using waits
+  inside the macro until that array is free: its latency grows by the wait,
+  so a conflict costs time, never a wrong result, and nothing above this
+  boundary changes (the engine waits for the strobes and never counts).  The
+  compiler schedules jobs so that conflicts are rare (gen/compiler/fused.py).
+  The switch from ports to arrays is the macro's (its digital periphery), so
+  the cluster's cell count does not include it.
 """
 
 from amaranth.lib import wiring

@@ -221,6 +221,9 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
                   wall, cycles / max(wall, 1e-9))
     out = {"exit": code, "cycles": cycles, "wall_s": wall, "console": host.console,
            "outputs": {}, "trace": trace,
+           # a pool's arrays: cycles MVMs waited for an array another IMA was using
+           "pool_wait_cycles": sum(getattr(x, "pool_wait_cycles", 0)
+                                   for x in {id(x): x for x in xbars.values()}.values()),
            # activity counters from the start of the cores to EOC, and their values at
            # each CYCLE_LO read of the program (tb/counters.py; empty when off)
            "activity": delta(read_vpi(root, cfg), a0, cfg) if counted else {},

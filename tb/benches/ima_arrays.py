@@ -119,3 +119,65 @@ async def program_and_bad_arrays(dut):
     assert await drv.read("READ_DATA") == 0x1234_5677
     assert env.arrays["ima", 1].read_word(3, 1) == 0x1234_5677
     assert env.arrays["ima", 0].read_word(3, 1) == pack_weights(w0[3:4, 8:16])[0], "array 0 changed"
+
+
+@cocotb.test()
+async def pool_shared_arrays(dut):
+    """A pool of arrays (``ima.macro_ports = "pool"``) that two IMAs reach: jobs
+    on different arrays compute at the same time (about one job's cycles for
+    both); on the same array the macro takes their MVMs in turn (about twice),
+    every output still its array's; weights one IMA programs, the other reads."""
+    env = await ClusterEnv.start(dut)
+    cfg = env.cfg
+    a, b = env.driver("ima"), env.driver("ima1")
+    rows, cols = cfg.ima.rows, cfg.ima.cols
+    rng = np.random.default_rng(3)
+    pixels = int(os.environ.get("IMCC_PIXELS", "32"))
+    weights = [rng.integers(-7, 8, (rows, cols), dtype=np.int8) for _ in range(cfg.ima.arrays)]
+    env.preload(WeightImage({("ima", k): w for k, w in enumerate(weights)}))
+    assert env.arrays["ima1", 1] is env.arrays["ima", 1], "one model per pool array"
+
+    async def both(arr_a: int, arr_b: int) -> int:
+        jobs = []
+        for drv, k in ((a, arr_a), (b, arr_b)):
+            x, gain, shift, src, dst = _layer(env, rng, pixels)
+            jobs.append((drv, k, x, gain, shift, dst,
+                         pointwise_job(src, dst, rows, cols, pixels, gain=gain, shift=shift,
+                                       array=k)))
+        tokens = [drv.evt.mark() for drv, *_ in jobs]
+        for drv, *_, job in jobs:
+            await drv.configure(job)
+        c0 = env.cycle()
+        for drv, *_ in jobs:
+            await drv.trigger()
+        for (drv, *_), tok in zip(jobs, tokens):
+            assert await with_timeout(drv.wait_end(tok), 50_000_000, "ns") == 0
+        cycles = env.cycle() - c0
+        for drv, k, x, gain, shift, dst, _ in jobs:
+            exp = golden.ima_pointwise(x, weights[k], gain, shift)
+            got = np.frombuffer(env.mem.read(dst, exp.size), np.int8).reshape(exp.shape)
+            assert np.array_equal(got, exp), f"array {k}: {(got != exp).sum()} outputs differ"
+        env._next = cfg.tcdm.base
+        return cycles
+
+    apart, shared = await both(0, 1), await both(1, 1)
+    x, gain, shift, src, dst = _layer(env, rng, pixels)
+    err, one = await _run(env, a, pointwise_job(src, dst, rows, cols, pixels, gain=gain,
+                                                shift=shift, array=0))
+    assert err == 0
+    dut._log.info("two jobs of %d MVMs: different arrays %d cycles, the same array %d, "
+                  "one job alone %d", pixels, apart, shared, one)
+    # the programming of array 1 by one IMA is the other's weights
+    w_new = rng.integers(-7, 8, (rows, cols), dtype=np.int8)
+    words = env.put(pack_window(w_new))
+    err, _ = await _run(env, a, program_job(words, 0, rows, 0, cols, array=1))
+    assert err == 0
+    weights[1] = w_new
+    x, gain, shift, src, dst = _layer(env, rng, 4)
+    err, _ = await _run(env, b, pointwise_job(src, dst, rows, cols, 4, gain=gain, shift=shift,
+                                              array=1))
+    assert err == 0
+    exp = golden.ima_pointwise(x, w_new, gain, shift)
+    got = np.frombuffer(env.mem.read(dst, exp.size), np.int8).reshape(exp.shape)
+    assert np.array_equal(got, exp), "ima1 does not see the weights ima programmed"
+    write_result({"pixels": pixels, "apart": apart, "shared": shared, "one": one})

@@ -41,15 +41,26 @@ def attach_crossbars(dut, cfg, make=None) -> dict:
     """A behavioural crossbar on every array of every IMA instance of ``dut``:
     ``{(instance, array): Crossbar}``.  Each array has its own device state:
     its seed is ``crossbar.seed + 1000 * instance index + array``
-    (``make(seed)`` builds a model; by default :class:`Crossbar` of ``cfg``)."""
+    (``make(seed)`` builds a model; by default :class:`Crossbar` of ``cfg``).
+    A pool (``ima.macro_ports = "pool"``) has one model per array, the first
+    instance's seeds, under every instance's key; an array busy with another
+    port's MVM delays the next one (rtl/ima/macro.py)."""
     from imcc.rtl.registry import compose
     out = {}
-    bank = cfg.ima.arrays > 1 and cfg.ima.macro_ports == "bank"
+    bank = cfg.ima.pooled or (cfg.ima.arrays > 1 and cfg.ima.macro_ports == "bank")
+    pool: list = []         # ima.macro_ports = "pool": one set of models behind every port
     for inst in compose(cfg).of_kind("ima"):
         models = []
         for k in range(cfg.ima.arrays):
+            if cfg.ima.pooled and len(pool) > k:
+                xbar = pool[k]
+                models.append(xbar)
+                out[inst.name, k] = xbar
+                continue
             seed = cfg.crossbar.seed + 1000 * inst.index + k
             xbar = make(seed) if make else Crossbar(cfg, seed=seed)
+            if cfg.ima.pooled:
+                pool.append(xbar)
             if not bank:
                 CrossbarMacro(dut, macro_prefix(cfg, inst.name, k), xbar, dut.clk,
                               cfg.clock.period_ns)
@@ -109,6 +120,10 @@ class CrossbarMacro:
             args = (x, self._int("row_off"), n_rows, self._int("col_off"), n_cols,
                     self._int("gain"), self._int("shift"), self._signed8("lo"), self._signed8("hi"))
             xbar = self.pick()
+            # a pool's array computes one MVM at a time: wait for another port's
+            wait = max(0, round((getattr(xbar, "busy_until_ns", 0.0) - t0) / self.period))
+            xbar.busy_until_ns = t0 + (wait + xbar.mvm_cycles) * self.period
+            xbar.pool_wait_cycles = getattr(xbar, "pool_wait_cycles", 0) + wait
             try:
                 y = xbar.mvm(*args)
             except ValueError as e:     # the engine must never start such an MVM
@@ -116,7 +131,7 @@ class CrossbarMacro:
                 raise AssertionError(f"macro port: bad MVM at {t0} ns: {e}") from None
             out = np.zeros(self.cols, np.int8)
             out[:n_cols] = y
-            await self._edges(xbar.mvm_cycles - 1)     # + the IMA's input register
+            await self._edges(wait + xbar.mvm_cycles - 1)     # + the IMA's input register
             self.p("y").value = int.from_bytes(out.tobytes(), "little")
             self.p("done").value = 1
             await RisingEdge(self.clk)
@@ -140,7 +155,11 @@ class CrossbarMacro:
             except ValueError as e:
                 self.errors.append(f"programming at row {row}, group {group}: {e}")
                 raise AssertionError(f"macro port: bad programming operation: {e}") from None
-            await self._edges(busy - 1)                  # + the IMA's input register
+            # a pool's array: after another port's MVM or programming on it
+            now = get_sim_time("ns")
+            wait = max(0, round((getattr(xbar, "busy_until_ns", 0.0) - now) / self.period))
+            xbar.busy_until_ns = now + (wait + busy) * self.period
+            await self._edges(wait + busy - 1)           # + the IMA's input register
             self.p("prog_ready").value = 1
             if not we:
                 self.p("prog_rdata").value = data
