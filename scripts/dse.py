@@ -11,7 +11,7 @@ the same job list exists (``--rtl`` runs them, or the measurements file keeps
 them) the table shows it beside the model and says which one the Pareto plot
 uses ("source": "rtl" or "model").
 
-    python scripts/dse.py [--grid small|full] [--rtl none|block|network|all]
+    python scripts/dse.py [--grid small|full|pool] [--rtl none|block|network|all]
                           [--synth cached|all] [--out build/dse]
 
 Writes OUT/dse.json (one row per point) and OUT/dse.png (latency vs cells,
@@ -41,7 +41,13 @@ ARRAY_BUDGET = 34
 
 def grid(which: str) -> list[dict]:
     """small: every instance count with 4 ports and one DW, and around the 2-instance
-    point one DW more and 2 or 8 ports; full: the whole cross product."""
+    point one DW more and 2 or 8 ports; full: the whole cross product; pool: 2 to 4
+    IMAs sharing one pool of the 34 arrays (ima.macro_ports = "pool", docs/ima.md)
+    x 1 or 2 DWs x a 64- or 128-bit DMA."""
+    if which == "pool":
+        return [{"ima.instances": inst, "ima.arrays": ARRAY_BUDGET, "ima.macro_ports": "pool",
+                 "dw.instances": dw, "ima.data_ports": 4, "dma.data_width": width}
+                for inst in (2, 3, 4) for dw in (1, 2) for width in (64, 128)]
     pts = []
     for inst in (1, 2, 3, 4):
         arrays = max(ARRAY_BUDGET // inst, 1)
@@ -62,9 +68,12 @@ def point_key(p: dict) -> str:
 def config(p: dict) -> ClusterConfig:
     ima = {"instances": p["ima.instances"], "arrays": p["ima.arrays"],
            "data_ports": p["ima.data_ports"]}
-    if p["ima.instances"] * p["ima.arrays"] > 28:       # the top-level input limit
+    if "ima.macro_ports" in p:
+        ima["macro_ports"] = p["ima.macro_ports"]
+    elif p["ima.instances"] * p["ima.arrays"] > 28:       # the top-level input limit
         ima["macro_ports"] = "bank"
-    return ClusterConfig().replace(ima=ima, dw={"instances": p["dw.instances"]})
+    more = {"dma": {"data_width": p["dma.data_width"]}} if "dma.data_width" in p else {}
+    return ClusterConfig().replace(ima=ima, dw={"instances": p["dw.instances"]}, **more)
 
 
 def synth_cells(cfg: ClusterConfig, cache: dict, run: bool) -> int | None:
@@ -113,7 +122,8 @@ def estimate_cells(cfg: ClusterConfig, cache: dict) -> int | None:
         if m != base_m:
             per_master = (v["components"]["interconnect"] - comps["interconnect"]) / (m - base_m)
     xs = sorted(pts)
-    a = cfg.ima.arrays
+    # a bank or pool port has no array mux in the cluster (the arrays' switch is the macro's)
+    a = cfg.ima.arrays if cfg.ima.macro_ports == "array" else 1
     ima = pts[xs[0]] if len(xs) == 1 else \
         pts[xs[0]] + (a - xs[0]) * (pts[xs[-1]] - pts[xs[0]]) / (xs[-1] - xs[0])
     dw = comps.get("dw", 0) / max(d.dw.instances, 1)
@@ -128,7 +138,7 @@ def sets(p: dict) -> list[str]:
     out = []
     for k, v in p.items():
         out += ["--set", f"{k}={v}"]
-    if p["ima.instances"] * p["ima.arrays"] > 28:
+    if "ima.macro_ports" not in p and p["ima.instances"] * p["ima.arrays"] > 28:
         out += ["--set", "ima.macro_ports=bank"]
     return out
 
@@ -175,7 +185,7 @@ def plot(rows: list[dict], path: Path, default_cells: int | None) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--grid", choices=("small", "full"), default="small")
+    ap.add_argument("--grid", choices=("small", "full", "pool"), default="small")
     ap.add_argument("--rtl", choices=("none", "block", "network", "all"), default="none",
                     help="run these in RTL for every point (a Verilator build per new "
                          "configuration; the network ~ minutes each)")
@@ -199,11 +209,11 @@ def main(argv=None) -> int:
         cfg = config(p)
         c = compile_network(net, x, cfg, schedule="fused")
         b = compile_network(bnet, bx, cfg, schedule="fused")
-        row["total_arrays"] = c.cfg.ima.instances * c.cfg.ima.arrays
+        row["total_arrays"] = c.cfg.ima.total_arrays
         row["within_budget"] = row["total_arrays"] <= ARRAY_BUDGET
         row["network_model_cycles"] = c.program.model["cycles"]
         row["block_model_cycles"] = b.program.model["cycles"]
-        row["replication"] = {"in_tile": c.mapping.reps,
+        row["replication"] = {"in_tile": c.mapping.reps, "pool_copies": c.mapping.copies,
                               "instances": {k: len(v) for k, v in c.mapping.replicas.items()}}
         key = point_key(p)
         meas = rtl_cache.get(key, {})

@@ -38,6 +38,19 @@ def test_dma_throughput():
         assert r[kind]["beats_per_cycle"] >= 0.85, r
 
 
+WIDE = NO_CORES.replace(dma={"data_width": 128})
+
+
+def test_dma_128_bit():
+    """A 128-bit AXI port (beats as wide as a group of the 4 TCDM words): random
+    transfers scoreboarded, and TCDM -> L2 at a beat per cycle too (the reader
+    requests the next group while the last one answers; it ran at half speed)."""
+    _run(WIDE, "random_transfers", IMCC_TRANSFERS=6_000)
+    r = _run(WIDE, "throughput")
+    for kind in ("l2_to_tcdm", "tcdm_to_l2", "two_d"):
+        assert r[kind]["beats_per_cycle"] >= 0.85, r
+
+
 def test_core_moves_a_tile():
     """sw/apps/dma_tile.c: core 0 moves a tile in (unaligned), sleeps on the DMA's
     event, then writes rows of it back to L2 with a 2-D transfer (the other cores

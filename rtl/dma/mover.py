@@ -155,8 +155,10 @@ class Mover(wiring.Component):
         K, B, G = self.k, self.beat, self.group
         lb = exact_log2(B)
         axi = self.axi
-        m.submodules.fifo = fifo = ByteFifo(2 * max(G, B), push_max=max(G, B),
-                                            pop_max=max(G, B))
+        # (beats as wide as a group: room for a group pushed, one requested and one
+        # being written, so that the reader keeps a group per cycle)
+        m.submodules.fifo = fifo = ByteFifo((4 if B >= G else 2) * max(G, B),
+                                            push_max=max(G, B), pop_max=max(G, B))
 
         # -- the running transfer ---------------------------------------------------------------
         d = Signal(Descriptor, name="xfer")
@@ -268,6 +270,10 @@ class Mover(wiring.Component):
                              w_granted.eq(w_granted | Cat(p.gnt for p in self.ports))]
 
         # -- TCDM read side (TCDM -> L2): a group of words, then its bytes ----------------------
+        # Two stages: the next group is requested while the words of the last one
+        # answer (a group per cycle: with beats as wide as a group, the W channel
+        # drains one per cycle); the walk advances when a group is granted and its
+        # offset and length wait for its words in c_off / c_n.
         r_off = Signal(2, name="rd_off")
         r_n = Signal(range(G + 1), name="rd_bytes")
         m.d.comb += [r_off.eq(src.addr[:2]), r_n.eq(smaller(G - r_off, src.rem))]
@@ -278,9 +284,17 @@ class Mover(wiring.Component):
         m.d.comb += r_lanes.eq(((Const(1, G + 5) << r_n) - 1) << r_off)
         r_active = Signal(K, name="rd_active")
         m.d.comb += r_active.eq(Cat(r_lanes[4 * i:4 * i + 4].any() for i in range(K)))
+        c_off = Signal(2, name="rd_collect_off")
+        c_n = Signal(range(G + 1), name="rd_collect_bytes")
+        c_active = Signal(K, name="rd_collect_active")
+        # Every word of the group being collected answered (now or before).
+        got = Signal(K, name="rd_got")
+        m.d.comb += got.eq(r_have | Cat(p.r_valid for p in self.ports))
+        c_done = Signal(name="rd_collect_done")
+        m.d.comb += c_done.eq(r_collect & ((got & c_active) == c_active))
         r_can = Signal(name="rd_can")
-        m.d.comb += r_can.eq(running & to_l2 & (src.rows != 0) & ~r_collect
-                             & (fifo.space >= G))
+        m.d.comb += r_can.eq(running & to_l2 & (src.rows != 0) & (~r_collect | c_done)
+                             & (fifo.space >= G + Mux(r_collect, c_n, 0)))
         r_show = Signal(name="rd_show")
         m.d.comb += r_show.eq(r_pending | r_can)
         rword0 = Signal(32, name="rd_word0")
@@ -292,25 +306,23 @@ class Mover(wiring.Component):
             # a word answers the cycle after its grant: keep it until the group is in
             with m.If(p.r_valid & to_l2):
                 m.d.sync += [r_words[i].eq(p.rdata), r_have[i].eq(1)]
+        r_data = Signal(32 * K, name="rd_data")
+        m.d.comb += r_data.eq(Cat(Mux(self.ports[i].r_valid, self.ports[i].rdata, r_words[i])
+                                  for i in range(K)))
+        with m.If(c_done):
+            m.d.comb += [push_data.eq(r_data >> (c_off << 3)), push_n.eq(c_n)]
+            m.d.sync += [r_collect.eq(0), r_have.eq(0)]
         r_all = Signal(name="rd_all_granted")
         m.d.comb += r_all.eq(Cat(~r_active[i] | r_granted[i] | self.ports[i].gnt
                                  for i in range(K)).all())
         with m.If(r_show & to_l2):
-            with m.If(r_all):
-                m.d.sync += [r_pending.eq(0), r_collect.eq(1)]
+            with m.If(r_all):       # (after the push above: the next group collects)
+                m.d.sync += [r_pending.eq(0), r_collect.eq(1), r_granted.eq(0),
+                             c_off.eq(r_off), c_n.eq(r_n), c_active.eq(r_active)]
+                src.take(r_n)
             with m.Else():
-                m.d.sync += r_pending.eq(1)
-            m.d.sync += r_granted.eq(r_granted | Cat(p.gnt for p in self.ports))
-        # Every word of the group answered (now or before): push its bytes.
-        got = Signal(K, name="rd_got")
-        m.d.comb += got.eq(r_have | Cat(p.r_valid for p in self.ports))
-        r_data = Signal(32 * K, name="rd_data")
-        m.d.comb += r_data.eq(Cat(Mux(self.ports[i].r_valid, self.ports[i].rdata, r_words[i])
-                                  for i in range(K)))
-        with m.If(r_collect & ((got & r_active) == r_active)):
-            m.d.comb += [push_data.eq(r_data >> (r_off << 3)), push_n.eq(r_n)]
-            m.d.sync += [r_collect.eq(0), r_granted.eq(0), r_have.eq(0)]
-            src.take(r_n)
+                m.d.sync += [r_pending.eq(1),
+                             r_granted.eq(r_granted | Cat(p.gnt for p in self.ports))]
 
         # -- AXI write side (TCDM -> L2) -------------------------------------------------------
         wr_bursts = Signal(range(2 * self.outstanding + 1), name="aw_in_flight")   # until B
