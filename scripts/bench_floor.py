@@ -18,7 +18,9 @@ gen/compiler/perf.py; none is an RTL run):
   time, arrays of one instance take turns);
 * per configuration ``I x A`` (``points``): ``within_budget``; the compiled
   fused job list's ``mvms`` (its replication, in the space the budget leaves);
-  ``ima_floor_ms`` = its busiest IMA instance's MVMs back to back;
+  ``ima_floor_ms`` = its busiest IMA instance's MVMs back to back (``I x A:pool``,
+  I IMAs sharing a pool of A arrays: the MVMs spread over the I engines, or the
+  busiest array's, whichever is more);
   ``ideal_floor_ms`` = ``min_mvms`` spread evenly over the I instances;
   ``dma_floor_ms`` = its L2 bytes at the DMA's width; ``model_ms`` and the
   model's ``saving_if_2x`` per unit (``ima*``: every IMA instance at once).
@@ -41,7 +43,7 @@ from imcc.gen.compiler.utilisation import job_list_mvms, min_mvms, unit_work
 from imcc.sim.ima_perf import mvm_cycles
 from imcc.sim.network import mobilenetv2, randomize
 
-DEFAULT_CONFIGS = "1x34,2x17,3x11,4x8,2x17:dma128,3x12,4x9"
+DEFAULT_CONFIGS = "1x34,2x17,3x11,4x8,2x17:dma128,3x12,4x9,2x34:pool,4x34:pool"
 
 
 def main(argv=None) -> int:
@@ -51,7 +53,9 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=int, default=34, help="arrays in all (the paper's 34)")
     ap.add_argument("--target-ms", type=float, default=2.0)
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
-                    help="IxA[:dma128] points: I IMA instances of A arrays (dma128: a 128-bit DMA)")
+                    help="IxA[:dma128|:pool] points: I IMA instances of A arrays each (dma128: "
+                         "a 128-bit DMA), or I IMAs sharing one pool of A arrays (pool: with a "
+                         "128-bit DMA and 2 DWs)")
     add_config_args(ap)
     a = ap.parse_args(argv)
     try:
@@ -81,30 +85,37 @@ def main(argv=None) -> int:
         try:
             n, k = (int(v) for v in shape.lower().split("x"))
         except ValueError:
-            print(f"--configs: {spec!r} is not IxA[:dma128]", file=sys.stderr)
+            print(f"--configs: {spec!r} is not IxA[:dma128|:pool]", file=sys.stderr)
             return 2
-        ima = {"instances": n, "arrays": k, "macro_ports": "bank"}
+        pool = opt == "pool"       # I IMAs sharing one pool of A arrays
+        ima = {"instances": n, "arrays": k, "macro_ports": "pool" if pool else "bank"}
         # the DW on its own ports beside several IMAs, as `imcc run` gives it
         dw = {"ports": "own"} if n > 1 else {}
+        if pool:
+            dw["instances"] = 2
         cfg = base.replace(ima=ima, dw=dw, l2={"size_kib": 8192},
-                           **({"dma": {"data_width": 128}} if opt == "dma128" else {}))
+                           **({"dma": {"data_width": 128}} if opt in ("dma128", "pool") else {}))
         try:
             c = compile_network(net, x, cfg, schedule="fused", arrays="config")
         except MappingError as e:      # the weights do not fit I x A arrays
             report["points"].append({"config": spec, "ima.instances": n, "ima.arrays": k,
-                                     "arrays": n * k, "fits": False, "why": str(e)})
+                                     "arrays": k if pool else n * k, "fits": False, "why": str(e)})
             print(json.dumps(report["points"][-1]), file=sys.stderr, flush=True)
             continue
         prog = c.program
-        busy, _ = unit_work(prog)
+        busy, arrays = unit_work(prog)
         mvms = job_list_mvms(prog)
         per_inst = max(v for u, v in busy.items() if u.startswith("ima")) / (mvm - 1) * mvm
+        if pool:    # the engines share the MVMs; an array computes one at a time
+            per_inst = max(sum(v for u, v in busy.items() if u.startswith("ima")) / n,
+                           max(arrays.values())) / (mvm - 1) * mvm
         dma = sum(v for u, v in busy.items() if u.startswith("dma"))
         s = sensitivity(prog)
         ms = lambda cyc: round(cyc / mhz / 1000, 3)   # noqa: E731
         report["points"].append({
-            "config": spec, "ima.instances": n, "ima.arrays": k, "arrays": n * k, "fits": True,
-            "within_budget": n * k <= a.budget, "dma.data_width": cfg.dma.data_width,
+            "config": spec, "ima.instances": n, "ima.arrays": k, "arrays": cfg.ima.total_arrays,
+            "fits": True, "within_budget": cfg.ima.total_arrays <= a.budget,
+            "dma.data_width": cfg.dma.data_width,
             "mvms": mvms, "ima_floor_ms": ms(per_inst), "ideal_floor_ms": ms(least * mvm / n),
             "dma_floor_ms": ms(dma), "model_ms": ms(s["cycles"]),
             "model_bound": s["bound"], "saving_if_2x": s["saving"],

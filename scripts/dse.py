@@ -12,7 +12,7 @@ them) the table shows it beside the model and says which one the Pareto plot
 uses ("source": "rtl" or "model").
 
     python scripts/dse.py [--grid small|full|pool] [--rtl none|block|network|all]
-                          [--synth cached|all] [--out build/dse]
+                          [--rtl-only KEY=VALUE,...] [--synth cached|all] [--out build/dse]
 
 Writes OUT/dse.json (one row per point) and OUT/dse.png (latency vs cells,
 Pareto front marked); synthesis results and RTL measurements are cached in
@@ -193,8 +193,18 @@ def main(argv=None) -> int:
                     help="cached: cells of the configurations synthesized before (OUT/synth.json), "
                          "the others estimated from their components; all: synthesize every "
                          "point (minutes each)")
+    ap.add_argument("--rtl-only", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="run RTL (--rtl) only for the points with these values, e.g. "
+                         "ima.instances=4,dw.instances=2 (repeatable: any of them)")
     ap.add_argument("--out", default="build/dse")
     a = ap.parse_args(argv)
+    only = []
+    for spec in a.rtl_only:
+        try:
+            only.append(dict(kv.split("=", 1) for kv in spec.split(",")))
+        except ValueError:
+            print(f"dse: error: --rtl-only {spec!r}: KEY=VALUE[,KEY=VALUE]", file=sys.stderr)
+            return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     synth_cache = json.loads((out / "synth.json").read_text()) if (out / "synth.json").exists() else {}
@@ -218,6 +228,8 @@ def main(argv=None) -> int:
         key = point_key(p)
         meas = rtl_cache.get(key, {})
         want = {"block": ("block",), "network": ("network",), "all": ("block", "network")}.get(a.rtl, ())
+        if only and not any(all(str(p.get(k)) == v for k, v in o.items()) for o in only):
+            want = ()
         sha = {"block": hashlib.sha1(b.program.encode()).hexdigest()[:16],
                "network": hashlib.sha1(c.program.encode()).hexdigest()[:16]}
         if "block" in want and meas.get("block", {}).get("job_list_sha1") != sha["block"]:

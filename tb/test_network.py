@@ -203,12 +203,26 @@ TWO_IMAS = ClusterConfig().replace(ima={"instances": 2, "arrays": 4})
 ONE_IMA = L2_CORES   # tb/configs.py: one build shared with the DMA and accuracy tests
 
 
-@pytest.mark.parametrize("res, width", [(32, 0.35), (224, 1.0)])
-def test_fused_job_list_computes_the_network(res, width):
-    """The fused schedule (blocks on row bands, stripes, two IMA instances) leaves
+# the 224 figure's configuration: 4 IMAs sharing the paper's 34 arrays
+POOL4 = ClusterConfig().replace(ima={"instances": 4, "arrays": 34, "macro_ports": "pool"},
+                                dw={"instances": 2, "ports": "own"}, dma={"data_width": 128})
+
+
+@pytest.mark.parametrize("res, width, pool", [(32, 0.35, False), (224, 1.0, False),
+                                              (224, 1.0, True)])
+def test_fused_job_list_computes_the_network(res, width, pool):
+    """The fused schedule (blocks on row bands, stripes, two IMA instances; or four
+    on a pool of 34 arrays, with copies of the hot layers on other arrays) leaves
     every tensor equal to the golden network's, by the functional model."""
-    c = _compiled(res, width, cfg=TWO_IMAS, schedule="fused")
-    assert c.cfg.dw.ports == "own" and set(c.mapping.maps) == {"ima", "ima1"}
+    c = _compiled(res, width, cfg=POOL4 if pool else TWO_IMAS, schedule="fused")
+    assert c.cfg.dw.ports == "own"
+    assert set(c.mapping.maps) == ({"ima", "ima1", "ima2", "ima3"} if pool else {"ima", "ima1"})
+    if pool:
+        # within the paper's 34 arrays; every copy of a layer on an array of its own
+        assert c.mapping.total_arrays <= 34 and c.mapping.copies
+        for layer, n in c.mapping.copies.items():
+            arrays = [t.array for k in range(n) for t in c.mapping.copy_of(layer, k)]
+            assert len(set(arrays)) == n, layer
     mem = run_functional(c.program, c.x, _arrays(c))
     for name, exp in c.golden.items():
         got = c.program.read_tensor(name, mem.read)

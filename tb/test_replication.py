@@ -174,3 +174,51 @@ def test_min_mvms_is_a_floor(cfg):
                        if L.cin is None or t.row0 == L.cin[0]])
                 for L in c.lowered.net.layers if L.op in ("pw", "conv"))
     assert job_list_mvms(c.program) == plain
+
+
+def test_part_writes_run_together_and_their_reader_waits_for_all():
+    """Column tiles write disjoint bytes of the same rows (program._Hazards): they
+    do not wait for each other, a reader waits for every one of them, and the next
+    whole write waits for the parts and the reader."""
+    from imcc.gen.compiler.program import _Hazards
+    h = _Hazards()
+    h.add("w0", [], ["k"])
+    assert h.deps([], [], ["k"]) == ["w0"]
+    h.add("p1", [], [], ["k"])
+    assert h.deps([], [], ["k"]) == ["w0"], "a second part waits for the first"
+    h.add("p2", [], [], ["k"])
+    assert sorted(h.deps(["k"], [])) == ["p1", "p2"]
+    h.add("r", ["k"], [])
+    assert sorted(h.deps([], ["k"])) == ["p1", "p2", "r"]
+    # parts after a read: a new group, after the reader and the parts before it
+    assert sorted(h.deps([], [], ["k"])) == ["p1", "p2", "r"]
+
+
+def test_pool_copies_spread_the_hot_layers_over_arrays():
+    """On a pool (4 IMAs, 34 arrays) the mapper gives the hot layers copies on other
+    arrays within the 34, every copy whole and apart from the layer's others; the
+    first-order cost falls against no copies; a job of a layer with copies names
+    one of its copies' arrays."""
+    net, x = _net(224, 1.0)
+    cfg = ClusterConfig().replace(ima={"instances": 4, "arrays": 34, "macro_ports": "pool"},
+                                  dw={"instances": 2, "ports": "own"})
+    imas = ["ima", "ima1", "ima2", "ima3"]
+    base = place_network(net, cfg, imas, max_arrays=34)
+    assert base.pool and base.total_arrays <= 34 and not base.copies
+    logs = []
+    r = replicate(net, cfg, base, 34, log=logs.append)
+    assert r.pool and r.total_arrays <= 34 and r.copies, logs
+    for layer, n in r.copies.items():
+        tiles = [t for k in range(n) for t in r.copy_of(layer, k)]
+        assert len(tiles) == n and len({t.array for t in tiles}) == n, layer
+        assert all((t.rows, t.cols) == rep_shape(net, net.layer(layer), r.rep(layer))
+                   for t in tiles), layer
+    c = compile_network(net, x, cfg.replace(l2={"size_kib": 8192}), schedule="fused",
+                        arrays="config")
+    from imcc.gen.compiler.functional import _fields
+    from imcc.rtl.ima.regs import IMA_REGS
+    layer = max(r.copies, key=r.copies.get)
+    allowed = {t.array for k in range(r.copies[layer]) for t in r.copy_of(layer, k)}
+    used = {_fields(IMA_REGS, j.regs)["ARRAY"]["INDEX"] for j in c.program.jobs
+            if j.unit.startswith("ima") and j.what.split(" ")[0] == layer}
+    assert used and used <= allowed and len(used) > 1, (layer, used, allowed)

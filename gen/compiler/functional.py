@@ -179,7 +179,10 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
         regs = sorted(regs.items())
         try:
             if kind == "ima":
-                _ima(mem, regs, _ArraysOf(arrays, e.unit, prog.cfg), mvm)
+                # a pool's arrays are every instance's: the weight image holds them
+                # under the first instance ("ima")
+                inst = "ima" if prog.cfg.ima.pooled else e.unit
+                _ima(mem, regs, _ArraysOf(arrays, inst, prog.cfg), mvm)
             elif kind == "dw":
                 _dw(mem, regs)
             elif kind == "cores":

@@ -36,7 +36,8 @@ __all__ = ["unit_work", "utilisation", "job_list_mvms", "min_mvms"]
 
 
 def unit_work(prog: Program) -> tuple[dict[str, float], dict[str, float]]:
-    """(busy cycles per unit, busy cycles per IMA array ``instance[array]``)."""
+    """(busy cycles per unit, busy cycles per IMA array ``instance[array]``, or
+    ``pool[array]`` on a pool of arrays)."""
     cfg = prog.cfg
     mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns)
     busy = dict.fromkeys(prog.units, 0.0)
@@ -52,7 +53,8 @@ def unit_work(prog: Program) -> tuple[dict[str, float], dict[str, float]]:
                 continue
             n = r["STEPS"]["INNER"] * r["STEPS"]["OUTER"] * mvm
             busy[j.unit] += n
-            a = f"{j.unit}[{r['ARRAY']['INDEX']}]"
+            # a pool's arrays are every instance's: one figure per array
+            a = f"{'pool' if cfg.ima.pooled else j.unit}[{r['ARRAY']['INDEX']}]"
             arrays[a] = arrays.get(a, 0) + n
         elif kind == "dw":
             r = _fields(DW_REGS, j.regs)
