@@ -62,16 +62,16 @@ PARSE_STEP = 4        # entries parsed between scans
 
 @dataclass(frozen=True)
 class Constants:
-    issue: float = 167.0         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
+    issue: float = 166.5         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
     per_word: float = 5.2       # walker cycles per word of the entry (register writes, waits)
-    parse: float = 29.4         # an entry parsed into the ring
-    scan: float = 25.6          # a scan (reading the units' end counts)
-    per_unit: float = 31.1      # each unit head a scan looks at (its waits, room)
-    skip: float = 6.2           # per ring entry passed over finding a unit's next entry
+    parse: float = 29.1         # an entry parsed into the ring
+    scan: float = 24.2          # a scan (reading the units' end counts)
+    per_unit: float = 32.3      # each unit head a scan looks at (its waits, room)
+    skip: float = 6.4           # per ring entry passed over finding a unit's next entry
     wake: float = 0.1          # from a unit's end event to the walker's next scan
-    ima_job: float = 28.1      # job check, pipeline fill and drain of an IMA job
-    dw_job: float = 76.5        # a DW job's start-up
-    dma_job: float = 22.9       # a transfer's start-up (L2 latency, AXI bursts)
+    ima_job: float = 28.3      # job check, pipeline fill and drain of an IMA job
+    dw_job: float = 76.2        # a DW job's start-up
+    dma_job: float = 23.1       # a transfer's start-up (L2 latency, AXI bursts)
 
 
 CONSTANTS = Constants()
