@@ -292,12 +292,18 @@ def test_fused_on_a_pool_in_rtl_bit_exact(which):
 
 
 @pytest.mark.long
-def test_fused_mobilenetv2_224_in_rtl_bit_exact():
+@pytest.mark.parametrize("pool", [False, True], ids=["2x17", "pool4x34"])
+def test_fused_mobilenetv2_224_in_rtl_bit_exact(pool):
+    """MobileNetV2 224 fused within the paper's 34 arrays: on two IMAs of 17, and
+    on four IMAs sharing the 34 (2 DWs, a 128-bit DMA: the issue's figure)."""
     from imcc.tb.programs import run_network
-    c = _compiled(224, 1.0, cfg=TWO_IMAS, schedule="fused")
+    c = _compiled(224, 1.0, cfg=POOL4 if pool else TWO_IMAS, schedule="fused")
     assert c.mapping.total_arrays <= 34 and c.mapping.reps and c.mapping.replicas
+    assert bool(c.mapping.copies) == pool
     res = run_network(c)
     _check_rtl(c, res)
+    if pool:
+        assert res["pool_wait_cycles"] == 0
     _check_model(c, res)
 
 
