@@ -165,8 +165,11 @@ def plot(rows: list[dict], path: Path, default_cells: int | None) -> None:
             ax.scatter(r["cells"], r[key], marker="o" if rtl else "x",
                        alpha=0.45 if r.get("cells_source") == "estimate" else 1.0,
                        c="C3" if r.get(f"{key}_pareto") else "C0", s=30)
-            ax.annotate(f"{r['ima.instances']}x{r['ima.arrays']} dw{r['dw.instances']} "
-                        f"p{r['ima.data_ports']}", (r["cells"], r[key]), fontsize=5,
+            pool = r.get("ima.macro_ports") == "pool"
+            ax.annotate(f"{r['ima.instances']}{' on ' if pool else 'x'}{r['ima.arrays']} "
+                        f"dw{r['dw.instances']} p{r['ima.data_ports']}"
+                        + (f" dma{r['dma.data_width']}" if "dma.data_width" in r else ""),
+                        (r["cells"], r[key]), fontsize=5,
                         xytext=(2, 2), textcoords="offset points")
         front = sorted((r for r in pts if r.get(f"{key}_pareto")), key=lambda r: r["cells"])
         ax.plot([r["cells"] for r in front], [r[key] for r in front], c="C3", lw=0.8)
