@@ -18,6 +18,9 @@ then reordered by a list scheduler that estimates each job's time on its unit
 order core 0 issues them in, so that it blocks where the units are busy
 anyway.  IMA layers alternate over the IMA instances (gen/compiler/lower.py
 ``place_network``), so a block's expand and project compute at the same time.
+On a pool of arrays (``ima.macro_ports = "pool"``) an IMA job, and a DW job on
+any configuration with several DWs, takes the instance (and the copy of its
+layer) it starts on first, and waits for the job before it on its array.
 
 Intermediate tensors are copied to L2 after their band for the per-layer
 check (counted in the traffic), except in a network of one segment and one
