@@ -229,12 +229,14 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
     First-order cost: segments one after another, each taking the longest of
     its MVMs spread over the E instances (the engines), its busiest array's
     MVMs (an array computes one MVM at a time) and its depthwise MACs over the
-    DW instances, plus a tenth of the most MVMs one copy of a layer runs (at
-    equal bounds, a layer on more arrays lets consecutive bands compute at the
-    same time).  Greedy: every hot layer proposes one more copy and each
-    larger k (its copies placed again); the move saving the most cycles per
-    weight cell added is taken, until none fits or helps.  The ``tries``
-    packings of the cold layers that start fastest are each tried."""
+    DW instances, plus a twentieth of the MVMs on each layer's busiest array
+    (at equal bounds, a layer on more arrays lets consecutive bands compute at
+    the same time).  Coordinate descent, hottest layer first: each layer takes
+    the (k, n) that lowers the cost most with its copies placed afresh (on a
+    tie, the fewer cells), and each segment's hot layers try one more copy
+    together (one alone may only move the busiest array), until a pass
+    changes nothing.  The ``tries`` packings of the cold layers that start
+    fastest are each tried."""
     R, C = cfg.ima.rows, cfg.ima.cols
     instances = list(placement.maps)
     E, D = len(instances), max(1, cfg.dw.instances)
@@ -269,8 +271,8 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
                         mine[t.array] = mine.get(t.array, 0.0) + w
                 per_copy.append(max(mine.values(), default=0.0))
             work = sum(arrays.values())
-            # (+ a tenth of the MVMs a layer's copy runs: at equal bounds, a layer on
-            # more arrays lets consecutive bands compute at the same time)
+            # (+ a twentieth of each layer's MVMs on its busiest array: at equal bounds,
+            # a layer on more arrays lets consecutive bands compute at the same time)
             out += max(work / E, max(arrays.values(), default=0.0), seg_dw[n]) \
                 + 0.05 * sum(per_copy)
         return out
