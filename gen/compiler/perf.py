@@ -145,15 +145,12 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     busy = dict.fromkeys(prog.units, 0.0)
     events: list[float] = []                 # end times not yet passed (heap)
     array_free: dict[int, float] = {}        # a pool: when each array is free
-    index = IMA_REGS["ARRAY"].field("INDEX")
-    array_reg = IMA_REGS["ARRAY"].offset
 
     def pool_array(u, e):
         """The array of an IMA job on a pool (ima.macro_ports = "pool"), else None."""
         if not prog.cfg.ima.pooled or not u.startswith("ima"):
             return None
-        v = dict(e.regs).get(array_reg, 0)
-        return v >> index.lsb & ((1 << index.width) - 1)
+        return _fields(IMA_REGS, e.regs)["ARRAY"]["INDEX"]
     marks: list[float] = []
     t, walker = 0.0, 0.0
 
