@@ -23,7 +23,8 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 * cores (residual adds): one element per cycle + ``dw_job``.
 
 A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
-holds them for its whole job, so the two run one job at a time.
+holds them for its whole job, so the two run one job at a time.  On a pool of
+arrays (``ima.macro_ports = "pool"``) an IMA job also waits for its array.
 
 Parsing costs ``parse`` per entry, ``PARSE_STEP`` entries between scans
 (the walker never parses ahead while units wait); finding a unit's next
