@@ -210,6 +210,12 @@ class ImaConfig:
         return self.macro_ports == "pool"
 
     @property
+    def bank_port(self) -> bool:
+        """Each IMA has one macro port for its arrays and an array index output
+        (a bank, or the pool), rather than a port per array."""
+        return self.pooled or (self.arrays > 1 and self.macro_ports == "bank")
+
+    @property
     def total_arrays(self) -> int:
         """Crossbar arrays in the cluster: the pool's, or every instance's own."""
         n = self.instances if self.enabled else 0

@@ -123,7 +123,7 @@ def estimate_cells(cfg: ClusterConfig, cache: dict) -> int | None:
             per_master = (v["components"]["interconnect"] - comps["interconnect"]) / (m - base_m)
     xs = sorted(pts)
     # a bank or pool port has no array mux in the cluster (the arrays' switch is the macro's)
-    a = cfg.ima.arrays if cfg.ima.macro_ports == "array" else 1
+    a = 1 if cfg.ima.bank_port else cfg.ima.arrays
     ima = pts[xs[0]] if len(xs) == 1 else \
         pts[xs[0]] + (a - xs[0]) * (pts[xs[-1]] - pts[xs[0]]) / (xs[-1] - xs[0])
     dw = comps.get("dw", 0) / max(d.dw.instances, 1)

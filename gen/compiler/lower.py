@@ -121,11 +121,14 @@ class Placement:
     def row_cuts(self, layer: str) -> list[tuple[int, int]]:
         return self.maps[self.where[layer]].row_cuts(layer)
 
+    def _own(self) -> list:
+        """(instance, mapping) of each distinct mapping: a pool's once, under the first."""
+        return list(self.maps.items())[:1] if self.pool else list(self.maps.items())
+
     @property
     def placed(self) -> list:
         """(instance, tile) of every tile (a pool's under the first instance)."""
-        maps = list(self.maps.items())[:1] if self.pool else self.maps.items()
-        return [(i, t) for i, m in maps for t in m.tiles]
+        return [(i, t) for i, m in self._own() for t in m.tiles]
 
     @property
     def tiles(self) -> list:
@@ -152,10 +155,10 @@ class Placement:
 
     @property
     def method(self) -> str:
-        return "; ".join(f"{i}: {m.method}" for i, m in self.maps.items())
+        return "; ".join(f"{i}: {m.method}" for i, m in self._own())
 
     def utilisation(self) -> list[float]:
-        return [u for m in self.maps.values() for u in m.utilisation()]
+        return [u for _, m in self._own() for u in m.utilisation()]
 
 
 def place_network(net: Network, cfg: ClusterConfig, instances: list[str],
@@ -322,7 +325,7 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
                             now, m, reps, copies = new, m2, r2, c2
             # a segment's hot layers one more copy each at once (one alone may only
             # move the busiest array: a copy of the expand lands beside the project)
-            for n_, Ls in segs.items():
+            for Ls in segs.values():
                 mine = [L for L in Ls if L.name in hot_names]
                 if len(mine) < 2:
                     continue
@@ -344,7 +347,8 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
         log(f"replicate (pool of {budget}, {E} IMAs): {now:.0f} cycles (first-order model, "
             f"segments one after another); copies inside {reps}, on other arrays {copies}")
     m = dataclasses.replace(m, tiles=sorted(m.tiles, key=lambda t: (t.array, t.acol, t.arow)),
-                            arrays_used=max((t.array for t in m.tiles), default=-1) + 1)
+                            arrays_used=max((t.array for t in m.tiles), default=-1) + 1,
+                            method=f"{m.method}; hot layers and their copies placed in the rest")
     return _pool(m, instances, matrices(net), reps, copies)
 
 
@@ -377,7 +381,7 @@ def _place_copy(m: Mapping, net: Network, name: str, c: int, reps: dict, budget:
             load[t.array] += pixels[base] / reps.get(base, 1)
     room = (~busy).sum(axis=(1, 2))
     # an array holding the layer only when no other has room (then the copies take
-    # turns on it: no faster, but the knapsack's choice still packs)
+    # turns on it: no faster, but the choice being tried still packs)
     for a in sorted(range(budget), key=lambda a: (a in held, load[a], room[a], a)):
         # free h x u blocks: a 2-D prefix sum of the busy cells
         s = np.pad(busy[a].cumsum(0).cumsum(1), ((1, 0), (1, 0)))
@@ -386,7 +390,7 @@ def _place_copy(m: Mapping, net: Network, name: str, c: int, reps: dict, budget:
         if len(free):
             r0, g0 = (int(v) for v in free[0])
             t = Tile(name if c == 0 else f"{name}@{c}", 0, h, 0, w, a, r0, g0 * ca)
-            return Mapping(m.tiles + [t], R, C, max(m.arrays_used, a + 1), m.method + f"; {name}@{c}")
+            return Mapping(m.tiles + [t], R, C, max(m.arrays_used, a + 1), m.method)
     return None
 
 
@@ -460,10 +464,6 @@ def replicate(net: Network, cfg: ClusterConfig, placement: Placement, budget: in
     def total(reps_, copies_, maps_):
         return sum(seg_cost(seg, reps_, copies_, maps_)[0] for seg in segs)
 
-    def cells(L, k):
-        r, c = rep_shape(net, L, k)
-        return r * -(-c // 8) * 8
-
     now = total(reps, copies, maps)
     for _ in range(200):
         cands = []
@@ -479,13 +479,13 @@ def replicate(net: Network, cfg: ClusterConfig, placement: Placement, budget: in
             L = max(mine, key=lambda L: net.shapes[L.output][0] * net.shapes[L.output][1]
                     / reps.get(L.name, 1) * len(maps[inst].of(L.name)) / len(copies[L.name]))
             k0, n0 = reps.get(L.name, 1), len(copies[L.name])
-            moves = [({**reps, L.name: k}, copies, n0 * (cells(L, k) - cells(L, k0)),
+            moves = [({**reps, L.name: k}, copies, n0 * (cells(net, L, k) - cells(net, L, k0)),
                       f"{L.name}: {k} copies in its tile")
                      for k in rep_options(net, L, R, C) if k > k0]
             free = [i for i in instances if i not in copies[L.name]]
             if free:
                 j = min(free, key=load.get)
-                moves.append((reps, {**copies, L.name: copies[L.name] + [j]}, cells(L, k0),
+                moves.append((reps, {**copies, L.name: copies[L.name] + [j]}, cells(net, L, k0),
                               f"{L.name}: a copy on {j}"))
             for r2, c2, added, what in moves:
                 if (L.name, what) in failed:

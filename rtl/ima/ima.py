@@ -47,7 +47,7 @@ class Ima(wiring.Component, ClusterBlock):
         # or one port for a bank of arrays and the index of the array it reaches
         macro = Out(MacroSignature(ima.rows, ima.cols))
         # (a pool: every instance's port reaches the same bank of arrays, rtl/ima/macro.py)
-        self.bank = ima.pooled or (ima.arrays > 1 and ima.macro_ports == "bank")
+        self.bank = ima.bank_port
         if self.bank:
             members.update(macro=macro, macro_array=Out(range(max(2, ima.arrays))))
             self.external = self.external + ("macro_array",)

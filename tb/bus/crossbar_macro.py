@@ -33,7 +33,7 @@ __all__ = ["CrossbarMacro", "macro_prefix", "attach_crossbars"]
 def macro_prefix(cfg, instance: str, array: int) -> str:
     """The top-level port prefix of an IMA instance's crossbar array (of its bank:
     ``ima.macro_ports = "bank"``)."""
-    per_array = cfg.ima.arrays > 1 and cfg.ima.macro_ports == "array"
+    per_array = cfg.ima.arrays > 1 and not cfg.ima.bank_port
     return f"{instance}_macro" + (f"__{array}" if per_array else "")
 
 
@@ -47,7 +47,7 @@ def attach_crossbars(dut, cfg, make=None) -> dict:
     port's MVM delays the next one (rtl/ima/macro.py)."""
     from imcc.rtl.registry import compose
     out = {}
-    bank = cfg.ima.pooled or (cfg.ima.arrays > 1 and cfg.ima.macro_ports == "bank")
+    bank = cfg.ima.bank_port
     pool: list = []         # ima.macro_ports = "pool": one set of models behind every port
     for inst in compose(cfg).of_kind("ima"):
         models = []
