@@ -383,6 +383,8 @@ def _place_copy(m: Mapping, net: Network, name: str, c: int, reps: dict, budget:
     # an array holding the layer only when no other has room (then the copies take
     # turns on it: no faster, but the choice being tried still packs)
     for a in sorted(range(budget), key=lambda a: (a in held, load[a], room[a], a)):
+        if room[a] < h * u:         # (most arrays are full: skip the prefix sums)
+            continue
         # free h x u blocks: a 2-D prefix sum of the busy cells
         s = np.pad(busy[a].cumsum(0).cumsum(1), ((1, 0), (1, 0)))
         used = s[h:, u:] - s[:-h, u:] - s[h:, :-u] + s[:-h, :-u]
