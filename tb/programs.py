@@ -201,8 +201,12 @@ def layer_activity(cfg: ClusterConfig, stamps: list[dict], start: int,
     return out
 
 
+WALKER_PARTS = ("parse", "snapshot", "barriers", "heads", "issue_hwpe", "issue_dma", "sleep",
+                "rest")
+
+
 def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves=False,
-                trace=False) -> dict:
+                trace=False, profile=False) -> dict:
     """A compiled network (gen/compiler/network.Compiled) on the cluster in RTL:
     core 0 runs sw/apps/network.c, which walks the job list; the testbench
     only loads L2 (input, parameters, job list) and the arrays' weight image,
@@ -214,7 +218,11 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
     ``activity`` (the activity counters from the cores' start to the end,
     tb/counters.py) and ``layer_activity`` (per mark: the counters between the
     previous mark, or the first entry's start, and this one; snapshots taken by
-    VPI when the program reads the cycle counter, so no cycle count changes)."""
+    VPI when the program reads the cycle counter, so no cycle count changes).
+
+    ``profile``: the walker built with ``WALKER_PROFILE`` (sw/apps/network.c), and
+    ``walker_profile``: per part of core 0's walk (:data:`WALKER_PARTS`) its cycles
+    and how often it ran (reading the cycle counter costs a few cycles a part)."""
     from imcc.gen.compiler.program import arena_bytes
     prog, cfg = compiled.program, compiled.cfg
     with tempfile.TemporaryDirectory() as d:
@@ -236,14 +244,19 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
         if trace:
             env["IMCC_TRACE_EVENTS"] = "1"
         r = run_app(cfg, "network", testcase="program_any_exit",
-                    defines={"ARENA_BYTES": arena_bytes(cfg)},
-                    outputs={"marks": 4 * n_marks, "net_status": 16,
-                                               "start_cycles": 4}, env=env,
+                    defines={"ARENA_BYTES": arena_bytes(cfg),
+                             **({"WALKER_PROFILE": 1} if profile else {})},
+                    outputs={"marks": 4 * n_marks, "net_status": 16, "start_cycles": 4,
+                             **({"walker_profile": 64} if profile else {})}, env=env,
                     l2_inputs=prog.l2_image(compiled.x), l2_outputs=outputs, progress=progress)
     out = r["outputs"]
     r["marks"] = np.frombuffer(out.pop("marks"), "<u4").tolist()
     r["net_status"] = np.frombuffer(out.pop("net_status"), "<u4").tolist()
     r["start_cycles"] = int(np.frombuffer(out.pop("start_cycles"), "<u4")[0])
+    if profile:
+        w = np.frombuffer(out.pop("walker_profile"), "<u4").tolist()
+        r["walker_profile"] = {p: {"cycles": w[i], "count": w[8 + i]}
+                               for i, p in enumerate(WALKER_PARTS)}
     r["layer_activity"] = layer_activity(cfg, r.pop("activity_stamps", []), r["start_cycles"],
                                          r["marks"])
     r["tensors"] = {}

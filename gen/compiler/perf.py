@@ -27,8 +27,9 @@ holds them for its whole job, so the two run one job at a time.  On a pool of
 arrays (``ima.macro_ports = "pool"``) an IMA job also waits for its array.
 
 Parsing costs ``parse`` per entry, ``PARSE_STEP`` entries between scans
-(the walker never parses ahead while units wait); finding a unit's next
-entry costs ``skip`` per ring entry passed.
+(the walker never parses ahead while units wait); a unit's next entry is
+linked as it is parsed, the next barrier is found by passing ring entries,
+``skip`` each.
 
 The constants are fitted by scripts/fit_perf.py to RTL runs (MobileNetV2
 224 fused on 2 x 17 arrays at 4 and 2 data ports, the reference block fused
@@ -63,16 +64,16 @@ PARSE_STEP = 4        # entries parsed between scans
 
 @dataclass(frozen=True)
 class Constants:
-    issue: float = 166.5         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
-    per_word: float = 5.2       # walker cycles per word of the entry (register writes, waits)
-    parse: float = 29.1         # an entry parsed into the ring
-    scan: float = 24.2          # a scan (reading the units' end counts)
-    per_unit: float = 32.3      # each unit head a scan looks at (its waits, room)
-    skip: float = 6.4           # per ring entry passed over finding a unit's next entry
+    issue: float = 175.6         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
+    per_word: float = 3.2       # walker cycles per word of the entry (register writes, waits)
+    parse: float = 35.4         # an entry parsed into the ring
+    scan: float = 26.7          # a scan (reading the units' end counts)
+    per_unit: float = 33.1      # each unit head a scan looks at (its waits, room)
+    skip: float = 7.8           # per ring entry passed over finding the next barrier
     wake: float = 0.1          # from a unit's end event to the walker's next scan
-    ima_job: float = 28.3      # job check, pipeline fill and drain of an IMA job
-    dw_job: float = 76.2        # a DW job's start-up
-    dma_job: float = 23.1       # a transfer's start-up (L2 latency, AXI bursts)
+    ima_job: float = 13.0      # job check, pipeline fill and drain of an IMA job
+    dw_job: float = 61.3        # a DW job's start-up
+    dma_job: float = 28.4       # a transfer's start-up (L2 latency, AXI bursts)
 
 
 CONSTANTS = Constants()
@@ -235,8 +236,8 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
             heapq.heappush(events, free[g])
             issued[u] += 1
             gone[i] = progress = True
-            first[u], dt = after(i, u)
-            t += dt
+            # (the walker links each unit's entries as it parses them: no search)
+            first[u], _ = after(i, u)
         while head < tail and gone[head]:
             head += 1
         walker += t - t0

@@ -83,6 +83,17 @@ static uint32_t dma_seq;
 static uint32_t n_units, all_events, error_events;
 static uint32_t base[MAX_UNITS], kind[MAX_UNITS], err_bit[MAX_UNITS], room[MAX_UNITS];
 static uint32_t issued[MAX_UNITS];      /* HWPE jobs issued */
+#ifdef WALKER_PROFILE
+/* core 0's cycles per part of the walk (-D WALKER_PROFILE: scripts/bench_walker.py) and
+   how often each part ran: parse, snapshot, barriers, heads looked at without
+   issuing, HWPE issues, DMA issues, sleeping, the rest */
+volatile uint32_t walker_profile[16];
+static uint32_t prof_t;
+#define PROF(b) do { uint32_t _t = cycles(); walker_profile[b] += _t - prof_t; \
+                     walker_profile[8 + (b)]++; prof_t = _t; } while (0)
+#else
+#define PROF(b) do { } while (0)
+#endif
 
 static void fail(uint32_t unit, uint32_t job, uint32_t code) __attribute__((noreturn));
 static void fail(uint32_t unit, uint32_t job, uint32_t code) {
@@ -114,23 +125,32 @@ static void sleep_events(void) {
       if (kind[u] != CORES && (e & IMCC_EVT(err_bit[u]))) fail_unit(u);
 }
 
-/* Each unit's end count (FINISHED_JOBS; the DMA's DONE_ID), read once per scan
-   of the window: a scan reads a few registers, not two per entry. */
-static uint32_t snap[MAX_UNITS];
+/* Each unit's end count, read once per scan of the window (a scan reads a few
+   registers, not two per entry), as a count of the unit's jobs ended: an
+   HWPE's FINISHED_JOBS; the DMA's jobs whose transfer id DONE_ID has passed
+   (transfers end in order); the cores' jobs issued (they end before the next
+   entry).  A wait is then one compare, whatever the unit (the scan is core 0's
+   inner loop). */
+static uint32_t ended_jobs[MAX_UNITS];
+static volatile uint32_t *count_reg[MAX_UNITS];
+static uint32_t n_counted, counted[MAX_UNITS];      /* the HWPEs */
+static uint32_t dma_unit = NONE, dma_ended, dma_snap;   /* the DMA: jobs ended, DONE_ID */
 
 static void snapshot(void) {
-  for (uint32_t u = 0; u < n_units; u++)
-    if (kind[u] != CORES)
-      snap[u] = IMCC_REG(base[u], kind[u] == DMAU ? IMCC_DMA_DONE_ID : FINISHED_JOBS);
+  for (uint32_t k = 0; k < n_counted; k++) {
+    uint32_t u = counted[k];
+    ended_jobs[u] = *count_reg[u];
+  }
+  if (dma_unit != NONE) {
+    uint32_t id = dma_snap = DMA(IMCC_DMA_DONE_ID);
+    while (dma_ended < dma_seq && (int16_t)(uint16_t)(id - dma_ids[dma_ended & 255]) >= 0)
+      dma_ended++;
+    ended_jobs[dma_unit] = dma_ended;
+  }
 }
 
-static int ended(uint32_t u, uint32_t count) {
-  /* (a wait may name a job not issued yet: the window issues out of list order) */
-  if (kind[u] == DMAU)
-    return count <= dma_seq && (int16_t)(uint16_t)(snap[u] - dma_ids[(count - 1) & 255]) >= 0;
-  if (kind[u] == CORES) return issued[u] >= count;      /* done when issued */
-  return snap[u] >= count;
-}
+/* (a wait may name a job not issued yet: the window issues out of list order) */
+static inline int ended(uint32_t u, uint32_t count) { return ended_jobs[u] >= count; }
 
 static uint32_t last_id;      /* the last DMA transfer launched (the job list's own fetches too) */
 
@@ -155,10 +175,11 @@ static int waits_met(const uint32_t *e) {
 
 /* The unit can take a job now: a free job context, a free queue slot. */
 static int has_room(uint32_t u) {
-  /* the DMA: transfers launched and not ended (ids count up, DONE_ID follows) */
-  if (kind[u] == DMAU) return (uint16_t)(last_id - snap[u]) < room[u];
+  /* the DMA: transfers launched and not ended (ids count up, DONE_ID follows; the
+     job list's own fetches count too) */
+  if (kind[u] == DMAU) return (uint16_t)(last_id - dma_snap) < room[u];
   if (kind[u] == CORES) return 1;
-  return issued[u] - snap[u] < room[u];
+  return issued[u] - ended_jobs[u] < room[u];
 }
 
 static void issue(const uint32_t *e) {
@@ -170,7 +191,7 @@ static void issue(const uint32_t *e) {
     work.sa = r[9]; work.sb = r[11]; work.shift = r[13]; work.lohi = r[15];
     sw_event(((1u << num_cores()) - 1) & ~1u, WORK_EVENT);
     run_work();                      /* core 0's share; the kernel's barrier waits for all */
-    issued[u]++;
+    ended_jobs[u] = ++issued[u];
     return;
   }
   if (kind[u] == HWPE) {
@@ -219,6 +240,11 @@ int main(void) {
     room[u] = t[4];
     err_bit[u] = t[3];
     if (kind[u] == CORES) continue;   /* no events: its work ends before the next entry */
+    if (kind[u] == DMAU) dma_unit = u;
+    else {
+      count_reg[u] = &IMCC_REG(base[u], FINISHED_JOBS);
+      counted[n_counted++] = u;
+    }
     all_events |= IMCC_EVT(t[2]) | IMCC_EVT(t[3]);
     error_events |= IMCC_EVT(err_bit[u]);
   }
@@ -235,10 +261,18 @@ int main(void) {
      not issued (NONE: none in the ring), bar the first barrier not passed */
   static const uint32_t *win[WINDOW];
   static uint8_t wunit[WINDOW], wgone[WINDOW];
+  /* nxt[s]: the next entry of the same unit after ring slot s (linked as parsed,
+     so finding a unit's next entry takes no search); last[u]: u's last entry
+     parsed; seen[u]: waits of next[u]'s entry already met (counts only grow, so
+     a scan goes on from the first wait not met) */
+  static uint32_t nxt[WINDOW];
   uint32_t head = 0, tail = 0, bar = NONE, at_end = 0;
-  uint32_t next[MAX_UNITS];
+  uint32_t next[MAX_UNITS], last[MAX_UNITS], seen[MAX_UNITS];
   for (uint32_t u = 0; u < MAX_UNITS; u++) next[u] = NONE;
   start_cycles = cycles();
+#ifdef WALKER_PROFILE
+  prof_t = start_cycles;
+#endif
 
   for (;;) {
     /* parse ahead into the ring, PARSE_STEP entries between scans (a long burst
@@ -265,16 +299,21 @@ int main(void) {
         if (bar == NONE) bar = tail;
       } else {
         wunit[s] = u;
-        if (next[u] == NONE) next[u] = tail;
+        nxt[s] = NONE;
+        if (next[u] == NONE) { next[u] = tail; seen[u] = 0; }
+        else nxt[last[u] % WINDOW] = tail;
+        last[u] = tail;
       }
       tail++;
       parsed++;
       p += entry_words(p);
     }
     if (head == tail && at_end) break;
+    PROF(0);
 
     uint32_t progress = 0;
     snapshot();
+    PROF(1);
     /* a barrier at the head (everything before it went) passes when its waits are met */
     while (bar != NONE && bar == head && waits_met(win[bar % WINDOW])) {
       const uint32_t *e = win[bar % WINDOW];
@@ -291,20 +330,25 @@ int main(void) {
       while (j < tail && wunit[j % WINDOW] != BAR) j++;
       bar = j < tail ? j : NONE;
     }
+    PROF(2);
     /* each unit's first entry, if before the barrier, may go: unit by unit, in the
        unit table's order (the accelerators before the DMA) */
     for (uint32_t u = 0; u < n_units; u++) {
       uint32_t i = next[u];
       if (i == NONE || i > bar) continue;            /* (bar = NONE: no barrier) */
       const uint32_t *e = win[i % WINDOW];
-      if (!waits_met(e) || !has_room(u)) continue;
+      uint32_t nw = (e[0] >> 8) & 255, k = seen[u];
+      while (k < nw && ended(e[1 + k] >> 24, e[1 + k] & 0xffffff)) k++;
+      seen[u] = k;
+      if (k < nw || !has_room(u)) { PROF(3); continue; }
+      PROF(3);
       issue(e);
       net_status[0]++;
       progress = 1;
       wgone[i % WINDOW] = 1;
-      uint32_t j = i + 1;
-      while (j < tail && wunit[j % WINDOW] != u) j++;
-      next[u] = j < tail ? j : NONE;
+      next[u] = nxt[i % WINDOW];
+      seen[u] = 0;
+      if (kind[u] == DMAU) PROF(5); else PROF(4);
     }
     while (head < tail && wgone[head % WINDOW]) head++;
     if (refill) {      /* the old buffer takes the chunk after next once the ring has left it */
@@ -316,7 +360,8 @@ int main(void) {
         continue;
       }
     }
-    if (!progress && !more) sleep_events();
+    PROF(7);
+    if (!progress && !more) { sleep_events(); PROF(6); }
   }
   if (evt_buffer() & error_events) sleep_events();   /* an error not seen yet */
   for (uint32_t u = 0; u < n_units; u++)
