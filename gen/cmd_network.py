@@ -319,6 +319,8 @@ def _model(r: dict, c) -> None:
         s = sensitivity(c.program)
         u["saving_if_2x_model"] = s["saving"]
         u["bound"] = "core0 (walking the job list)" if s["bound"] == WALKER else s["bound"]
+    if "dw_split" in m:     # fused, several DWs: depthwise bands cut over them (the model's choice)
+        r["dw_bands_split"] = m["dw_split"]
     if m.get("cycles"):
         r["model_cycles"] = m["cycles"]
         if r["total_cycles"]:

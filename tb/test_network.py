@@ -327,6 +327,42 @@ def test_fused_on_a_pool_in_rtl_bit_exact(which):
     _check_model(c, res)
 
 
+def test_depthwise_bands_cut_over_the_dws_in_rtl_bit_exact():
+    """Several DWs: every depthwise band cut into one piece per DW (part writes of
+    the band, so the pieces compute at the same time and the next layer waits for
+    both); the compiler takes the cut when the model says it is faster (the
+    reference block on 4 IMAs sharing 34 arrays, MobileNetV2 224 there) and not
+    where core 0 bounds (the small network on 2 IMAs sharing 8 arrays).  Forced
+    here on the pool of 8: every tensor bit-exact, the model within MODEL_TOL."""
+    from imcc.tb.programs import run_network
+    net, x = reference_block()
+    c = compile_network(net, x, POOL, schedule="fused", dw_split=True)
+    assert c.program.model["dw_split"]
+    dw = [j for j in c.program.jobs if j.unit.startswith("dw") and j.what.startswith("block.dw ")]
+    bands = {j.what for j in dw}
+    assert len(dw) == 2 * len(bands) - sum(1 for b in bands if _band_rows(c, b) == 1)
+    assert {j.unit for j in dw} == {"dw", "dw1"} and all(j.parts and not j.writes for j in dw
+                                                           if _band_rows(c, j.what) > 1)
+    res = run_network(c)
+    _check_rtl(c, res)
+    _check_model(c, res)
+    small = _compiled(*SMALL, cfg=POOL, schedule="fused")
+    assert not small.program.model["dw_split"]      # core 0 bounds it: fewer jobs win
+
+
+def _band_rows(c, what):
+    """Output rows of a depthwise band (from its DW jobs' SIZE.H and stride)."""
+    from imcc.gen.compiler.functional import _fields
+    from imcc.rtl.dw.regs import DW_REGS
+    rows = 0
+    for j in c.program.jobs:
+        if j.unit.startswith("dw") and j.what == what:
+            r = _fields(DW_REGS, j.regs)
+            m = r["MODE"]
+            rows += (r["SIZE"]["H"] + m["PAD_T"] + m["PAD_B"] - 3) // m["STRIDE"] + 1
+    return rows
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("pool", [False, True], ids=["2x17", "pool4x34"])
 def test_fused_mobilenetv2_224_in_rtl_bit_exact(pool):

@@ -22,6 +22,9 @@ anyway.  IMA layers alternate over the IMA instances (gen/compiler/lower.py
 On a pool of arrays (``ima.macro_ports = "pool"``) an IMA job, and a DW job on
 any configuration with several DWs, takes the instance (and the copy of its
 layer) it starts on first, and waits for the job before it on its array.
+With several DWs a depthwise band may be cut into one piece per DW
+(``split_dw``; gen/compiler/network.py keeps whichever list the model says is
+faster).
 
 Intermediate tensors are copied to L2 after their band for the per-layer
 check (counted in the traffic), except in a network of one segment and one
@@ -90,7 +93,12 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
     return [(n, r0, r1) for n in op.inputs]
 
 
-def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> Program:
+def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
+                  split_dw: bool = False) -> Program:
+    """The fused job list (module docstring).  ``split_dw``: with several DW
+    instances, every depthwise band is cut into one piece per DW, computing at
+    the same time (a shorter wait for the layer after it, one more job for core 0
+    to issue per piece)."""
     from imcc.rtl.registry import compose
     comp = compose(cfg)
     net, mapping = lowered.net, lowered.mapping
@@ -252,7 +260,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma") -> 
                     # depthwise layers and adds on any DW: the list scheduler gives each
                     # job the DW it starts on first (a DW's jobs run in order)
                     specs += _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
-                                       addr, key, pads, mvm, dw_rate, dws)
+                                       addr, key, pads, mvm, dw_rate, dws, split_dw)
                     # the band's new rows go to L2: the segment's output, and the
                     # intermediate tensors for the check (unless they stay in L1),
                     # these gathered over bands up to CHECK_BYTES (fewer jobs for core 0)
@@ -350,7 +358,7 @@ def _bands(s0: int, s1: int, w: int) -> list[tuple[int, int]]:
 
 
 def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, pads, mvm,
-              dw_rate, dws) -> list[_Spec]:
+              dw_rate, dws, split_dw=False) -> list[_Spec]:
     """The jobs of op for its output rows [r0, r1) of one band."""
     dw, dw_any = dws[0], tuple(dws) if len(dws) > 1 else ()
     h, w, c = net.shapes[op.output]
@@ -391,21 +399,30 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
                                array=tl.array if mapping.pool else None))
     elif op.op == "dw":
         xin = op.inputs[0]
-        (n, a, b), = _needs(op, r0, r1, net.shapes)
         hin, win, _ = net.shapes[xin]
         s = op.stride
-        pt, pb = int(r0 * s - 1 < 0), max(0, (r1 - 1) * s + 1 - (hin - 1))
-        assert (b - a + pt + pb - 3) // s + 1 == rows, (op.name, r0, r1, a, b)
-        base = pbuf[op.name]
-        regs = _regs(DW_REGS,
-                     MODE=dict(OP=DW_REGS.constant("OP", "DW3X3"), STRIDE=s, PAD_T=pt, PAD_B=pb,
-                               PAD_L=1, PAD_R=1),
-                     SIZE=dict(H=b - a, W=win), CHANNELS=dict(C=c), SRC_ADDR=addr(xin, a),
-                     WEIGHT_ADDR=base, BIAS_ADDR=base + _align(9 * c, 4),
-                     SCALE_ADDR=base + _align(9 * c, 4) + 4 * c, DST_ADDR=out,
-                     QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
-        specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], key(op.output, r0, r1),
-                           what, int(rows * w * c * 9 / dw_rate) + 40, choices=dw_any))
+        # several DWs: the band's rows in one piece per DW (as many as it has rows), so
+        # that the band's depthwise, which the next layer waits for, ends sooner
+        split = split_dw and len(dws) > 1 and rows >= 2
+        k = min(len(dws), rows) if split else 1
+        cuts = [r0 + rows * i // k for i in range(k + 1)]
+        pieces = list(zip(cuts, cuts[1:]))
+        for q0, q1 in pieces:
+            (n, a, b), = _needs(op, q0, q1, net.shapes)
+            pt, pb = int(q0 * s - 1 < 0), max(0, (q1 - 1) * s + 1 - (hin - 1))
+            assert (b - a + pt + pb - 3) // s + 1 == q1 - q0, (op.name, q0, q1, a, b)
+            base = pbuf[op.name]
+            regs = _regs(DW_REGS,
+                         MODE=dict(OP=DW_REGS.constant("OP", "DW3X3"), STRIDE=s, PAD_T=pt, PAD_B=pb,
+                                   PAD_L=1, PAD_R=1),
+                         SIZE=dict(H=b - a, W=win), CHANNELS=dict(C=c), SRC_ADDR=addr(xin, a),
+                         WEIGHT_ADDR=base, BIAS_ADDR=base + _align(9 * c, 4),
+                         SCALE_ADDR=base + _align(9 * c, 4) + 4 * c, DST_ADDR=addr(op.output, q0),
+                         QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
+            ok = key(op.output, r0, r1)
+            specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], [] if split else ok,
+                               what, int((q1 - q0) * w * c * 9 / dw_rate) + 40, choices=dw_any,
+                               parts=ok if split else []))
     elif op.unit == CORES:
         a_in, b_in = op.inputs
         specs.append(_Spec(CORES, cores_add(addr(a_in, r0), addr(b_in, r0), out, rows * w * c, op),

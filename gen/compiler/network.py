@@ -63,13 +63,16 @@ def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> Weight
 
 
 def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: str = "auto",
-                    schedule: str = "layer", replicate: bool | None = None) -> Compiled:
+                    schedule: str = "layer", replicate: bool | None = None,
+                    dw_split: bool | None = None) -> Compiled:
     """Map, lower and schedule ``net`` (with its parameters) on ``cfg``.
 
     ``replicate`` (default: with the fused schedule) spends the arrays the
     placement leaves free, up to ``ima.arrays`` per instance (or what the
     placement needs, if more), on copies of the layers that bound the latency
-    (lower.replicate); the layer schedule is the paper's, without them."""
+    (lower.replicate); the layer schedule is the paper's, without them.
+    ``dw_split`` (fused, several DWs): every depthwise band cut into one piece
+    per DW or not; default: whichever the performance model says is faster."""
     if schedule not in SCHEDULES:
         raise MappingError(f"--schedule {schedule}: the compiler has the schedules "
                            f"{', '.join(SCHEDULES)}")
@@ -96,11 +99,13 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     lowered = lower(net, mapping)
     if arrays == "auto":
         # the L2 the tensors and the job list need (addresses do not depend on its size)
-        need = _compile(lowered, _l2_fits(cfg), schedule).l2_end - cfg.l2.base
+        # (the depthwise bands cut: the longer job list, so the need is not short)
+        need = _compile(lowered, _l2_fits(cfg), schedule,
+                        True if dw_split is None else dw_split).l2_end - cfg.l2.base
         mib = 1 << max(0, (need - 1).bit_length() - 20)
         if need > cfg.l2.size_bytes:
             cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
-    prog = _compile(lowered, cfg, schedule)
+    prog = _compile(lowered, cfg, schedule, dw_split)
     return Compiled(cfg, net, x, mapping, lowered, prog, weight_image(net, mapping, cfg),
                     lowered.net.run(x), schedule)
 
@@ -109,17 +114,29 @@ def _replicate(net, cfg, mapping, budget):
     return replicate(net, cfg, mapping, budget)
 
 
-def _compile(lowered, cfg, schedule):
+def _compile(lowered, cfg, schedule, dw_split=None):
     from .perf import predict
-    if schedule == "fused":
-        from .fused import compile_fused
-        prog = compile_fused(lowered, cfg)
+    if schedule != "fused":
+        prog = compile_layers(lowered, cfg)
+        prog.model.update(predict(prog))
+        return prog
+    from .fused import compile_fused
+    best = None
+    # with several DWs, depthwise bands cut over them or not, whichever the model
+    # says is faster: the cut shortens each band's wait where the DW is on the
+    # critical path, its extra jobs cost core 0 where core 0 bounds (RTL: the
+    # reference block on 4 IMAs sharing 34 arrays 44 724 -> 39 909 cycles, the
+    # small network on 2 IMAs sharing 8 106 001 -> 108 815)
+    choices = (False, True) if dw_split is None else (dw_split,)
+    for split in (choices if cfg.dw.instances > 1 else (False,)):
+        prog = compile_fused(lowered, cfg, split_dw=split)
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
-    else:
-        prog = compile_layers(lowered, cfg)
-    prog.model.update(predict(prog))
-    return prog
+        prog.model.update(predict(prog))
+        prog.model["dw_split"] = split
+        if best is None or prog.model["cycles"] < best.model["cycles"]:
+            best = prog
+    return best
 
 
 def _with_arrays(cfg: ClusterConfig, n: int) -> ClusterConfig:
