@@ -40,15 +40,10 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if not a.config and not a.set:
         a.set = list(POOL)
-    try:
-        cfg = load_config(a)
-    except ConfigError as e:
-        print(f"bench_walker: error: {e}", file=sys.stderr)
-        return 2
-    try:
+    try:        # a bad field, size or mapping: one line, exit 2
         net, x = randomize(mobilenetv2(a.input, a.width), 0)
-        c = compile_network(net, x, cfg, schedule=a.schedule)
-    except (ValueError, MappingError) as e:
+        c = compile_network(net, x, load_config(a), schedule=a.schedule)
+    except (ConfigError, ValueError, MappingError) as e:
         print(f"bench_walker: error: {e}", file=sys.stderr)
         return 2
     from imcc.tb.programs import run_network
