@@ -406,12 +406,11 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
         split = split_dw and len(dws) > 1 and rows >= 2
         k = min(len(dws), rows) if split else 1
         cuts = [r0 + rows * i // k for i in range(k + 1)]
-        pieces = list(zip(cuts, cuts[1:]))
-        for q0, q1 in pieces:
+        base, band = pbuf[op.name], key(op.output, r0, r1)
+        for q0, q1 in zip(cuts, cuts[1:]):
             (n, a, b), = _needs(op, q0, q1, net.shapes)
             pt, pb = int(q0 * s - 1 < 0), max(0, (q1 - 1) * s + 1 - (hin - 1))
             assert (b - a + pt + pb - 3) // s + 1 == q1 - q0, (op.name, q0, q1, a, b)
-            base = pbuf[op.name]
             regs = _regs(DW_REGS,
                          MODE=dict(OP=DW_REGS.constant("OP", "DW3X3"), STRIDE=s, PAD_T=pt, PAD_B=pb,
                                    PAD_L=1, PAD_R=1),
@@ -419,10 +418,10 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
                          WEIGHT_ADDR=base, BIAS_ADDR=base + _align(9 * c, 4),
                          SCALE_ADDR=base + _align(9 * c, 4) + 4 * c, DST_ADDR=addr(op.output, q0),
                          QUANT=dict(SHIFT=op.shift, LO=op.lo, HI=op.hi))
-            ok = key(op.output, r0, r1)
-            specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], [] if split else ok,
+            # (pieces write parts of the band: they compute at the same time)
+            specs.append(_Spec(dw, regs, key(xin, a, b) + [f"p:{op.name}"], [] if split else band,
                                what, int((q1 - q0) * w * c * 9 / dw_rate) + 40, choices=dw_any,
-                               parts=ok if split else []))
+                               parts=band if split else []))
     elif op.unit == CORES:
         a_in, b_in = op.inputs
         specs.append(_Spec(CORES, cores_add(addr(a_in, r0), addr(b_in, r0), out, rows * w * c, op),
