@@ -127,13 +127,15 @@ def _compile(lowered, cfg, schedule, dw_split=None):
     # critical path, its extra jobs cost core 0 where core 0 bounds (RTL: the
     # reference block on 4 IMAs sharing 34 arrays 44 724 -> 39 909 cycles, the
     # small network on 2 IMAs sharing 8 106 001 -> 108 815)
-    choices = (False, True) if dw_split is None else (dw_split,)
-    for split in (choices if cfg.dw.instances > 1 else (False,)):
+    several = cfg.dw.instances > 1
+    choices = (False,) if not several else (False, True) if dw_split is None else (dw_split,)
+    for split in choices:
         prog = compile_fused(lowered, cfg, split_dw=split)
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
         prog.model.update(predict(prog))
-        prog.model["dw_split"] = split
+        if several:         # (one DW: nothing to cut)
+            prog.model["dw_split"] = split
         if best is None or prog.model["cycles"] < best.model["cycles"]:
             best = prog
     return best
