@@ -203,6 +203,9 @@ class ImaConfig:
     prog_ns: float = _doc("PCM programming time per 32-bit write (8 weights) in ns",
                           default=1000.0)
     job_contexts: int = _doc("job contexts of the HWPE controller", default=2)
+    job_waits: int = _doc("hardware waits per job context (WAIT0, WAIT1: a queued job starts "
+                          "once other units' job counts reach its counts, so core 0 may queue "
+                          "it early); 0: none, the walker waits in software", default=0)
 
     @property
     def pooled(self) -> bool:
@@ -244,6 +247,7 @@ class ImaConfig:
         _positive(f"{p}.mvm_ns", self.mvm_ns)
         _positive(f"{p}.prog_ns", self.prog_ns)
         _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
+        _int_in(f"{p}.job_waits", self.job_waits, 0, 2)
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,9 @@ class DwConfig:
     ports: str = _doc("'shared': static mux on the IMA's data ports (the paper); "
                       "'own': as many ports of its own", default="shared")
     job_contexts: int = _doc("job contexts of the HWPE controller", default=2)
+    job_waits: int = _doc("hardware waits per job context (WAIT0, WAIT1: a queued job starts "
+                          "once other units' job counts reach its counts, so core 0 may queue "
+                          "it early); 0: none, the walker waits in software", default=0)
 
     def validate(self, p, root):
         _int_in(f"{p}.instances", self.instances, 0, MAX_INSTANCES)
@@ -265,6 +272,7 @@ class DwConfig:
         _check(self.macs % 9 == 0, f"{p}.macs", self.macs, "a multiple of 9 (3x3 taps)")
         _choice(f"{p}.ports", self.ports, ("shared", "own"))
         _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
+        _int_in(f"{p}.job_waits", self.job_waits, 0, 2)
 
 
 CLOCK_MHZ_MIN, CLOCK_MHZ_MAX = 1.0, 5000.0

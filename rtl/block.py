@@ -56,6 +56,11 @@ class ClusterBlock:
       prefix): a 1-bit condition for a ``level`` counter, an amount per clock
       edge for an ``event`` counter.  Signals made in ``__init__`` and driven
       by the block's elaboration; the cluster wires them to the control block.
+    * ``job_count()``: a 16-bit count of the block's ended jobs that other
+      blocks' job waits compare against (an HWPE's FINISHED_JOBS, the DMA's
+      DONE_ID), for kinds with ``job_source``; ``None`` otherwise.
+    * ``job_counts``: with ``wants_job_counts``, an input array receiving every
+      job source's count in ``Composition.job_sources`` order (HWPE job waits).
     * ``external_sources()``, ``synth_stubs()``, ``macro_modules()``: non-Amaranth
       RTL the block instantiates, its port-only stand-ins for synthesis, and
       macros instantiated by module name (empty by default).
@@ -65,6 +70,7 @@ class ClusterBlock:
     ctrl_window: str | None = None
     mem_window: str | None = None
     wants_events: bool = False
+    wants_job_counts: bool = False
     external: tuple[str, ...] = ()
     wave_parts: dict[str, str] = {}
 
@@ -79,6 +85,9 @@ class ClusterBlock:
 
     def activity(self) -> dict:
         return {}
+
+    def job_count(self):
+        return None
 
     def events(self) -> dict:
         """``{event name: 1-bit pulse}``, names ``<instance>_<event>`` as the
@@ -142,6 +151,8 @@ class BlockKind:
       registers the kind adds to the cluster control block.
     * ``tcdm_class``: the master class its interconnect masters' TCDM accesses
       count in (``tcdm.<class>``, rtl/ctrl/counters.py); ``None``: not counted.
+    * ``job_source``: its instances count ended jobs that HWPE job waits may
+      name (``Composition.job_sources``).
     """
 
     name: str = ""
@@ -150,6 +161,7 @@ class BlockKind:
     events: tuple[str, ...] = ()
     readout_registers: tuple[tuple[str, int, str], ...] = ()
     tcdm_class: str | None = None
+    job_source: bool = False
 
     def count(self, cfg: ClusterConfig) -> int:
         """Instances of the kind in ``cfg``."""

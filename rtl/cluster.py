@@ -160,6 +160,15 @@ class Cluster(wiring.Component):
                 if block is ctrl or block.wants_events:
                     m.d.comb += block.evt_in.eq(Cat(sources.get(n, 0) for n in events))
 
+        # job waits: every job source's count to the HWPEs that have waits
+        counts = [self.blocks[n].job_count() if n in self.blocks else None
+                  for n in self.comp.job_sources]
+        for block in self.blocks.values():
+            if block.wants_job_counts:
+                for port, cnt in zip(block.job_counts, counts):
+                    if cnt is not None:
+                        m.d.comb += port.eq(cnt)
+
         if ctrl is not None and getattr(ctrl, "counters", None) is not None:
             self._wire_counters(m, ctrl.counters)
         if self.port_checker is not None:

@@ -52,6 +52,12 @@ class Composition:
     memory_windows: tuple[AddressWindow, ...]
     events: tuple[str, ...]
 
+    @property
+    def job_sources(self) -> tuple[str, ...]:
+        """The instances whose job counts HWPE job waits name (WAITk.SOURCE is an
+        index into this): the kinds with ``job_source``, in instance order."""
+        return tuple(i.name for i in self.instances if i.kind.job_source)
+
     def of_kind(self, name: str) -> list[Instance]:
         return [i for i in self.instances if i.kind.name == name]
 

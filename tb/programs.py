@@ -245,7 +245,10 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
             env["IMCC_TRACE_EVENTS"] = "1"
         r = run_app(cfg, "network", testcase="program_any_exit",
                     defines={"ARENA_BYTES": arena_bytes(cfg),
-                             **({"WALKER_PROFILE": 1} if profile else {})},
+                             **({"WALKER_PROFILE": 1} if profile else {}),
+                             # the walker hands waits to the HWPEs' WAIT registers
+                             **({"JOB_WAITS": 1} if cfg.ima.job_waits or cfg.dw.job_waits
+                                else {})},
                     outputs={"marks": 4 * n_marks, "net_status": 16, "start_cycles": 4,
                              **({"walker_profile": 64} if profile else {})}, env=env,
                     l2_inputs=prog.l2_image(compiled.x), l2_outputs=outputs, progress=progress)

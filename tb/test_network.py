@@ -253,19 +253,25 @@ def test_fused_reference_block_in_rtl_bit_exact(cfg):
 
 
 # half the L1: the reference block's tensors no longer fit, so the fused block runs
-# in stripes of rows (two alternating buffers)
-STRIPED = ONE_IMA.replace(tcdm={"size_kib": 256})
+# in stripes of rows (two alternating buffers); with job waits (ima.job_waits,
+# dw.job_waits: the walker queues HWPE jobs before their inputs are done)
+STRIPED = ONE_IMA.replace(tcdm={"size_kib": 256}, ima={"job_waits": 2}, dw={"job_waits": 1})
 
 
 def test_fused_stripes_take_their_halo_rows_from_l2_in_rtl_bit_exact():
     """A fused segment in stripes: the expand's rows a stripe's depthwise needs
     beyond its own (the halo) were computed by the stripe before and copied to
     L2 for the check; the stripe takes them back with one DMA transfer instead of
-    computing them again, so the expand runs each pixel once.  Every tensor
+    computing them again, so the expand runs each pixel once.  The HWPEs have
+    job waits (two WAIT registers on the IMA, one on the DW): core 0 queues
+    their jobs before the jobs they wait for have ended.  Every tensor
     bit-exact in RTL, the model within MODEL_TOL."""
     from imcc.tb.programs import run_network
     net, x = reference_block()
     c = compile_network(net, x, STRIPED, schedule="fused")
+    table = dict(zip(c.program.units, c.program.unit_table()))
+    assert {u: row[5] >> 8 for u, row in table.items() if u != "cores"} == {"ima": 2, "dw": 1,
+                                                                           "dma": 0}
     stripes = c.program.bands["block"]
     assert stripes > 2
     halos = [j for j in c.program.jobs if " halo " in j.what]

@@ -22,6 +22,12 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 * DMA: bytes at the AXI width + ``dma_job``;
 * cores (residual adds): one element per cycle + ``dw_job``.
 
+An HWPE with job waits (``ima.job_waits``, ``dw.job_waits``) takes a job whose
+waits are not all met when those not met are at most its WAIT registers and
+each names a job already issued of an HWPE or the DMA (as network.c decides);
+the job then starts once they end, without the walker (``gate`` per wait
+handed over).
+
 A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
 holds them for its whole job, so the two run one job at a time.  On a pool of
 arrays (``ima.macro_ports = "pool"``) an IMA job also waits for its array.
@@ -52,7 +58,7 @@ from imcc.rtl.ima.regs import IMA_REGS
 from imcc.sim.ima_perf import cycles_per_mvm
 
 from .functional import _fields
-from .program import CORES, Job, Mark, Program
+from .program import CORES, NO_SOURCE, UNIT_DMA, Job, Mark, Program
 
 __all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "sensitivity", "WALKER"]
 
@@ -74,6 +80,7 @@ class Constants:
     ima_job: float = 13.0      # job check, pipeline fill and drain of an IMA job
     dw_job: float = 61.3        # a DW job's start-up
     dma_job: float = 28.4       # a transfer's start-up (L2 latency, AXI bursts)
+    gate: float = 40.0          # job waits: per wait handed to a WAIT register (its word, the write)
 
 
 CONSTANTS = Constants()
@@ -126,7 +133,8 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     if speed.get(WALKER, 1) != 1:
         f = speed[WALKER]
         k = replace(k, **{n: getattr(k, n) / f
-                          for n in ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake")})
+                          for n in ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake",
+                                    "gate")})
     # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
     # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
     from imcc.rtl.registry import compose
@@ -139,6 +147,9 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
                 group[d] = imas[n]
     table = dict(zip(prog.units, prog.unit_table()))
     room = {u: row[4] for u, row in table.items()}
+    gates = {u: (row[5] >> 8) & 0xFF for u, row in table.items()}
+    source = {u: row[5] & 0xFF for u, row in table.items()}
+    is_dma = {u: row[1] == UNIT_DMA for u, row in table.items()}
     writes = prog.register_writes()
     entries = prog.entries
     ended: dict[str, list[float]] = {u: [] for u in prog.units}   # end times, in order
@@ -219,13 +230,21 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
         t += k.per_unit * len(heads)
         for i, u in heads:
             e = entries[i]
-            if not (met(e, at) and issued[u] - done(u, at) < room[u]):
+            if issued[u] - done(u, at) >= room[u]:
                 continue
+            # the waits not met: the unit's WAIT registers take them if they name
+            # issued jobs of job sources (within the walker's 256 DMA ids)
+            late = [(v, c) for v, c in e.waits.items() if done(v, at) < c]
+            if late and not (len(late) <= gates[u] and all(
+                    source[v] != NO_SOURCE and issued[v] >= c
+                    and (not is_dma[v] or issued[v] - c < 256) for v, c in late)):
+                continue
+            dep = max((ended[v][c - 1] for v, c in late), default=0.0)
             words = 1 + len(e.waits) + 2 * len(writes[id(e)])
-            t += k.issue + k.per_word * words
+            t += k.issue + k.per_word * words + k.gate * len(late)
             dur = job_cycles(prog, e, k) / speed.get(u, 1)
             g = group[u]
-            start = max(t, free[g])
+            start = max(t, free[g], dep)
             a = pool_array(u, e)
             if a is not None:       # a pool's array computes one MVM at a time
                 start = max(start, array_free.get(a, 0.0))

@@ -57,6 +57,7 @@ KIND_JOB, KIND_MARK, KIND_NEXT, KIND_END, KIND_WAIT = 0, 1, 2, 3, 4
 UNIT_HWPE, UNIT_DMA, UNIT_CORES = 0, 1, 2
 CORES = "cores"          # the pseudo-unit of work core 0 does with the other cores
 NO_EVENT = 0xFF
+NO_SOURCE = 0xFF                         # a unit whose job count no WAIT may name
 MAX_WAIT_BACK = 255                      # the walker remembers the last 256 DMA ids
 # L1 kept for network.c's own data (two job-list chunks, DMA ids, marks) and the stacks
 RESERVED_L1 = 16 * 1024
@@ -215,21 +216,32 @@ class Program:
             held.update((o, v & 0xFFFF_FFFF) for o, v in j.regs)
         return out
 
+    def job_waits(self, unit: str) -> int:
+        """The unit's hardware job waits (WAIT registers per job context; 0: none)."""
+        if unit == CORES:
+            return 0
+        from imcc.rtl.registry import compose
+        kind = compose(self.cfg).instance(unit).kind.name
+        return getattr(getattr(self.cfg, kind), "job_waits", 0)
+
     def unit_table(self) -> list[tuple[int, ...]]:
         """Per unit: base address, kind, done and error event bits, room (HWPE job
-        contexts, DMA queue slots), 0."""
+        contexts, DMA queue slots), and its job waits (bits 15:8) and job source
+        index (bits 7:0, ``NO_SOURCE``: not one), docs/compiler.md "Job waits"."""
         from imcc.rtl.registry import compose
         comp = compose(self.cfg)
+        sources = comp.job_sources
         out = []
         for u in self.units:
             if u == CORES:          # runs on the cores themselves: no events, no room limit
-                out.append((0, UNIT_CORES, NO_EVENT, NO_EVENT, 1, 0))
+                out.append((0, UNIT_CORES, NO_EVENT, NO_EVENT, 1, NO_SOURCE))
                 continue
             bits = comp.event_bits(u)
             kind = UNIT_DMA if comp.instance(u).kind.name == "dma" else UNIT_HWPE
             room = self.cfg.dma.queue if kind == UNIT_DMA else self._contexts(u)
+            src = sources.index(u) if u in sources else NO_SOURCE
             out.append((comp.base(comp.window_of(u)), kind, EVT_ACC + bits["done"],
-                        EVT_ACC + bits["error"], room, 0))
+                        EVT_ACC + bits["error"], room, self.job_waits(u) << 8 | src))
         return out
 
     def encode(self) -> bytes:

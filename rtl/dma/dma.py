@@ -61,6 +61,7 @@ class Dma(wiring.Component, ClusterBlock):
         self._quiet = Signal(name=f"{name}_quiet")
         self._act = {"busy": Signal(name=f"{name}_act_busy"),
                      "bytes": Signal(8, name=f"{name}_act_bytes")}
+        self._count = Signal(16, name=f"{name}_job_count")
 
     def tcdm_masters(self) -> dict:
         return {n: getattr(self, n) for n in self.master_names}
@@ -70,6 +71,10 @@ class Dma(wiring.Component, ClusterBlock):
 
     def quiet(self):
         return self._quiet
+
+    def job_count(self):
+        """DONE_ID: HWPE job waits on a transfer compare against its id."""
+        return self._count
 
     def activity(self) -> dict:
         return self._act
@@ -197,4 +202,5 @@ class Dma(wiring.Component, ClusterBlock):
                      self.evt_error.eq((mover.done & mover.error) | refuse)]
         m.d.comb += [self._act["busy"].eq(queued != 0), self._act["bytes"].eq(mover.moved)]
         m.d.comb += self._quiet.eq(~running & ~queue.r_rdy & ~self.evt_done)
+        m.d.comb += self._count.eq(done_id)
         return m

@@ -12,6 +12,7 @@ class DmaKind(BlockKind):
     events ``dma_done`` / ``dma_error`` and the AXI4 manager port ``dma_axi``."""
 
     name = "dma"
+    job_source = True
     window = "instance"
     events = ("done", "error")
     tcdm_class = "dma"

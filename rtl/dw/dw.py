@@ -33,7 +33,8 @@ class Dw(wiring.Component, ClusterBlock):
     # the end-of-job interrupt lines leave the cluster too, as the IMA's and the DMA's
     external = ("evt_done", "evt_error")
 
-    def __init__(self, cfg: ClusterConfig, name: str = "dw", masters: list[str] | None = None):
+    def __init__(self, cfg: ClusterConfig, name: str = "dw", masters: list[str] | None = None,
+                 sources: int = 0):
         from .kind import DwKind
         self.cfg, self.name, self.ctrl_window = cfg, name, name
         self.window_bits = (cfg.interconnect.periph_window_kib * 1024).bit_length() - 1
@@ -41,7 +42,13 @@ class Dw(wiring.Component, ClusterBlock):
         members = {"ctrl": In(TargetSignature(self.window_bits))}
         members.update({n: Out(TcdmSignature()) for n in self.master_names})
         members.update(busy=Out(1), evt_done=Out(1), evt_error=Out(1))
+        # job waits (dw.job_waits): every job source's count, from the cluster
+        self.sources = sources
+        self.wants_job_counts = cfg.dw.job_waits > 0
+        if self.wants_job_counts:
+            members.update(job_counts=In(16).array(max(1, sources)))
         super().__init__(members)
+        self._count = Signal(16, name=f"{name}_job_count")
         self._quiet = Signal(name=f"{name}_quiet")
         self._act = {"busy": Signal(name=f"{name}_act_busy"),
                      "macs": Signal(16, name=f"{name}_act_macs")}
@@ -61,10 +68,17 @@ class Dw(wiring.Component, ClusterBlock):
     def port_busy(self):
         return self.busy
 
+    def job_count(self):
+        return self._count
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.ctrl = ctl = HwpeController(DW_REGS, self.cfg.dw.job_contexts,
-                                                 self.window_bits)
+                                                 self.window_bits, waits=self.cfg.dw.job_waits,
+                                                 sources=self.sources)
+        m.d.comb += self._count.eq(ctl.count)
+        if self.wants_job_counts:
+            m.d.comb += [a.eq(b) for a, b in zip(ctl.job_counts, self.job_counts)]
         # The engine's clock is gated while it is idle, as PULP clusters gate
         # idle accelerators: it is quiescent in IDLE (no request outstanding,
         # done/error are combinational), so only reset, a start and the job

@@ -14,6 +14,7 @@ class DwKind(BlockKind):
     ports of its own (``dw0..`` for the first, ``dw<k>_0..`` for the others)."""
 
     name = "dw"
+    job_source = True
     window = "instance"
     events = ("done", "error")
     tcdm_class = "dw"
@@ -53,4 +54,4 @@ class DwKind(BlockKind):
 
     def build(self, cfg, inst, comp):
         from .dw import Dw
-        return Dw(cfg, inst.name, self.masters(cfg, inst.index))
+        return Dw(cfg, inst.name, self.masters(cfg, inst.index), sources=len(comp.job_sources))

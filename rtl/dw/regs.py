@@ -1,7 +1,7 @@
 """The depthwise accelerator's register description: the one source of its RTL
 decode, C header (``imcc_dw.h``), Python constants and docs/dw-registers.md."""
 
-from ..hwpe.regs import Field, Register, RegisterMap, control_registers
+from ..hwpe.regs import ERR_WAIT, Field, Register, RegisterMap, control_registers, wait_registers
 
 __all__ = ["DW_REGS", "ERR", "OP"]
 
@@ -20,6 +20,7 @@ ERR = [
                    "SRC_ADDR or SRC2_ADDR, which is safe: each element is read before it is "
                    "written)"),
     ("BUS", 7, "a data port answered with a bus error (the job still ran to its end)"),
+    ERR_WAIT,
 ]
 OP = [
     ("DW3X3", 0, "depthwise 3x3: y[c] = clip(round(((sum of 9 taps x[.]*w[.][c]) + bias[c]) "
@@ -62,7 +63,7 @@ _JOB = [
 DW_REGS = RegisterMap(
     name="dw",
     title="Depthwise 3x3 and element-wise add accelerator (DW)",
-    registers=tuple(control_registers() + _JOB),
+    registers=tuple(control_registers() + _JOB + wait_registers()),
     constants={"ERR": ERR, "OP": OP},
     notes=("Job registers (0x20-0x4c) exist once per job context; reads and writes reach the "
            "context being configured. Tensors are int8 HWC; the output of DW3X3 has "

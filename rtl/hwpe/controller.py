@@ -9,6 +9,16 @@ while the next ones are configured.  Every job end (with or without error)
 pulses ``evt_done``; a job with a non-zero error code also pulses
 ``evt_error``, and STATUS.ERROR keeps the code until the next job ends.
 
+Job waits (``waits`` > 0, registers WAIT0.. of kind ``wait``): the job at
+the head of the queue starts only once every WAIT with ON set is met by the
+``job_counts`` input (one 16-bit count per job source of the cluster: the
+HWPEs' FINISHED_JOBS, the DMA's DONE_ID), so software may queue a job before
+the jobs it depends on have ended.  A WAIT naming a source beyond
+``sources`` ends the job at once with error ERR_WAIT, without starting it
+(the accelerator never sees it).  A wait that is never met keeps the job
+queued; SOFT_CLEAR drops it.  ``count`` gives the low 16 bits of
+FINISHED_JOBS to the other controllers.
+
 The accelerator sees the running context through ``job`` (:class:`JobSignature`):
 ``start`` (one cycle; the job registers of ``job`` stay stable until it
 answers ``done`` with an ``error`` code), ``clear`` (SOFT_CLEAR: drop the job,
@@ -33,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..interconnect.protocol import TargetSignature
-from .regs import STATUS_BUSY, STATUS_ERROR, RegisterMap
+from .regs import ERR_WAIT, STATUS_BUSY, STATUS_ERROR, RegisterMap
 
 __all__ = ["HwpeController", "JobSignature", "IoSignature", "ERROR_BITS", "JOB_ID_BITS"]
 
@@ -81,9 +91,14 @@ class IoSignature(wiring.Signature):
 
 
 class HwpeController(wiring.Component):
-    def __init__(self, regmap: RegisterMap, contexts: int, window_bits: int):
+    def __init__(self, regmap: RegisterMap, contexts: int, window_bits: int, *,
+                 waits: int = 0, sources: int = 0):
         if contexts < 2:
             raise ValueError("an HWPE controller needs at least two job contexts")
+        if waits > len(regmap.of_kind("wait")):
+            raise ValueError(f"{regmap.name}: {waits} job waits, the register map has "
+                             f"{len(regmap.of_kind('wait'))}")
+        self.waits, self.sources = waits, sources
         if regmap.span > 1 << window_bits:
             raise ValueError(f"register map of {regmap.name} ({regmap.span} bytes) exceeds the "
                              f"{1 << window_bits}-byte window")
@@ -97,6 +112,8 @@ class HwpeController(wiring.Component):
             "evt_error": Out(1),
             "quiet": Out(1),        # no job starts, ends or is cleared at the next edge
             "busy": Out(1),         # STATUS.BUSY (the activity counters' busy cycles)
+            "count": Out(16),       # FINISHED_JOBS, low bits: a job source for the waits
+            **({"job_counts": In(16).array(max(1, sources))} if waits else {}),
         })
 
     def elaborate(self, platform):
@@ -106,8 +123,11 @@ class HwpeController(wiring.Component):
 
         state = [Signal(2, name=f"ctx{k}_state") for k in range(n)]
         ids = [Signal(JOB_ID_BITS, name=f"ctx{k}_id") for k in range(n)]
+        # the wait registers this controller builds (WAITk for k < waits; the rest unmapped)
+        wait_regs = rm.of_kind("wait")[:self.waits]
+        regs = [r for r in rm.registers if r.kind != "wait" or r in wait_regs]
         jregs = {r.name: [Signal(r.width, init=r.reset, name=f"ctx{k}_{_member(r)}")
-                          for k in range(n)] for r in rm.of_kind("job")}
+                          for k in range(n)] for r in rm.of_kind("job") + wait_regs}
         wr = Signal(pbits)          # context being configured (ring order)
         rd = Signal(pbits)          # next / running context
         next_id = Signal(JOB_ID_BITS)
@@ -142,7 +162,7 @@ class HwpeController(wiring.Component):
         rdata = Signal(32)
         err = Signal()
         hits = {}
-        for r in rm.registers:
+        for r in regs:
             h = Signal(name=f"hit_{_member(r)}")
             m.d.comb += h.eq(c.req & (word == r.offset // 4))
             hits[r.name] = h
@@ -152,12 +172,12 @@ class HwpeController(wiring.Component):
             m.d.comb += err.eq(1)
         bytemask = Cat(Mux(c.be[i], Const(0xFF, 8), Const(0, 8)) for i in range(4))
 
-        for r in rm.registers:
+        for r in regs:
             h = hits[r.name]
             if r.access == "ro":
                 with m.If(h & c.we):
                     m.d.comb += err.eq(1)
-            if r.kind == "job":
+            if r.kind in ("job", "wait"):
                 with m.If(h & rd_req):
                     m.d.comb += rdata.eq(at(jregs[r.name], wr))
                 with m.If(h & wr_req):
@@ -234,11 +254,31 @@ class HwpeController(wiring.Component):
         # start and clear reach the accelerator one cycle later, registered: no
         # combinational path from the bus into the accelerator's control logic.
         m.d.sync += job.clear.eq(clear)
-        can_start = Signal()
-        m.d.comb += can_start.eq((rd_state == QUEUED) & ~running & job.idle & ~clear)
+        # the head job's waits: met (every WAIT with ON set reached), bad (one names
+        # no job source: the job ends with ERR_WAIT instead of starting)
+        met, bad = Signal(init=1), Signal()
+        if wait_regs:
+            f = wait_regs[0]
+            on, src, cnt = f.field("ON"), f.field("SOURCE"), f.field("COUNT")
+            counts = Array(self.job_counts)
+            met_k, bad_k = [], []
+            for r in wait_regs:
+                w = at(jregs[r.name], rd)
+                w_on, w_src = w[on.lsb], w[src.lsb:src.lsb + src.width]
+                valid = w_src < self.sources
+                diff = Signal(16, name=f"{_member(r)}_diff")
+                m.d.comb += diff.eq(counts[w_src] - w[cnt.lsb:cnt.lsb + cnt.width])
+                met_k.append(~w_on | (valid & ~diff[15]))
+                bad_k.append(w_on & ~valid)
+            m.d.comb += [met.eq(Cat(met_k).all()), bad.eq(Cat(bad_k).any())]
+        head = Signal()
+        m.d.comb += head.eq((rd_state == QUEUED) & ~running & job.idle & ~clear)
+        can_start, reject = Signal(), Signal()
+        m.d.comb += [can_start.eq(head & met & ~bad), reject.eq(head & bad)]
         m.d.sync += job.start.eq(can_start)
         # (bus accesses are the interconnect's activity; evt_* pulses settle)
-        m.d.comb += self.quiet.eq(~can_start & ~job.start & ~job.clear & ~job.done)
+        m.d.comb += self.quiet.eq(~can_start & ~reject & ~job.start & ~job.clear & ~job.done)
+        m.d.comb += self.count.eq(finished[:16])
         m.d.sync += [self.evt_done.eq(0), self.evt_error.eq(0)]
         with m.If(can_start):
             m.d.sync += [running.eq(1), running_id.eq(at(ids, rd))]
@@ -253,6 +293,16 @@ class HwpeController(wiring.Component):
                 fr = rm["FAILED"]
                 m.d.sync += [failed[fr.field("ERROR").lsb:][:ERROR_BITS].eq(job.error),
                              failed[fr.field("JOB").lsb:][:16].eq(finished + 1)]
+            for k in range(n):
+                with m.If(rd == k):
+                    m.d.sync += state[k].eq(FREE)
+        # a job whose wait names no source ends as if it had run, with ERR_WAIT
+        with m.If(reject):
+            fr = rm["FAILED"]
+            m.d.sync += [rd.eq(inc(rd)), finished.eq(finished + 1), last_err.eq(ERR_WAIT[1]),
+                         self.evt_done.eq(1), self.evt_error.eq(1),
+                         failed[fr.field("ERROR").lsb:][:ERROR_BITS].eq(ERR_WAIT[1]),
+                         failed[fr.field("JOB").lsb:][:16].eq(finished + 1)]
             for k in range(n):
                 with m.If(rd == k):
                     m.d.sync += state[k].eq(FREE)

@@ -11,7 +11,10 @@ kinds:
   the controller itself (:func:`control_registers`);
 * ``job``: one copy per job context, written between ACQUIRE and TRIGGER and
   read by the accelerator while that job runs;
-* ``io``: implemented by the accelerator (the controller forwards accesses).
+* ``io``: implemented by the accelerator (the controller forwards accesses);
+* ``wait``: one copy per job context like ``job``, read by the controller
+  itself: a queued job starts only once the counts it names are reached
+  (:func:`wait_registers`; built when the kind's ``job_waits`` is set).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-__all__ = ["Field", "Register", "RegisterMap", "control_registers", "STATUS_BUSY",
-           "STATUS_ERROR", "ACCESS", "HWPE_REGS"]
+__all__ = ["Field", "Register", "RegisterMap", "control_registers", "wait_registers",
+           "STATUS_BUSY", "STATUS_ERROR", "ACCESS", "HWPE_REGS", "MAX_WAITS", "WAIT_OFFSET",
+           "ERR_WAIT"]
 
 ACCESS = {"rw": "read/write", "ro": "read-only", "wo": "write-only"}
-KINDS = ("ctrl", "job", "io")
+KINDS = ("ctrl", "job", "io", "wait")
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,33 @@ def control_registers(status_fields: tuple[Field, ...] = ()) -> list[Register]:
                  "clear counters and status (the accelerator drains its in-flight "
                  "transfers first; STATUS.BUSY shows when it is done)", kind="ctrl"),
     ]
+
+
+MAX_WAITS = 2          # WAIT registers per job context at most
+WAIT_OFFSET = 0xC0     # WAIT0; WAITk at WAIT_OFFSET + 4k
+# STATUS.ERROR of a job whose WAIT names no job source (every accelerator's ERR set has it)
+ERR_WAIT = ("WAIT", 15, "a WAIT register with ON set names a SOURCE the cluster does not have "
+                        "(the job ends without running)")
+
+
+def wait_registers() -> list[Register]:
+    """The job waits (kind ``wait``, offsets ``WAIT_OFFSET`` + 4k): hardware
+    dependencies of a queued job, so software may queue a job before the jobs it
+    depends on have ended.  The controller starts the job at the head of its
+    queue only when, for every WAIT with ON set, the job count of SOURCE has
+    reached COUNT (compared modulo 2^16: count - COUNT as a signed 16-bit
+    number is not negative).  The job sources are the cluster's HWPEs (their
+    FINISHED_JOBS) and its DMA (its DONE_ID), in instance order
+    (``Composition.job_sources``; the network compiler's unit table gives each
+    unit's index).  Built only when the kind's ``job_waits`` configuration is at
+    least k + 1; otherwise WAITk is unmapped (a bus error)."""
+    fields = (Field("COUNT", 0, 16, "the count to reach (low 16 bits)"),
+              Field("SOURCE", 16, 8, "the job source whose count is compared"),
+              Field("ON", 31, 1, "1: the job waits for this count; 0: this WAIT is ignored"))
+    return [Register(f"WAIT{k}", WAIT_OFFSET + 4 * k, "rw",
+                     f"hardware wait {k} of the job context: start only once SOURCE's job "
+                     "count reaches COUNT", kind="wait", fields=fields)
+            for k in range(MAX_WAITS)]
 
 
 @dataclass(frozen=True)
@@ -266,7 +297,8 @@ class RegisterMap:
         return mod
 
     def markdown(self, base: int | None = None) -> str:
-        kinds = {"ctrl": "control", "job": "job context", "io": "direct"}
+        kinds = {"ctrl": "control", "job": "job context", "io": "direct",
+                 "wait": "job context (waits)"}
         out = [f"# {self.title}: registers", "",
                "Generated from the register description "
                f"(`{self.name}` register map) by `imcc gen`; do not edit by hand.", ""]
@@ -301,4 +333,4 @@ class RegisterMap:
 # imcc_hwpe.h behind sw/hal/hwpe.h; each kind's own map adds its STATUS bits
 # and job registers).
 HWPE_REGS = RegisterMap("hwpe", "HWPE control registers (every accelerator)",
-                        tuple(control_registers()))
+                        tuple(control_registers() + wait_registers()))

@@ -32,7 +32,8 @@ class Ima(wiring.Component, ClusterBlock):
     names (:class:`~imcc.rtl.ima.kind.ImaKind`), data ports first, then the
     separate sink ports if configured."""
 
-    def __init__(self, cfg: ClusterConfig, name: str = "ima", masters: list[str] | None = None):
+    def __init__(self, cfg: ClusterConfig, name: str = "ima", masters: list[str] | None = None,
+                 sources: int = 0):
         from .kind import ImaKind
         self.cfg, self.name = cfg, name
         ima = cfg.ima
@@ -54,6 +55,12 @@ class Ima(wiring.Component, ClusterBlock):
         else:
             members.update(macro=macro.array(ima.arrays) if ima.arrays > 1 else macro)
         members.update(evt_done=Out(1), evt_error=Out(1))
+        # job waits (ima.job_waits): every job source's count, from the cluster
+        self.sources = sources
+        self.wants_job_counts = ima.job_waits > 0
+        if self.wants_job_counts:
+            members.update(job_counts=In(16).array(max(1, sources)))
+        self._count = Signal(16, name=f"{name}_job_count")
         self.window_bits = window_bits
         super().__init__(members)
         self._busy = Signal(name=f"{name}_busy")
@@ -74,6 +81,9 @@ class Ima(wiring.Component, ClusterBlock):
     def events(self) -> dict:
         return {f"{self.name}_done": self.evt_done, f"{self.name}_error": self.evt_error}
 
+    def job_count(self):
+        return self._count
+
     def quiet(self):
         return self._quiet
 
@@ -83,7 +93,11 @@ class Ima(wiring.Component, ClusterBlock):
     def elaborate(self, platform):
         m = Module()
         m.submodules.ctrl = ctl = HwpeController(IMA_REGS, self.cfg.ima.job_contexts,
-                                                 self.window_bits)
+                                                 self.window_bits, waits=self.cfg.ima.job_waits,
+                                                 sources=self.sources)
+        m.d.comb += self._count.eq(ctl.count)
+        if self.wants_job_counts:
+            m.d.comb += [a.eq(b) for a, b in zip(ctl.job_counts, self.job_counts)]
         m.submodules.engine = eng = Engine(self.cfg)
         wiring.connect(m, wiring.flipped(self.ctrl), ctl.ctrl)
         wiring.connect(m, ctl.job, eng.job)

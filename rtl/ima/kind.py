@@ -14,6 +14,7 @@ class ImaKind(BlockKind):
     own sink ports ``<instance>_sink*``."""
 
     name = "ima"
+    job_source = True
     window = "instance"
     events = ("done", "error")
     tcdm_class = "ima"
@@ -57,4 +58,4 @@ class ImaKind(BlockKind):
 
     def build(self, cfg, inst, comp):
         from .ima import Ima
-        return Ima(cfg, inst.name, self.masters(cfg, inst.index))
+        return Ima(cfg, inst.name, self.masters(cfg, inst.index), sources=len(comp.job_sources))

@@ -1,7 +1,7 @@
 """The IMA's register description: the one source of its RTL decode, C header
 (``imcc_ima.h``), Python constants and docs/ima-registers.md."""
 
-from ..hwpe.regs import Field, Register, RegisterMap, control_registers
+from ..hwpe.regs import ERR_WAIT, Field, Register, RegisterMap, control_registers, wait_registers
 
 __all__ = ["IMA_REGS", "ERR", "OP"]
 
@@ -22,6 +22,7 @@ ERR = [
                    "source's, so outputs would overwrite inputs still to be read"),
     ("BUS", 7, "a data port answered with a bus error (the job still ran to its end)"),
     ("ARRAY", 9, "ARRAY.INDEX names no crossbar array of this IMA (configuration ima.arrays)"),
+    ERR_WAIT,
 ]
 OP = [
     ("MVM", 0, "one MVM per step: stream in ROWS.COUNT bytes, stream out COLS.COUNT bytes"),
@@ -106,7 +107,7 @@ _STATUS = (
 IMA_REGS = RegisterMap(
     name="ima",
     title="In-memory accelerator (IMA)",
-    registers=tuple(control_registers(_STATUS) + _JOB + _IO),
+    registers=tuple(control_registers(_STATUS) + _JOB + _IO + wait_registers()),
     constants={"ERR": ERR, "OP": OP},
     notes=("Job registers (0x20-0x70) exist once per job context; reads and writes reach the "
            "context being configured. A job (one TRIGGER) runs STEPS.INNER x STEPS.OUTER "

@@ -18,7 +18,12 @@
    on the units' events.  An HWPE job is
    ACQUIREd, its registers written (only those that differ from what its job
    context holds: the compiler encodes the difference) and TRIGGERed; a DMA
-   transfer is described and launched (NEXT_ID).  A MARK (a barrier: nothing
+   transfer is described and launched (NEXT_ID).  An HWPE with job waits
+   (ima.job_waits, dw.job_waits: WAIT registers per job context) takes a job
+   before its waits are met, as long as every wait not met names a job already
+   issued, of an HWPE or the DMA, and they are at most its WAIT registers: the
+   controller starts it once they are met (docs/compiler.md, "Job waits"), so
+   the unit never waits for core 0 to come round.  A MARK (a barrier: nothing
    after it goes before it) waits for its counts and stores the cycle counter
    (the per-layer cycles of the report); a WAIT is a barrier that records
    nothing.  An error event of any unit ends the run: exit code 1, net_status
@@ -29,6 +34,7 @@
 #include "imcc.h"
 #include "dma.h"
 #include "kernels.h"
+#include "imcc_hwpe.h"
 
 #ifndef ARENA_BYTES
 #define ARENA_BYTES 4096
@@ -38,7 +44,8 @@
 #define HEADER_BYTES 256
 #define CHUNK 4096
 #define MAX_UNITS 8
-#define UNIT_WORDS 6                   /* base, kind, done bit, error bit, contexts, 0 */
+#define UNIT_WORDS 6                   /* base, kind, done bit, error bit, contexts, waits|source */
+#define NO_SOURCE 0xff
 #define WINDOW 64                      /* the ring: at most this many entries ahead (a power of 2) */
 #define PARSE_STEP 4
 #define NONE 0xffffffffu
@@ -182,6 +189,62 @@ static int has_room(uint32_t u) {
   return issued[u] - ended_jobs[u] < room[u];
 }
 
+#ifdef JOB_WAITS
+/* Job waits (-D JOB_WAITS: tb/programs.py builds the walker with it when the
+   configuration has ima.job_waits or dw.job_waits; without it the scan is the
+   plain one).  Per unit its WAIT registers and its job source index. */
+static uint32_t n_waits[MAX_UNITS], source[MAX_UNITS];
+
+/* The WAIT word that has an HWPE start a job once unit v has ended c jobs, if v
+   is a job source and its c-th job was issued (an HWPE counts its jobs, the
+   DMA its transfer ids); 0: it cannot (the walker waits for it itself). */
+static uint32_t wait_word(uint32_t v, uint32_t c) {
+  uint32_t n;
+  if (source[v] == NO_SOURCE) return 0;
+  if (kind[v] == DMAU) {
+    if (c > dma_seq || dma_seq - c >= 256) return 0;
+    n = dma_ids[(c - 1) & 255];
+  } else {
+    if (c > issued[v]) return 0;
+    n = c;
+  }
+  return IMCC_HWPE_WAIT0_ON_MASK | source[v] << IMCC_HWPE_WAIT0_SOURCE_LSB |
+         (n & IMCC_HWPE_WAIT0_COUNT_MASK);
+}
+
+static uint32_t gate[2], ngate;          /* the WAIT words of the job being issued */
+
+/* The waits of entry e from its k-th on that are not met go to unit u's WAIT
+   registers (gate[], ngate): 1 if they all can (out of the scan's loop, so a
+   walk without job waits pays nothing for them). */
+static __attribute__((noinline)) int gate_waits(const uint32_t *e, uint32_t k, uint32_t u) {
+  uint32_t nw = (e[0] >> 8) & 255;
+  ngate = 0;
+  for (; k < nw; k++) {
+    uint32_t v = e[1 + k] >> 24, c = e[1 + k] & 0xffffff, g;
+    if (ended(v, c)) continue;
+    if (ngate == n_waits[u] || !(g = wait_word(v, c))) return 0;
+    gate[ngate++] = g;
+  }
+  return 1;
+}
+
+/* Unit u's WAIT registers for the job being issued: gate[], then off (the job
+   context may hold an earlier job's). */
+static __attribute__((noinline)) void write_waits(uint32_t b, uint32_t u) {
+  for (uint32_t i = 0; i < n_waits[u]; i++)
+    IMCC_REG(b, IMCC_HWPE_WAIT0 + 4 * i) = i < ngate ? gate[i] : 0;
+  ngate = 0;
+}
+#define HAS_WAITS(u) n_waits[u]
+#define GATE(e, k, u) gate_waits(e, k, u)
+#define WRITE_WAITS(b, u) do { if (n_waits[u]) write_waits(b, u); } while (0)
+#else
+#define HAS_WAITS(u) 0
+#define GATE(e, k, u) 0
+#define WRITE_WAITS(b, u) do { } while (0)
+#endif
+
 static void issue(const uint32_t *e) {
   uint32_t w0 = e[0], u = (w0 >> 4) & 15, nw = (w0 >> 8) & 255, nr = w0 >> 16;
   const uint32_t *r = e + 1 + nw;
@@ -197,6 +260,7 @@ static void issue(const uint32_t *e) {
   if (kind[u] == HWPE) {
     while (IMCC_REG(b, ACQUIRE) == 0xffffffffu) sleep_events();
     for (uint32_t i = 0; i < nr; i++, r += 2) IMCC_REG(b, r[0]) = r[1];
+    WRITE_WAITS(b, u);
     IMCC_REG(b, TRIGGER) = 0;
     issued[u]++;
   } else {
@@ -239,6 +303,11 @@ int main(void) {
     kind[u] = t[1];
     room[u] = t[4];
     err_bit[u] = t[3];
+#ifdef JOB_WAITS
+    source[u] = t[5] & 0xff;
+    n_waits[u] = (t[5] >> 8) & 0xff;
+    if (n_waits[u] > 2) n_waits[u] = 2;
+#endif
     if (kind[u] == CORES) continue;   /* no events: its work ends before the next entry */
     if (kind[u] == DMAU) dma_unit = u;
     else {
@@ -340,7 +409,11 @@ int main(void) {
       uint32_t nw = (e[0] >> 8) & 255, k = seen[u];
       while (k < nw && ended(e[1 + k] >> 24, e[1 + k] & 0xffffff)) k++;
       seen[u] = k;
-      if (k < nw || !has_room(u)) { PROF(3); continue; }
+      /* waits not met: the unit's WAIT registers may take them */
+      if ((k < nw && !HAS_WAITS(u)) || !has_room(u) || (k < nw && !GATE(e, k, u))) {
+        PROF(3);
+        continue;
+      }
       PROF(3);
       issue(e);
       net_status[0]++;
