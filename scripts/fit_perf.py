@@ -38,6 +38,11 @@ POOL4_224 = {"ima": {"instances": 4, "arrays": 34, "macro_ports": "pool"},
              "dw": {"instances": 2, "ports": "own"}, "dma": {"data_width": 128}}
 
 
+def _waits(sets, n=2):
+    """``sets`` with n job waits on the IMAs and the DWs."""
+    return {**sets, "ima": {**sets["ima"], "job_waits": n}, "dw": {**sets.get("dw", {}), "job_waits": n}}
+
+
 def _mnv2(res, width):
     return lambda: randomize(mobilenetv2(res, width), 0)
 
@@ -58,8 +63,13 @@ CASES = {
     "block_fused_pool2": (reference_block, POOL2, "fused"),
     "mnv2_32_fused_pool2": (_mnv2(32, 0.35), POOL2, "fused"),
     "mnv2_224_fused_pool4": (_mnv2(224, 1.0), POOL4_224, "fused"),
+    # the same with job waits (ima.job_waits, dw.job_waits): the walker hands waits over
+    "block_fused_pool2_waits": (reference_block, _waits(POOL2), "fused"),
+    "mnv2_32_fused_pool2_waits": (_mnv2(32, 0.35), _waits(POOL2), "fused"),
+    "mnv2_224_fused_pool4_waits": (_mnv2(224, 1.0), _waits(POOL4_224), "fused"),
 }
-FIT = ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake", "ima_job", "dw_job", "dma_job")
+FIT = ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake", "ima_job", "dw_job", "dma_job",
+       "gate", "gate_try")
 
 
 def compiled(name):

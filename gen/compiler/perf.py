@@ -25,8 +25,8 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 An HWPE with job waits (``ima.job_waits``, ``dw.job_waits``) takes a job whose
 waits are not all met when those not met are at most its WAIT registers and
 each names a job already issued of an HWPE or the DMA (as network.c decides);
-the job then starts once they end, without the walker (``gate`` per wait
-handed over).
+the job then starts once they end, without the walker (``gate`` per such
+unit's issue, ``gate_try`` per look at a head whose waits are not met).
 
 A DW sharing an IMA's data ports (``dw.ports = "shared"``, the paper's mux)
 holds them for its whole job, so the two run one job at a time.  On a pool of
@@ -40,7 +40,8 @@ linked as it is parsed, the next barrier is found by passing ring entries,
 The constants are fitted by scripts/fit_perf.py to RTL runs (MobileNetV2
 224 fused on 2 x 17 arrays at 4 and 2 data ports, the reference block fused
 on one and two IMAs, MobileNetV2 32/0.35 fused on one and two IMAs and
-layer by layer, at several lookaheads; per segment); tb/test_network.py's fused RTL tests hold the model to
+layer by layer, the block, the small network and MobileNetV2 224 on pools of
+arrays with and without job waits; per segment); tb/test_network.py's fused RTL tests hold the model to
 MODEL_TOL of every run (docs/compiler.md lists the points).  Returns the
 cycles from the walker's start to each MARK, as the run's ``marks`` count
 them.
@@ -70,17 +71,18 @@ PARSE_STEP = 4        # entries parsed between scans
 
 @dataclass(frozen=True)
 class Constants:
-    issue: float = 175.6         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
-    per_word: float = 3.2       # walker cycles per word of the entry (register writes, waits)
-    parse: float = 35.4         # an entry parsed into the ring
-    scan: float = 26.7          # a scan (reading the units' end counts)
-    per_unit: float = 33.1      # each unit head a scan looks at (its waits, room)
-    skip: float = 7.8           # per ring entry passed over finding the next barrier
+    issue: float = 176.4         # walker cycles per issued job (ACQUIRE, TRIGGER, bookkeeping)
+    per_word: float = 3.6       # walker cycles per word of the entry (register writes, waits)
+    parse: float = 31.4         # an entry parsed into the ring
+    scan: float = 23.4          # a scan (reading the units' end counts)
+    per_unit: float = 36.8      # each unit head a scan looks at (its waits, room)
+    skip: float = 4.9           # per ring entry passed over finding the next barrier
     wake: float = 0.1          # from a unit's end event to the walker's next scan
-    ima_job: float = 13.0      # job check, pipeline fill and drain of an IMA job
-    dw_job: float = 61.3        # a DW job's start-up
-    dma_job: float = 28.4       # a transfer's start-up (L2 latency, AXI bursts)
-    gate: float = 40.0          # job waits: per wait handed to a WAIT register (its word, the write)
+    ima_job: float = 14.5      # job check, pipeline fill and drain of an IMA job
+    dw_job: float = 44.6        # a DW job's start-up
+    dma_job: float = 8.5       # a transfer's start-up (L2 latency, AXI bursts)
+    gate: float = 53.1          # job waits: an HWPE job issued with WAIT registers (their writes)
+    gate_try: float = 89.6      # job waits: a head whose waits are not met tried for its WAITs
 
 
 CONSTANTS = Constants()
@@ -134,7 +136,7 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
         f = speed[WALKER]
         k = replace(k, **{n: getattr(k, n) / f
                           for n in ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake",
-                                    "gate")})
+                                    "gate", "gate_try")})
     # a DW sharing IMA k's data ports (dw.ports = "shared") holds them for its whole
     # job and the IMA streams only between the DW's jobs: the pair runs one job at a time
     from imcc.rtl.registry import compose
@@ -230,18 +232,20 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
         t += k.per_unit * len(heads)
         for i, u in heads:
             e = entries[i]
-            if issued[u] - done(u, at) >= room[u]:
+            late = [(v, c) for v, c in e.waits.items() if done(v, at) < c]
+            if (late and not gates[u]) or issued[u] - done(u, at) >= room[u]:
                 continue
             # the waits not met: the unit's WAIT registers take them if they name
             # issued jobs of job sources (within the walker's 256 DMA ids)
-            late = [(v, c) for v, c in e.waits.items() if done(v, at) < c]
-            if late and not (len(late) <= gates[u] and all(
-                    source[v] != NO_SOURCE and issued[v] >= c
-                    and (not is_dma[v] or issued[v] - c < 256) for v, c in late)):
-                continue
+            if late:
+                t += k.gate_try
+                if not (len(late) <= gates[u] and all(
+                        source[v] != NO_SOURCE and issued[v] >= c
+                        and (not is_dma[v] or issued[v] - c < 256) for v, c in late)):
+                    continue
             dep = max((ended[v][c - 1] for v, c in late), default=0.0)
             words = 1 + len(e.waits) + 2 * len(writes[id(e)])
-            t += k.issue + k.per_word * words + k.gate * len(late)
+            t += k.issue + k.per_word * words + (k.gate if gates[u] else 0.0)
             dur = job_cycles(prog, e, k) / speed.get(u, 1)
             g = group[u]
             start = max(t, free[g], dep)
