@@ -321,6 +321,8 @@ def _model(r: dict, c) -> None:
         u["bound"] = "core0 (walking the job list)" if s["bound"] == WALKER else s["bound"]
     if "dw_split" in m:     # fused, several DWs: depthwise bands cut over them (the model's choice)
         r["dw_bands_split"] = m["dw_split"]
+    if "job_waits_used" in m:   # HWPEs with job waits: the walker hands waits over (the choice)
+        r["job_waits_used"] = m["job_waits_used"]
     if m.get("cycles"):
         r["model_cycles"] = m["cycles"]
         if r["total_cycles"]:

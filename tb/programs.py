@@ -247,7 +247,7 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
                     defines={"ARENA_BYTES": arena_bytes(cfg),
                              **({"WALKER_PROFILE": 1} if profile else {}),
                              # the walker hands waits to the HWPEs' WAIT registers
-                             **({"JOB_WAITS": 1} if cfg.ima.job_waits or cfg.dw.job_waits
+                             **({"JOB_WAITS": 1} if any(prog.job_waits(u) for u in prog.units)
                                 else {})},
                     outputs={"marks": 4 * n_marks, "net_status": 16, "start_cycles": 4,
                              **({"walker_profile": 64} if profile else {})}, env=env,

@@ -136,6 +136,9 @@ class Program:
     # (scripts/fit_perf.py, 5 runs at 4..64) shorter was never slower by more than
     # 0.2 % and up to 4 % faster from 64 down to 8
     lookahead: int = 8
+    # the walker hands waits to the HWPEs' WAIT registers (ima.job_waits, dw.job_waits);
+    # off: it waits for every job itself (gen/compiler/network.py keeps the faster)
+    use_waits: bool = True
 
     @property
     def jobs(self) -> list[Job]:
@@ -217,8 +220,10 @@ class Program:
         return out
 
     def job_waits(self, unit: str) -> int:
-        """The unit's hardware job waits (WAIT registers per job context; 0: none)."""
-        if unit == CORES:
+        """The unit's hardware job waits the walker uses (WAIT registers per job
+        context; 0: none, or ``use_waits`` off: the compiler found the list faster
+        with core 0 waiting for every job itself)."""
+        if unit == CORES or not self.use_waits:
             return 0
         from imcc.rtl.registry import compose
         kind = compose(self.cfg).instance(unit).kind.name

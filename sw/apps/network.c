@@ -191,8 +191,7 @@ static int has_room(uint32_t u) {
 
 #ifdef JOB_WAITS
 /* Job waits (-D JOB_WAITS: tb/programs.py builds the walker with it when the
-   configuration has ima.job_waits or dw.job_waits; without it the scan is the
-   plain one).  Per unit its WAIT registers and its job source index. */
+   job list uses them, Program.use_waits; without it the scan is the plain one).  Per unit its WAIT registers and its job source index. */
 static uint32_t n_waits[MAX_UNITS], source[MAX_UNITS];
 
 /* The WAIT word that has an HWPE start a job once unit v has ended c jobs, if v
