@@ -21,6 +21,18 @@ def wait_word(source: int, count: int, on: int = 1) -> int:
     return WAIT.pack(SOURCE=source, COUNT=count & 0xFFFF, ON=on)
 
 
+async def queue(bus, idle, *words):
+    """Queue a job with these WAIT words (WAIT0, WAIT1, ...), then let 10 cycles pass."""
+    for k, w in enumerate(words):
+        await bus(WAIT_OFFSET + 4 * k, 1, w)
+    await bus(TRIGGER, 1, 0)
+    await idle(10)
+
+
+def starts(log) -> int:
+    return [e for _, e in log].count("start")
+
+
 def run(waits: int, sources: int, script, job_cycles: int = 3):
     """Simulate ``script(bus, counts, log)``: ``bus(offset, we, wdata)`` makes one
     register access and returns (rdata, r_err); ``counts[i] = v`` sets job
@@ -121,28 +133,22 @@ def test_wait_counts_compare_modulo_2_16_and_off_waits_are_ignored():
         assert [e for _, e in log][:1] == ["start"]
         # a count already passed (behind by less than 2^15) is met at once
         counts[0] = 0x0100
-        await bus(WAIT_OFFSET, 1, wait_word(0, 0x00F0))
-        await bus(TRIGGER, 1, 0)
-        await idle(10)
-        assert [e for _, e in log].count("start") == 2
+        await queue(bus, idle, wait_word(0, 0x00F0))
+        assert starts(log) == 2
     run(2, 3, script)
 
 
 def test_a_wait_naming_no_source_ends_the_job_with_err_wait():
     async def script(bus, idle, counts, log):
-        await bus(WAIT_OFFSET, 1, wait_word(3, 0))         # 3 sources: 0..2
-        await bus(TRIGGER, 1, 0)
-        await idle(10)
-        assert "start" not in [e for _, e in log], "the accelerator saw a bad job"
+        await queue(bus, idle, wait_word(3, 0))            # 3 sources: 0..2
+        assert starts(log) == 0, "the accelerator saw a bad job"
         assert "error" in [e for _, e in log]
         failed = (await bus(FAILED))[0]
         assert DW_REGS["FAILED"].unpack(failed) == {"ERROR": ERR_WAIT[1], "JOB": 1}
         assert (await bus(FINISHED))[0] == 1
         # the next job runs normally
-        await bus(WAIT_OFFSET, 1, wait_word(0, 0))
-        await bus(TRIGGER, 1, 0)
-        await idle(10)
-        assert [e for _, e in log].count("start") == 1
+        await queue(bus, idle, wait_word(0, 0))
+        assert starts(log) == 1
     run(2, 3, script)
 
 
@@ -154,7 +160,6 @@ def test_unbuilt_wait_registers_are_unmapped():
 
     async def none(bus, idle, counts, log):
         assert (await bus(WAIT_OFFSET, 1, wait_word(0, 1)))[1] == 1
-        await bus(TRIGGER, 1, 0)
-        await idle(10)
-        assert [e for _, e in log].count("start") == 1
+        await queue(bus, idle)
+        assert starts(log) == 1
     run(0, 0, none)

@@ -68,7 +68,9 @@ DRAW = {
     "l2.base": lambda r: r.choice([0x1C00_0000, 0x8000_0000, 0x0]),
     "l2.size_kib": lambda r: r.choice([64, 1024, 4096]),
     "l2.latency": lambda r: r.randint(1, 20),
-    "counters.enabled": lambda r: r.random() < 0.8,     # last: the draws above stay as they were
+    "counters.enabled": lambda r: r.random() < 0.8,     # the draws above stay as they were
+    "ima.job_waits": lambda r: r.randint(0, 2),         # (added later: after the others)
+    "dw.job_waits": lambda r: r.randint(0, 2),
 }
 FIXED = {
     "interconnect.arbitration": "one policy (round_robin)",
