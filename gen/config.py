@@ -32,6 +32,7 @@ IMA_WEIGHT_MAX = 2 ** (IMA_WEIGHT_BITS - 1) - 1  # -8 has no differential PCM pa
 MACRO_MIN_CYCLES = 2
 MAX_INSTANCES = 7   # accelerator instances per kind (a 3-bit field of the configuration readout)
 MAX_ARRAYS = 64     # crossbar arrays per IMA (the paper's network needs 34)
+MAX_JOB_WAITS = 2   # WAIT registers per HWPE job context (rtl/hwpe/regs.py wait_registers)
 MACRO_INPUT_BITS = 62_000   # top-level input bits the macro ports may take (Amaranth: 2^16 in all)
 
 
@@ -247,7 +248,7 @@ class ImaConfig:
         _positive(f"{p}.mvm_ns", self.mvm_ns)
         _positive(f"{p}.prog_ns", self.prog_ns)
         _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
-        _int_in(f"{p}.job_waits", self.job_waits, 0, 2)
+        _int_in(f"{p}.job_waits", self.job_waits, 0, MAX_JOB_WAITS)
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ class DwConfig:
         _check(self.macs % 9 == 0, f"{p}.macs", self.macs, "a multiple of 9 (3x3 taps)")
         _choice(f"{p}.ports", self.ports, ("shared", "own"))
         _int_in(f"{p}.job_contexts", self.job_contexts, 2, 4)
-        _int_in(f"{p}.job_waits", self.job_waits, 0, 2)
+        _int_in(f"{p}.job_waits", self.job_waits, 0, MAX_JOB_WAITS)
 
 
 CLOCK_MHZ_MIN, CLOCK_MHZ_MAX = 1.0, 5000.0

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
 from ..block import ClusterBlock
-from ..hwpe.controller import HwpeController
+from ..hwpe.controller import HwpeController, job_counts_member
 from ..interconnect.protocol import TargetSignature, TcdmSignature
 from .engine import Engine
 from .regs import DW_REGS
@@ -45,8 +45,7 @@ class Dw(wiring.Component, ClusterBlock):
         # job waits (dw.job_waits): every job source's count, from the cluster
         self.sources = sources
         self.wants_job_counts = cfg.dw.job_waits > 0
-        if self.wants_job_counts:
-            members.update(job_counts=In(16).array(max(1, sources)))
+        members.update(job_counts_member(cfg.dw.job_waits, sources))
         super().__init__(members)
         self._count = Signal(16, name=f"{name}_job_count")
         self._quiet = Signal(name=f"{name}_quiet")

@@ -45,7 +45,8 @@ from amaranth.utils import ceil_log2
 from ..interconnect.protocol import TargetSignature
 from .regs import ERR_WAIT, STATUS_BUSY, STATUS_ERROR, RegisterMap
 
-__all__ = ["HwpeController", "JobSignature", "IoSignature", "ERROR_BITS", "JOB_ID_BITS"]
+__all__ = ["HwpeController", "JobSignature", "IoSignature", "ERROR_BITS", "JOB_ID_BITS",
+           "job_counts_member"]
 
 ERROR_BITS = STATUS_ERROR.width
 JOB_ID_BITS = 8
@@ -90,6 +91,12 @@ class IoSignature(wiring.Signature):
         super().__init__(members)
 
 
+def job_counts_member(waits: int, sources: int) -> dict:
+    """The ``job_counts`` input (every job source's 16-bit count) of a controller
+    with job waits, and of the block around it; none without waits."""
+    return {"job_counts": In(16).array(max(1, sources))} if waits else {}
+
+
 class HwpeController(wiring.Component):
     def __init__(self, regmap: RegisterMap, contexts: int, window_bits: int, *,
                  waits: int = 0, sources: int = 0):
@@ -113,7 +120,7 @@ class HwpeController(wiring.Component):
             "quiet": Out(1),        # no job starts, ends or is cleared at the next edge
             "busy": Out(1),         # STATUS.BUSY (the activity counters' busy cycles)
             "count": Out(16),       # FINISHED_JOBS, low bits: a job source for the waits
-            **({"job_counts": In(16).array(max(1, sources))} if waits else {}),
+            **job_counts_member(waits, sources),
         })
 
     def elaborate(self, platform):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
+from imcc.gen.config import MAX_JOB_WAITS
+
 __all__ = ["Field", "Register", "RegisterMap", "control_registers", "wait_registers",
            "STATUS_BUSY", "STATUS_ERROR", "ACCESS", "HWPE_REGS", "MAX_WAITS", "WAIT_OFFSET",
            "ERR_WAIT"]
@@ -144,7 +146,7 @@ def control_registers(status_fields: tuple[Field, ...] = ()) -> list[Register]:
     ]
 
 
-MAX_WAITS = 2          # WAIT registers per job context at most
+MAX_WAITS = MAX_JOB_WAITS   # WAIT registers per job context at most (the configuration's limit)
 WAIT_OFFSET = 0xC0     # WAIT0; WAITk at WAIT_OFFSET + 4k
 # STATUS.ERROR of a job whose WAIT names no job source (every accelerator's ERR set has it)
 ERR_WAIT = ("WAIT", 15, "a WAIT register with ON set names a SOURCE the cluster does not have "

@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from imcc.gen.config import ClusterConfig
 from ..block import ClusterBlock
-from ..hwpe.controller import HwpeController
+from ..hwpe.controller import HwpeController, job_counts_member
 from ..interconnect.protocol import TargetSignature, TcdmSignature
 from .engine import Engine
 from .arrays import ArrayMux
@@ -58,8 +58,7 @@ class Ima(wiring.Component, ClusterBlock):
         # job waits (ima.job_waits): every job source's count, from the cluster
         self.sources = sources
         self.wants_job_counts = ima.job_waits > 0
-        if self.wants_job_counts:
-            members.update(job_counts=In(16).array(max(1, sources)))
+        members.update(job_counts_member(ima.job_waits, sources))
         self._count = Signal(16, name=f"{name}_job_count")
         self.window_bits = window_bits
         super().__init__(members)

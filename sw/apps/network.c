@@ -211,7 +211,8 @@ static uint32_t wait_word(uint32_t v, uint32_t c) {
          (n & IMCC_HWPE_WAIT0_COUNT_MASK);
 }
 
-static uint32_t gate[2], ngate;          /* the WAIT words of the job being issued */
+#define WAIT_REGS 2                     /* WAIT0, WAIT1 (imcc_hwpe.h): config MAX_JOB_WAITS */
+static uint32_t gate[WAIT_REGS], ngate; /* the WAIT words of the job being issued */
 
 /* The waits of entry e from its k-th on that are not met go to unit u's WAIT
    registers (gate[], ngate): 1 if they all can (out of the scan's loop, so a
@@ -305,7 +306,7 @@ int main(void) {
 #ifdef JOB_WAITS
     source[u] = t[5] & 0xff;
     n_waits[u] = (t[5] >> 8) & 0xff;
-    if (n_waits[u] > 2) n_waits[u] = 2;
+    if (n_waits[u] > WAIT_REGS) n_waits[u] = WAIT_REGS;
 #endif
     if (kind[u] == CORES) continue;   /* no events: its work ends before the next entry */
     if (kind[u] == DMAU) dma_unit = u;
