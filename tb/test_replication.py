@@ -222,3 +222,33 @@ def test_pool_copies_spread_the_hot_layers_over_arrays():
     used = {_fields(IMA_REGS, j.regs)["ARRAY"]["INDEX"] for j in c.program.jobs
             if j.unit.startswith("ima") and j.what.split(" ")[0] == layer}
     assert used and used <= allowed and len(used) > 1, (layer, used, allowed)
+
+
+def test_pool_bands_kept_free_and_the_fastest_placement_kept(monkeypatch):
+    """On a pool the cold layers may be packed around full-width bands kept free
+    (lower.RESERVE_LAYOUTS): the placement is valid (no two tiles share a cell,
+    within the 34 arrays) and says so; a layout whose bands do not fit gives
+    None; compile_network compiles every layout's placement and keeps the one
+    the model finds fastest."""
+    import imcc.gen.compiler.network as network
+    from imcc.gen.compiler.lower import RESERVE_LAYOUTS, replicate_pool
+    net, x = _net(224, 1.0)
+    cfg = ClusterConfig().replace(ima={"instances": 4, "arrays": 34, "macro_ports": "pool"},
+                                  dw={"instances": 2, "ports": "own"}, l2={"size_kib": 8192})
+    imas = ["ima", "ima1", "ima2", "ima3"]
+    base = place_network(net, cfg, imas, max_arrays=34)
+    layout = next(r for r in RESERVE_LAYOUTS if r)
+    r = replicate_pool(net, cfg, base, 34, reserve=layout)
+    assert r is not None and r.pool and r.total_arrays <= 34 and "bands kept free" in r.method
+    m = r.maps["ima"]
+    busy = np.zeros((34, 256, 256), int)
+    for t in m.tiles:
+        busy[t.array, t.arow:t.arow + t.rows, t.acol:t.acol + t.cols] += 1
+    assert busy.max() == 1
+    assert replicate_pool(net, cfg, base, 34, reserve=((1.0, 3),)) is None   # 3 arrays more: no fit
+    c = compile_network(net, x, cfg, schedule="fused", arrays="config")
+    assert c.program.model["placements_tried"] == len(RESERVE_LAYOUTS)
+    for only in RESERVE_LAYOUTS:
+        monkeypatch.setattr(network, "RESERVE_LAYOUTS", (only,))
+        one = compile_network(net, x, cfg, schedule="fused", arrays="config")
+        assert c.program.model["cycles"] <= one.program.model["cycles"], only

@@ -19,7 +19,8 @@ from imcc.gen.mapping import MappingError
 from imcc.sim.network import Network
 from imcc.sim.weight_image import WeightImage
 
-from .lower import Lowered, Placement, lower, place_network, rep_weights, replicate
+from .lower import (RESERVE_LAYOUTS, Lowered, Placement, lower, place_network, rep_weights,
+                    replicate, replicate_pool)
 from .program import Program, compile_layers
 
 __all__ = ["Compiled", "compile_network", "weight_image", "reference_block", "SCHEDULES"]
@@ -95,23 +96,45 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     else:
         mapping = place_network(net, cfg, imas, max_arrays=cfg.ima.arrays)
     if replicate if replicate is not None else schedule == "fused":
-        mapping = _replicate(net, cfg, mapping, cfg.ima.arrays)
-    lowered = lower(net, mapping)
-    if arrays == "auto":
-        # the L2 the tensors and the job list need (addresses do not depend on its size)
-        # (the depthwise bands cut: the longer job list, so the need is not short)
-        need = _compile(lowered, _l2_fits(cfg), schedule,
-                        True if dw_split is None else dw_split).l2_end - cfg.l2.base
-        mib = 1 << max(0, (need - 1).bit_length() - 20)
-        if need > cfg.l2.size_bytes:
-            cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
-    prog = _compile(lowered, cfg, schedule, dw_split)
+        mappings = _replicas(net, cfg, mapping, cfg.ima.arrays)
+    else:
+        mappings = [mapping]
+    best = None
+    base_cfg = cfg
+    for mapping in mappings:     # (several on a pool: the fastest by the model)
+        lowered = lower(net, mapping)
+        cfg = base_cfg
+        if arrays == "auto":
+            # the L2 the tensors and the job list need (addresses do not depend on its size)
+            # (the depthwise bands cut: the longer job list, so the need is not short)
+            need = _compile(lowered, _l2_fits(cfg), schedule,
+                            True if dw_split is None else dw_split).l2_end - cfg.l2.base
+            mib = 1 << max(0, (need - 1).bit_length() - 20)
+            if need > cfg.l2.size_bytes:
+                cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
+        prog = _compile(lowered, cfg, schedule, dw_split)
+        if best is None or prog.model["cycles"] < best[2].model["cycles"]:
+            best = (mapping, lowered, prog, cfg)
+    mapping, lowered, prog, cfg = best
+    if len(mappings) > 1:
+        prog.model["placements_tried"] = len(mappings)
     return Compiled(cfg, net, x, mapping, lowered, prog, weight_image(net, mapping, cfg),
                     lowered.net.run(x), schedule)
 
 
-def _replicate(net, cfg, mapping, budget):
-    return replicate(net, cfg, mapping, budget)
+def _replicas(net, cfg, mapping, budget):
+    """The replicated placements to compile: on a pool, one per layout of bands
+    the cold layers leave free (lower.RESERVE_LAYOUTS, those that fit), whose
+    first-order model misjudges the schedule too much to choose between them."""
+    if not mapping.pool:
+        return [replicate(net, cfg, mapping, budget)]
+    out = []
+    for r in RESERVE_LAYOUTS:
+        p = replicate_pool(net, cfg, mapping, budget, reserve=r)
+        if p is not None and all(p.maps != q.maps or p.reps != q.reps or p.copies != q.copies
+                                 for q in out):
+            out.append(p)
+    return out
 
 
 def _compile(lowered, cfg, schedule, dw_split=None):
