@@ -210,23 +210,31 @@ POOL4 = ClusterConfig().replace(ima={"instances": 4, "arrays": 34, "macro_ports"
 
 def test_fused_bands_cover_each_stripe_and_ramp_at_the_ends():
     """A stripe's output bands cover its rows once, in order; a long stripe and
-    the first (last) of several short ones start (end) with the RAMP, a single
-    short stripe has equal bands."""
-    from imcc.gen.compiler.fused import RAMP, _bands
+    the first (last) of several short ones start (end) with the RAMP, or with
+    their smallest bands when too few rows are left for it; a single short
+    stripe has equal bands; ``extra`` adds bands to short stripes of wide rows
+    only."""
+    from imcc.gen.compiler.fused import RAMP, WIDE, _bands
     for s0, s1, w in ((0, 8, 56), (8, 16, 56), (0, 14, 14), (0, 7, 7), (0, 28, 28), (3, 60, 112)):
         for first, last in ((False, False), (True, False), (False, True)):
-            b = _bands(s0, s1, w, first=first, last=last)
-            assert b[0][0] == s0 and b[-1][1] == s1, (s0, s1, b)
-            assert all(r1 > r0 for r0, r1 in b) and all(a[1] == c[0] for a, c in zip(b, b[1:]))
-            sizes = [r1 - r0 for r0, r1 in b]
-            if s1 - s0 > 14:
-                assert sizes[:len(RAMP)] == list(RAMP) and sizes[-len(RAMP):] == list(RAMP)[::-1]
-            elif first and s1 - s0 >= 8:
-                assert sizes[:len(RAMP)] == list(RAMP), sizes
-            elif last and s1 - s0 >= 8:
-                assert sizes[-len(RAMP):] == list(RAMP)[::-1], sizes
-            elif not first and not last:
-                assert max(sizes) - min(sizes) <= 1, sizes
+            for extra in (0, 3):
+                b = _bands(s0, s1, w, first=first, last=last, extra=extra)
+                assert b[0][0] == s0 and b[-1][1] == s1, (s0, s1, b)
+                assert all(r1 > r0 for r0, r1 in b) and all(a[1] == c[0] for a, c in zip(b, b[1:]))
+                sizes = [r1 - r0 for r0, r1 in b]
+                plain = _bands(s0, s1, w, extra=extra)
+                if s1 - s0 > 14:
+                    assert sizes[:len(RAMP)] == list(RAMP) and sizes[-len(RAMP):] == list(RAMP)[::-1]
+                    assert b == _bands(s0, s1, w, first=first, last=last)
+                elif not first and not last:
+                    assert max(sizes) - min(sizes) <= 1, sizes
+                    assert len(b) == len(_bands(s0, s1, w)) + (extra if w >= WIDE else 0)
+                elif first:
+                    assert sizes[0] == min(sizes) and len(b) >= len(plain), sizes
+                else:
+                    assert sizes[-1] == min(sizes) and len(b) >= len(plain), sizes
+                if first and extra == 0 and s1 - s0 >= 8:
+                    assert sizes[:len(RAMP)] == list(RAMP), sizes
 
 
 @pytest.mark.parametrize("res, width, pool", [(32, 0.35, False), (224, 1.0, False),

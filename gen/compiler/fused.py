@@ -49,6 +49,15 @@ __all__ = ["compile_fused", "segments"]
 DMA_MIN_BYTES = 4096         # input rows move in transfers of at least this (when there are)
 BAND_ROWS = 4                # rows of a band between the ramps
 RAMP = (1, 1, 2)             # band rows at the start of a stripe (reversed at its end)
+# a short stripe of rows this wide or wider may take WIDE_EXTRA bands more: its
+# bands' jobs are long, so a layer waits less for the one before, at core 0's
+# cost of issuing more jobs.  gen/compiler/network.py keeps whichever the model
+# says is faster: MobileNetV2 224 on the 4-IMA pool with job waits RTL
+# 1 262 223 cycles with none more, 1 248 009 with 1, 1 245 083 with 2,
+# 1 235 080 with 3, 1 238 587 with 4 (model 1 208 526 and 1 173 835 with 3);
+# the reference block in stripes on one IMA 157 460 -> 162 782 with 3 (model
+# 154 203 -> 155 741: it keeps none)
+WIDE, WIDE_EXTRA = 28, 3
 # intermediate tensors go to L2 (for the check) in pieces of at least this: fewer
 # jobs for core 0 (model, MobileNetV2 224 on 2 IMAs: 1.94 M -> 1.93 M cycles; per
 # stripe, at its end, 2.08 M: the copies then trail the compute)
@@ -94,11 +103,12 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 
 
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
-                  split_dw: bool = False) -> Program:
+                  split_dw: bool = False, wide_bands: int = 0) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
-    to issue per piece)."""
+    to issue per piece).  ``wide_bands``: a short stripe of rows WIDE pixels or
+    wider takes this many bands more (:func:`_bands`)."""
     from imcc.rtl.registry import compose
     comp = compose(cfg)
     net, mapping = lowered.net, lowered.mapping
@@ -202,7 +212,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             lo = {n: r[0] for n, r in full.items()}
             lo.update({n: r[0] for n, r in rows_needed(s0, s1, carry).items() if n not in carry})
             bands = _bands(s0, s1, wo, first=si == 0 and len(stripes) > 1,
-                           last=si == len(stripes) - 1 and len(stripes) > 1)
+                           last=si == len(stripes) - 1 and len(stripes) > 1, extra=wide_bands)
             done = {n: carry.get(n, lo[n]) for n in tensors}   # rows computed (or loaded) so far
 
             def addr(n, r):
@@ -333,8 +343,8 @@ def _slot_key(k: str) -> tuple:
     return int(head), n, int(r)
 
 
-def _bands(s0: int, s1: int, w: int, *, first: bool = False,
-           last: bool = False) -> list[tuple[int, int]]:
+def _bands(s0: int, s1: int, w: int, *, first: bool = False, last: bool = False,
+           extra: int = 0) -> list[tuple[int, int]]:
     """Output row bands of a stripe of rows of w pixels.  Long stripes: small bands
     at both ends, so the pipeline of layers fills and drains sooner (RAMP),
     BAND_ROWS rows in between, so that there are fewer jobs (each costs the DW and
@@ -345,15 +355,20 @@ def _bands(s0: int, s1: int, w: int, *, first: bool = False,
     calibrated model, gen/compiler/perf.py: MobileNetV2 224 2.45 M -> 1.99 M cycles).
     The ``first`` and ``last`` of several short stripes start (end) with the
     RAMP all the same: stripes overlap, so the pipeline fills and drains only
-    there (MobileNetV2 224 on the 4-IMA pool, b3: model 161 k -> 148 k cycles)."""
+    there (MobileNetV2 224 on the 4-IMA pool, b3: model 161 k -> 148 k cycles);
+    with too few rows for the ramp, the first starts with its smallest bands.
+    ``extra``: bands more for rows of WIDE pixels or more."""
     rows = s1 - s0
     if rows <= 14:
-        n = min(rows, 2 if rows <= 7 and w <= 14 else 3 if rows <= 11 else 4)
+        n = min(rows, (2 if rows <= 7 and w <= 14 else 3 if rows <= 11 else 4)
+                + (extra if w >= WIDE else 0))
         sizes = [rows // n + (1 if i < rows % n else 0) for i in range(n)]
         rest = rows - sum(RAMP)
         if (first or last) and n > 1 and rest >= n - 1:
             mid = [rest // (n - 1) + (1 if i < rest % (n - 1) else 0) for i in range(n - 1)]
             sizes = list(RAMP) + mid if first else mid + list(reversed(RAMP))
+        elif first:
+            sizes.reverse()
     else:
         mid = rows - 2 * sum(RAMP)
         n = -(-mid // BAND_ROWS)

@@ -143,7 +143,7 @@ def _compile(lowered, cfg, schedule, dw_split=None):
         prog = compile_layers(lowered, cfg)
         prog.model.update(predict(prog))
         return prog
-    from .fused import compile_fused
+    from .fused import WIDE_EXTRA, compile_fused
     best = None
     # with several DWs, depthwise bands cut over them or not, whichever the model
     # says is faster: the cut shortens each band's wait where the DW is on the
@@ -152,13 +152,16 @@ def _compile(lowered, cfg, schedule, dw_split=None):
     # small network on 2 IMAs sharing 8 106 001 -> 108 815)
     several = cfg.dw.instances > 1
     choices = (False,) if not several else (False, True) if dw_split is None else (dw_split,)
-    for split in choices:
-        prog = compile_fused(lowered, cfg, split_dw=split)
+    # and short stripes of wide rows in more bands or not (fused.WIDE_EXTRA): more
+    # overlap of a block's layers against more jobs for core 0
+    for split, wide in ((s, w) for s in choices for w in (0, WIDE_EXTRA)):
+        prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide)
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
         prog.model.update(predict(prog))
         if several:         # (one DW: nothing to cut)
             prog.model["dw_split"] = split
+        prog.model["wide_bands"] = wide
         if best is None or prog.model["cycles"] < best.model["cycles"]:
             best = prog
     if any(best.job_waits(u) for u in best.units):
