@@ -180,6 +180,9 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         srows = -(-ho // n_stripes)
         stripes = [(o0, min(o0 + srows, ho)) for o0 in range(0, ho, srows)]
         prog.bands[seg_name] = len(stripes)
+        # (a stripe wide_bands would cut finer: network.py lists the job list again only then)
+        if wo >= WIDE and any(b - a <= 14 for a, b in stripes):
+            prog.model["wide_stripes"] = prog.model.get("wide_stripes", 0) + 1
         slots = []
         pbuf = {}
         for name, (addr, n) in params.items():

@@ -225,6 +225,7 @@ def _pool(whole: Mapping, instances: list[str], mats, reps: dict, copies: dict) 
 # plain, 1 223 222 with two bands of a quarter and four of an eighth, 1 228 031
 # with four of a quarter (compile_network keeps the fastest by the model).
 RESERVE_LAYOUTS: tuple[tuple[tuple[float, int], ...], ...] = ((), ((1 / 4, 2), (1 / 8, 4)))
+RESERVED = "reserved band "     # the placeholders' names (no layer name has a space)
 
 
 def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budget: int,
@@ -301,8 +302,9 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
         return m
 
     cold = [x for x in matrices(net) if x.name not in hot_names]
-    bands = [MatrixLayer(f"{RESERVED}{i}.{j}", max(1, round(f * R)), C)
-             for i, (f, n) in enumerate(reserve) for j in range(n)]
+    heights = [max(1, round(f * R)) for f, _ in reserve]
+    bands = [MatrixLayer(f"{RESERVED}{i}.{j}", heights[i], C)
+             for i, (_, n) in enumerate(reserve) for j in range(n)]
     none = None if reserve else placement
     if reserve and not cold:
         return none
@@ -312,7 +314,7 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
     except MappingError:
         return none
     if bands:
-        what = ", ".join(f"{n} x {max(1, round(f * R))} rows" for f, n in reserve)
+        what = ", ".join(f"{n} x {h} rows" for h, (_, n) in zip(heights, reserve))
         starts = [dataclasses.replace(m, tiles=[t for t in m.tiles if not t.layer.startswith(RESERVED)],
                                       method=f"{m.method}, bands kept free ({what})") for m in starts]
     firsts = []
@@ -372,9 +374,6 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
                             arrays_used=max((t.array for t in m.tiles), default=-1) + 1,
                             method=f"{m.method}; hot layers and their copies placed in the rest")
     return _pool(m, instances, matrices(net), reps, copies)
-
-
-RESERVED = "reserved band "     # the placeholders' names (no layer name has a space)
 
 
 def cells(net: Network, L: Layer, k: int) -> int:

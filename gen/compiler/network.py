@@ -154,16 +154,20 @@ def _compile(lowered, cfg, schedule, dw_split=None):
     choices = (False,) if not several else (False, True) if dw_split is None else (dw_split,)
     # and short stripes of wide rows in more bands or not (fused.WIDE_EXTRA): more
     # overlap of a block's layers against more jobs for core 0
-    for split, wide in ((s, w) for s in choices for w in (0, WIDE_EXTRA)):
-        prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide)
-        # the list scheduler's own estimate (what ordered the jobs), beside the model
-        prog.model["list_cycles"] = prog.model.pop("cycles")
-        prog.model.update(predict(prog))
-        if several:         # (one DW: nothing to cut)
-            prog.model["dw_split"] = split
-        prog.model["wide_bands"] = wide
-        if best is None or prog.model["cycles"] < best.model["cycles"]:
-            best = prog
+    # (only where a segment has such stripes: otherwise the same list)
+    for split in choices:
+        for wide in (0, WIDE_EXTRA):
+            prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide)
+            # the list scheduler's own estimate (what ordered the jobs), beside the model
+            prog.model["list_cycles"] = prog.model.pop("cycles")
+            prog.model.update(predict(prog))
+            if several:         # (one DW: nothing to cut)
+                prog.model["dw_split"] = split
+            prog.model["wide_bands"] = wide
+            if best is None or prog.model["cycles"] < best.model["cycles"]:
+                best = prog
+            if not prog.model.pop("wide_stripes", 0):
+                break
     if any(best.job_waits(u) for u in best.units):
         # job waits: the walker hands waits to the HWPEs or waits for every job
         # itself.  The model overestimates what they save (RTL, docs/compiler.md "Job
