@@ -69,7 +69,7 @@ CASES = {
     "mnv2_224_fused_pool4_waits": (_mnv2(224, 1.0), _waits(POOL4_224), "fused"),
 }
 FIT = ("issue", "per_word", "parse", "scan", "per_unit", "skip", "wake", "ima_job", "dw_job", "dma_job",
-       "gate", "gate_try")
+       "gate", "gate_try", "px_beats", "px2_beats", "add_beats", "bank_load", "dma_load", "core_load")
 
 
 def compiled(name):
@@ -96,8 +96,14 @@ def main(argv=None) -> int:
     ap.add_argument("--rerun", action="store_true", help="run every case in RTL again")
     ap.add_argument("--out", default="build/fit")
     ap.add_argument("--iterations", type=int, default=600)
+    ap.add_argument("--fit", default=",".join(FIT), help="the constants to fit (the rest kept)")
     a = ap.parse_args(argv)
     names = a.cases.split(",")
+    fit = a.fit.split(",")
+    if any(f not in FIT for f in fit):
+        print(f"--fit: no constant {next(f for f in fit if f not in FIT)!r} (have {', '.join(FIT)})",
+              file=sys.stderr)
+        return 2
     bad = [n for n in names if n.partition("@")[0] not in CASES
            or not (n.partition("@")[2] or "1").isdigit()]
     if bad:
@@ -134,17 +140,17 @@ def main(argv=None) -> int:
     def loss(v):
         if np.any(v < 0):
             return 1e9
-        k = dataclasses.replace(CONSTANTS, **dict(zip(FIT, v)))
+        k = dataclasses.replace(CONSTANTS, **dict(zip(fit, v)))
         tot = 0.0
         for seg, whole in errors(k).values():      # every case weighs the same
             tot += float(np.mean(seg ** 2)) + whole ** 2
         return tot
 
     from scipy.optimize import minimize
-    x0 = np.array([getattr(CONSTANTS, f) for f in FIT])
+    x0 = np.array([getattr(CONSTANTS, f) for f in fit])
     best = minimize(loss, x0, method="Nelder-Mead",
                     options={"maxiter": a.iterations, "xatol": 0.5, "fatol": 1e-6})
-    k = dataclasses.replace(CONSTANTS, **{f: round(float(v), 1) for f, v in zip(FIT, best.x)})
+    k = dataclasses.replace(CONSTANTS, **{f: round(float(v), 2) for f, v in zip(fit, best.x)})
     before, after = errors(CONSTANTS), errors(k)
     report = {"constants": dataclasses.asdict(k), "loss_before": round(loss(x0), 4),
               "loss_after": round(float(best.fun), 4), "cases": {}}

@@ -147,6 +147,43 @@ def test_model_what_ifs_scale_and_name_the_bound():
     assert s["saving"][s["bound"]] == max(s["saving"].values())
 
 
+def test_model_bank_load_slows_the_dw_dma_and_walker():
+    """perf.predict's second pass: each DW and DMA job and core 0's walking are
+    slowed by the words per cycle and bank the other units' jobs move meanwhile
+    (the TCDM's bank conflicts).  Without the load constants the model is its
+    first pass; with them it is slower, and less so on twice the banks (the same
+    job list: the loads halve); an IMA job's words are its steps' input and
+    output words."""
+    import dataclasses
+
+    from imcc.gen.compiler.perf import CONSTANTS, _loads, _simulate, job_words, predict
+    from imcc.sim.ima_perf import words
+    net, x = _net(32, 0.35)
+    pool = ClusterConfig().replace(ima={"instances": 2, "arrays": 8, "macro_ports": "pool"},
+                                   dw={"instances": 2, "ports": "own"})
+    c = compile_network(net, x, pool, schedule="fused")
+    prog = c.program
+    free = dataclasses.replace(CONSTANTS, bank_load=0.0, dma_load=0.0, core_load=0.0)
+    assert CONSTANTS.bank_load > 0 and CONSTANTS.core_load > 0
+    alone = predict(prog, free)["cycles"]
+    assert alone == _simulate(prog, free, None, None, {})[0]["cycles"]
+    loaded = predict(prog)["cycles"]
+    prog.cfg = pool.replace(tcdm={"banks": 64})
+    wide = predict(prog)["cycles"]
+    prog.cfg = pool
+    assert alone < wide < loaded, (alone, wide, loaded)
+    _, spans = _simulate(prog, CONSTANTS, None, None, {})
+    loads = _loads(prog, spans)
+    dws = [i for i, u, *_ in spans if u.startswith("dw")]
+    assert dws and set(dws) <= set(loads) and all(0 <= loads[i] < 1 for i in dws)
+    from imcc.gen.compiler.functional import _fields
+    from imcc.rtl.ima.regs import IMA_REGS
+    j = next(e for e in prog.entries if getattr(e, "unit", "").startswith("ima"))
+    r = _fields(IMA_REGS, j.regs)
+    assert job_words(prog, j) == (r["STEPS"]["INNER"] * r["STEPS"]["OUTER"]
+                                  * (words(r["ROWS"]["COUNT"]) + words(r["COLS"]["COUNT"])))
+
+
 def test_config_arrays_place_over_instances():
     """--arrays config on several instances: the layers spread over the instances
     when one instance cannot hold them all (it used to stop at the first try)."""

@@ -22,6 +22,17 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 * DMA: bytes at the AXI width + ``dma_job``;
 * cores (residual adds): one element per cycle + ``dw_job``.
 
+Bank conflicts: the DW's and the DMA's beats and core 0's walking take longer
+the more words the other units move through the TCDM's banks meanwhile
+(``bank_load``, ``dma_load``, ``core_load`` x words per cycle and bank).  A
+first pass times every job alone; the second takes each job's load (and the
+walker's, at each scan) from the first pass's jobs: an IMA job moves its
+steps' input and output words, a DW job its pixels' and a DMA job its bytes,
+each over the job's time.  The IMAs are not slowed: at 4 data ports their
+streams take half the analog MVM's time (sim/ima_perf.py).  Fitted on the
+runs below (MobileNetV2 224 on 4 IMAs sharing 34 arrays with job waits:
+-4.9 % without the loads, -1.9 % with them).
+
 An HWPE with job waits (``ima.job_waits``, ``dw.job_waits``) takes a job whose
 waits are not all met when those not met are at most its WAIT registers and
 each names a job already issued of an HWPE or the DMA (as network.c decides);
@@ -56,12 +67,12 @@ from dataclasses import dataclass, replace
 from imcc.rtl.dma.regs import DMA_REGS
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.ima.regs import IMA_REGS
-from imcc.sim.ima_perf import cycles_per_mvm
+from imcc.sim.ima_perf import cycles_per_mvm, words
 
 from .functional import _fields
 from .program import CORES, NO_SOURCE, UNIT_DMA, Job, Mark, Program
 
-__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "sensitivity", "WALKER"]
+__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "job_words", "sensitivity", "WALKER"]
 
 WALKER = "core0"      # the name sensitivity() gives core 0's walking
 
@@ -83,13 +94,20 @@ class Constants:
     dma_job: float = 8.5       # a transfer's start-up (L2 latency, AXI bursts)
     gate: float = 53.1          # job waits: an HWPE job issued with WAIT registers (their writes)
     gate_try: float = 89.6      # job waits: a head whose waits are not met tried for its WAITs
+    px_beats: float = 3.07       # DW 3x3 stride 1: 16-byte beats per output pixel and 16 channels
+    px2_beats: float = 5.74      # DW 3x3 stride 2: the same
+    add_beats: float = 2.67      # DW add: beats per 16 elements
+    bank_load: float = 1.62      # a DW beat's extra time per word per cycle and bank the others move
+    dma_load: float = 0.3       # the same for a DMA beat
+    core_load: float = 0.29      # core 0's walking: its extra time per word per cycle and bank
 
 
 CONSTANTS = Constants()
 
 
-def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
-    """The estimated time of job ``j`` on its unit."""
+def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS, load: float = 0.0) -> float:
+    """The estimated time of job ``j`` on its unit; ``load``: the other masters'
+    TCDM words per cycle and bank while it runs (slows a DW's beats)."""
     cfg = prog.cfg
     kind = j.unit.rstrip("0123456789")
     if j.unit == CORES:
@@ -102,23 +120,45 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS) -> float:
         r = _fields(DW_REGS, j.regs)
         h, w, c = r["SIZE"]["H"], r["SIZE"]["W"], r["CHANNELS"]["C"]
         m = r["MODE"]
-        # 16-byte beats take 4 / ports cycles on the DW's ports (as many as the IMA's);
-        # the beats per pixel and per row are fitted to the RTL's DW busy counters per
-        # layer (MobileNetV2 224 fused at 4 and 2 ports, within 3 % per layer): the
-        # ideal 3 (stride 1) and 6 (stride 2) beats per pixel plus the bank conflicts
-        # the IMA's streams cause, and a row's window fill
-        beat = 4 / cfg.ima.data_ports
+        # 16-byte beats take 4 / ports cycles on the DW's ports (as many as the IMA's),
+        # longer by the bank conflicts of the other masters' load (``bank_load`` x
+        # their words per cycle and bank); the beats per pixel and per row are fitted
+        # to the RTL's DW busy counters per layer (MobileNetV2 224 fused at 4 and 2
+        # ports): the ideal 3 (stride 1) and 6 (stride 2) beats per pixel and a row's
+        # window fill
+        beat = 4 / cfg.ima.data_ports * (1 + k.bank_load * load)
         if m["OP"] == DW_REGS.constant("OP", "ADD"):
-            return math.ceil(h * w * c / 16) * max(2, 3.1 * beat) + k.dw_job
+            return math.ceil(h * w * c / 16) * max(2, k.add_beats * beat) + k.dw_job
         s = m["STRIDE"]
         ho = (h + m["PAD_T"] + m["PAD_B"] - 3) // s + 1
         wo = (w + 2 - 3) // s + 1
-        per_px = max(4.1, 3.5 * beat) if s == 1 else 0.6 + 6.3 * beat
+        per_px = max(4.1, k.px_beats * beat) if s == 1 else 0.6 + k.px2_beats * beat
         per_row = 5.4 + 3.7 * beat
         return ho * math.ceil(c / 16) * (wo * per_px + per_row) + k.dw_job
     r = _fields(DMA_REGS, j.regs)
     reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
-    return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) + k.dma_job
+    # its TCDM side moves a beat of data_width bits per cycle, slowed as the DW's (``dma_load``)
+    return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) * (1 + k.dma_load * load) + k.dma_job
+
+
+def job_words(prog: Program, j: Job) -> float:
+    """TCDM words job ``j`` moves (what it loads the banks with while it runs)."""
+    kind = j.unit.rstrip("0123456789")
+    if kind == "ima":
+        r = _fields(IMA_REGS, j.regs)
+        steps = r["STEPS"]["INNER"] * r["STEPS"]["OUTER"]
+        return steps * (words(r["ROWS"]["COUNT"]) + words(r["COLS"]["COUNT"]))
+    if kind == "dw":
+        r = _fields(DW_REGS, j.regs)
+        n = r["SIZE"]["H"] * r["SIZE"]["W"] * r["CHANNELS"]["C"] / 4
+        if r["MODE"]["OP"] == DW_REGS.constant("OP", "ADD"):
+            return 3 * n
+        return n * (1 + 1 / r["MODE"]["STRIDE"] ** 2)
+    if j.unit == CORES:
+        return 0.0
+    r = _fields(DMA_REGS, j.regs)
+    reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
+    return r["NUM_BYTES"] * reps / 4
 
 
 def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | None = None,
@@ -128,7 +168,64 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
 
     ``speed`` (a what-if): unit -> factor; that unit's jobs take 1/factor of
     their time (``WALKER``: core 0's scanning and issuing); ``lookahead``: the
-    walker's (default: the program's)."""
+    walker's (default: the program's).
+
+    Two passes: the first times every job alone; the second slows each DW job by
+    the TCDM load the other units' jobs put on the banks while the first pass ran
+    it (their words over the overlap, per cycle and bank)."""
+    res, spans = _simulate(prog, k, speed, lookahead, {})
+    if not (k.bank_load or k.dma_load or k.core_load):
+        return res
+    return _simulate(prog, k, speed, lookahead, _loads(prog, spans), _load_at(prog, spans))[0]
+
+
+def _load_at(prog: Program, spans: list):
+    """time -> the words per cycle and bank all units' jobs of ``spans`` move then."""
+    import bisect
+    import numpy as np
+    if not spans:
+        return lambda t: 0.0
+    s = np.array([x[2] for x in spans])
+    e = np.array([x[3] for x in spans])
+    rate = np.array([x[4] for x in spans]) / prog.cfg.tcdm.banks
+    times = np.concatenate([s, e])
+    order = np.argsort(times, kind="stable")
+    steps = np.cumsum(np.concatenate([rate, -rate])[order])
+    at, level = times[order].tolist(), steps.tolist()
+
+    def load(t):
+        n = bisect.bisect_right(at, t)
+        return level[n - 1] if n else 0.0
+    return load
+
+
+def _loads(prog: Program, spans: list) -> dict[int, float]:
+    """Entry index -> the other units' TCDM words per cycle and bank while that DW job runs."""
+    import numpy as np
+    if not spans:
+        return {}
+    idx = [i for i, u, *_ in spans]
+    unit = np.array([u for _, u, *_ in spans])
+    s = np.array([x[2] for x in spans])
+    e = np.array([x[3] for x in spans])
+    rate = np.array([x[4] for x in spans])
+    banks = prog.cfg.tcdm.banks
+    out = {}
+    for n in range(len(spans)):
+        if not (unit[n].startswith("dw") or unit[n] == "dma") or e[n] <= s[n]:
+            continue
+        ov = np.clip(np.minimum(e, e[n]) - np.maximum(s, s[n]), 0, None)
+        ov[unit == unit[n]] = 0
+        out[idx[n]] = float(ov @ rate) / (e[n] - s[n]) / banks
+    return out
+
+
+def _simulate(prog: Program, k: Constants, speed: dict[str, float] | None,
+              lookahead: int | None, loads: dict[int, float],
+              walker_load=None) -> tuple[dict, list]:
+    """One pass of :func:`predict` with each job's ``loads`` and core 0's
+    (``walker_load``: time -> the units' words per cycle and bank): the result
+    and each job's (entry index, unit, start, end, TCDM words per cycle)."""
     # as the walker reads the header: 0 means the whole ring
     ahead = min((prog.lookahead if lookahead is None else lookahead) or WINDOW, WINDOW)
     speed = speed or {}
@@ -167,6 +264,7 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
             return None
         return _fields(IMA_REGS, e.regs)["ARRAY"]["INDEX"]
     marks: list[float] = []
+    spans: list = []
     t, walker = 0.0, 0.0
 
     def done(u, at):
@@ -198,9 +296,12 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
         while j < tail and not (isinstance(entries[j], Mark) if want is None
                                 else not isinstance(entries[j], Mark) and entries[j].unit == want):
             j += 1
-        return (j if j < tail else None), (j - i) * k.skip
+        return (j if j < tail else None), (j - i) * w * k.skip
 
+    w = 1.0         # core 0's slowdown by the bank conflicts of the units' streams
     while head < n:
+        if walker_load is not None:
+            w = 1.0 + k.core_load * walker_load(t)
         more, parsed, t0 = False, 0, t
         while tail - head < ahead and tail < n:      # parse ahead into the ring
             if parsed == PARSE_STEP:
@@ -213,12 +314,12 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
             elif first[e.unit] is None:
                 first[e.unit] = tail
             tail += 1
-        t += k.parse * parsed
+        t += w * k.parse * parsed
         at = t                                # the scan's snapshot of the end counts
-        t += k.scan
+        t += w * k.scan
         progress = False
         while bar is not None and bar == head and met(entries[bar], at):
-            t += k.per_unit
+            t += w * k.per_unit
             if entries[bar].index >= 0:
                 marks.append(t)
             gone[bar] = progress = True
@@ -229,7 +330,7 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
         # the units' first entries before the barrier, in the unit table's order
         heads = [(first[u], u) for u in units
                  if first[u] is not None and (bar is None or first[u] < bar)]
-        t += k.per_unit * len(heads)
+        t += w * k.per_unit * len(heads)
         for i, u in heads:
             e = entries[i]
             late = [(v, c) for v, c in e.waits.items() if done(v, at) < c]
@@ -238,15 +339,15 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
             # the waits not met: the unit's WAIT registers take them if they name
             # issued jobs of job sources (within the walker's 256 DMA ids)
             if late:
-                t += k.gate_try
+                t += w * k.gate_try
                 if not (len(late) <= gates[u] and all(
                         source[v] != NO_SOURCE and issued[v] >= c
                         and (not is_dma[v] or issued[v] - c < 256) for v, c in late)):
                     continue
             dep = max((ended[v][c - 1] for v, c in late), default=0.0)
             words = 1 + len(e.waits) + 2 * len(writes[id(e)])
-            t += k.issue + k.per_word * words + (k.gate if gates[u] else 0.0)
-            dur = job_cycles(prog, e, k) / speed.get(u, 1)
+            t += w * (k.issue + k.per_word * words + (k.gate if gates[u] else 0.0))
+            dur = job_cycles(prog, e, k, loads.get(i, 0.0)) / speed.get(u, 1)
             g = group[u]
             start = max(t, free[g], dep)
             a = pool_array(u, e)
@@ -255,6 +356,9 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
                 array_free[a] = start + dur
             free[g] = start + dur
             busy[u] += dur
+            # its words per cycle at the unit's own speed (a what-if's faster unit
+            # loads the banks as before: the model stays linear in its times)
+            spans.append((i, u, start, start + dur, job_words(prog, e) / max(dur * speed.get(u, 1), 1.0)))
             ended[u].append(free[g])
             heapq.heappush(events, free[g])
             issued[u] += 1
@@ -269,9 +373,9 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
                 heapq.heappop(events)
             if not events:
                 raise AssertionError("the model's walker is stuck: a wait no job meets")
-            t = max(t, heapq.heappop(events)) + k.wake
-    return {"cycles": round(marks[-1]) if marks else 0, "marks": [round(m) for m in marks],
-            "busy": {u: round(b) for u, b in busy.items()}, "walker": round(walker)}
+            t = max(t, heapq.heappop(events)) + w * k.wake
+    return ({"cycles": round(marks[-1]) if marks else 0, "marks": [round(m) for m in marks],
+             "busy": {u: round(b) for u, b in busy.items()}, "walker": round(walker)}, spans)
 
 
 def sensitivity(prog: Program, factor: float = 2.0, k: Constants = CONSTANTS) -> dict:
