@@ -221,10 +221,13 @@ def _pool(whole: Mapping, instances: list[str], mats, reps: dict, copies: dict) 
 # sweep packs them as placeholders and drops them, so the free space is a few
 # full-width bands on several arrays (the expands' copies are a few rows of many
 # columns) rather than whatever strips the cold layers leave.  () is the plain
-# sweep.  MobileNetV2 224 on 4 IMAs sharing 34 arrays, model: 1 256 083 cycles
-# plain, 1 223 222 with two bands of a quarter and four of an eighth, 1 228 031
-# with four of a quarter (compile_network keeps the fastest by the model).
-RESERVE_LAYOUTS: tuple[tuple[tuple[float, int], ...], ...] = ((), ((1 / 4, 2), (1 / 8, 4)))
+# sweep.  MobileNetV2 224 on 4 IMAs sharing 34 arrays with job waits, model:
+# 1 256 083 cycles plain, 1 223 222 with two bands of a quarter and four of an
+# eighth, 1 228 031 with four of a quarter (compile_network keeps the fastest by
+# the model); three of a quarter and four of an eighth (copies of conv1 x 4,
+# b2.project x 3, b3.expand x 3): RTL 1 228 414 -> 1 212 491 cycles.
+RESERVE_LAYOUTS: tuple[tuple[tuple[float, int], ...], ...] = (
+    (), ((1 / 4, 2), (1 / 8, 4)), ((1 / 4, 3), (1 / 8, 4)))
 RESERVED = "reserved band "     # the placeholders' names (no layer name has a space)
 
 
