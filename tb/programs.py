@@ -243,6 +243,10 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
             env["WAVES"] = "1"
         if trace:
             env["IMCC_TRACE_EVENTS"] = "1"
+        if prog.taps:           # intermediate bands the check reads in L1 (Program.taps)
+            (Path(d) / "taps.json").write_text(json.dumps(
+                [{"l1": t.l1_addr, "n": t.nbytes, "waits": t.waits} for t in prog.taps]))
+            env["IMCC_TAPS"] = str(Path(d) / "taps.json")
         r = run_app(cfg, "network", testcase="program_any_exit",
                     defines={"ARENA_BYTES": arena_bytes(cfg),
                              **({"WALKER_PROFILE": 1} if profile else {}),
@@ -265,6 +269,18 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
     r["tensors"] = {}
     for name, (a, shape) in prog.l1_tensors.items():
         r["tensors"][name] = np.frombuffer(out.pop(f"l1:{name}"), np.int8).reshape(shape).copy()
+    # the taps' bands over what L2 holds of those tensors (the halo rows' copies)
+    raws = {name: bytearray(raw) for name, raw in out.items()}
+    got = r.pop("taps", None) or []
+    missed = [t.tensor for t, b in zip(prog.taps, got or [None] * len(prog.taps)) if b is None]
+    if missed and r["exit"] == 0:
+        raise AssertionError(f"{len(missed)} check taps never read (the jobs writing "
+                             f"{missed[0]}'s rows did not end)")
+    for t, b in zip(prog.taps, got):
+        if b is not None:
+            o = t.l2_addr - prog.tensors[t.tensor].addr
+            raws[t.tensor][o:o + t.nbytes] = bytes.fromhex(b)
+    out = raws
     for name, raw in list(out.items()):
         t = prog.tensors[name]
         h, w, c = t.shape

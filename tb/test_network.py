@@ -383,6 +383,42 @@ def test_fused_on_a_pool_in_rtl_bit_exact(which):
     _check_model(c, res)
 
 
+def test_check_reads_intermediate_bands_in_l1_instead_of_copies():
+    """The check reads each intermediate band in L1 as the jobs writing it end
+    (Program.taps) instead of a DMA copy to L2 in the timed run: the job list
+    moves only the segments' inputs, outputs and the rows the next stripe takes
+    from L2; the taps cover every intermediate tensor's rows, and every tensor
+    equals the golden one (functional model, which reads the taps after their
+    last job; the RTL tests read them at the units' done events).  A tap read
+    at the wrong address is seen."""
+    from imcc.gen.compiler.functional import run_functional
+    net, x = randomize(mobilenetv2(*SMALL), 0)
+    c = compile_network(net, x, POOL, schedule="fused")
+    old = compile_network(net, x, POOL, schedule="fused", check_copies=True)
+    prog = c.program
+    assert prog.taps and not old.program.taps
+    assert sum(j.l2_bytes for j in prog.jobs) < 0.6 * sum(j.l2_bytes for j in old.program.jobs)
+    for t in prog.taps:         # after the last job of each unit writing the rows
+        ends = [prog.job(u, n) for u, n in t.waits.items()]
+        assert ends and all(j is not None and j.unit.rstrip("0123456789") in ("ima", "dw")
+                            and j.what.split()[0] == t.tensor for j in ends)
+        assert t.after == max(prog.entries.index(j) for j in ends)
+    for name in {t.tensor for t in prog.taps}:
+        rows = np.zeros(c.lowered.net.shapes[name][0], bool)
+        pitch = prog.tensors[name].pitch
+        for t in (t for t in prog.taps if t.tensor == name):
+            r0 = (t.l2_addr - prog.tensors[name].addr) // pitch
+            rows[r0:r0 + t.nbytes // pitch] = True
+        assert rows.all(), f"{name}: rows no tap reads"
+    mem = run_functional(prog, c.x, c.image.arrays)
+    for name, exp in c.golden.items():
+        assert np.array_equal(prog.read_tensor(name, mem.read), exp), name
+    bad = prog.taps[len(prog.taps) // 2]
+    bad.l1_addr += prog.tensors[bad.tensor].pitch
+    mem = run_functional(prog, c.x, c.image.arrays)
+    assert not np.array_equal(prog.read_tensor(bad.tensor, mem.read), c.golden[bad.tensor])
+
+
 def test_depthwise_bands_cut_over_the_dws_in_rtl_bit_exact():
     """Several DWs: every depthwise band cut into one piece per DW (part writes of
     the band, so the pieces compute at the same time and the next layer waits for

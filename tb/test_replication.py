@@ -254,8 +254,10 @@ def test_pool_copies_spread_the_hot_layers_over_arrays():
                         arrays="config")
     from imcc.gen.compiler.functional import _fields
     from imcc.rtl.ima.regs import IMA_REGS
-    layer = max(r.copies, key=r.copies.get)
-    allowed = {t.array for k in range(r.copies[layer]) for t in r.copy_of(layer, k)}
+    m = c.mapping       # (the placement the compiler kept: a layout of bands kept free)
+    assert m.copies
+    layer = max(m.copies, key=m.copies.get)
+    allowed = {t.array for k in range(m.copies[layer]) for t in m.copy_of(layer, k)}
     used = {_fields(IMA_REGS, j.regs)["ARRAY"]["INDEX"] for j in c.program.jobs
             if j.unit.startswith("ima") and j.what.split(" ")[0] == layer}
     assert used and used <= allowed and len(used) > 1, (layer, used, allowed)

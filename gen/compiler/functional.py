@@ -168,7 +168,13 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
     # registers as the hardware holds them: only the encoded writes reach a job
     # context, the rest is what the context kept from its earlier jobs
     writes, held = prog.register_writes(), {}
-    for e in prog.entries:
+    # the check's taps (Program.taps) put their L1 rows where a check copy would have
+    taps: dict[int, list] = {}
+    for tap in prog.taps:
+        taps.setdefault(tap.after, []).append(tap)
+    for i, e in enumerate(prog.entries):
+        for tap in taps.get(i - 1, ()):
+            mem.write(tap.l2_addr, mem.read(tap.l1_addr, tap.nbytes).tobytes())
         if not isinstance(e, Job):
             continue
         kind = e.unit.rstrip("0123456789")
@@ -191,4 +197,6 @@ def run_functional(prog: Program, x: np.ndarray, arrays: dict[int, np.ndarray],
                 _dma(mem, regs)
         except Exception as err:
             raise AssertionError(f"job {e.what} ({e.unit} #{e.seq}): {err}") from err
+    for tap in taps.get(len(prog.entries) - 1, ()):
+        mem.write(tap.l2_addr, mem.read(tap.l1_addr, tap.nbytes).tobytes())
     return mem

@@ -6,8 +6,8 @@ partials of a split layer) or a single layer outside blocks.  Its
 intermediate tensors stay in L1; its input comes from L2 and its output goes
 to L2 through the DMA, band by band.  A segment too large for L1 runs in
 *stripes* of output rows, each computing the rows it needs (the halo rows of
-an intermediate tensor the stripe before computed come back from L2, where its
-check copy put them, instead of being computed again), two stripes' buffers
+an intermediate tensor the stripe before computed come back from L2, where a
+DMA put them, instead of being computed again), two stripes' buffers
 alternating so that the next stripe starts while the previous one drains.
 
 Within a stripe the final output is cut into bands; every tensor's band b
@@ -26,9 +26,11 @@ With several DWs a depthwise band may be cut into one piece per DW
 (``split_dw``; gen/compiler/network.py keeps whichever list the model says is
 faster).
 
-Intermediate tensors are copied to L2 after their band for the per-layer
-check (counted in the traffic), except in a network of one segment and one
-stripe, whose tensors stay in L1 untouched until the end and are read there.
+The per-layer check reads the intermediate tensors in L1, band by band, as the
+jobs writing a band end (``Program.taps``: no DMA in the timed run but for the
+rows the next stripe takes from L2); ``check_copies`` copies them to L2 by DMA
+instead.  A network of one segment and one stripe keeps its tensors in L1
+untouched until the end; they are read there.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from imcc.rtl.dw.regs import DW_REGS
 from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
-from .program import (CORES, Job, Mark, Program, _cores_unit, cores_add, _Arena, _Deps, _Hazards,
+from .program import (CORES, Job, Mark, Program, Tap, _cores_unit, cores_add, _Arena, _Deps, _Hazards,
                       _align, _dma, _ima_regs, _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
 __all__ = ["compile_fused", "segments"]
@@ -58,7 +60,7 @@ RAMP = (1, 1, 2)             # band rows at the start of a stripe (reversed at i
 # the reference block in stripes on one IMA 157 460 -> 162 782 with 3 (model
 # 154 203 -> 155 741: it keeps none)
 WIDE, WIDE_EXTRA = 28, 3
-# intermediate tensors go to L2 (for the check) in pieces of at least this: fewer
+# (check_copies) intermediate tensors go to L2 for the check in pieces of at least this: fewer
 # jobs for core 0 (model, MobileNetV2 224 on 2 IMAs: 1.94 M -> 1.93 M cycles; per
 # stripe, at its end, 2.08 M: the copies then trail the compute)
 CHECK_BYTES = 8192
@@ -90,6 +92,7 @@ class _Spec:
     choices: tuple = ()     # a pool: the instances that may run it (the scheduler picks)
     array: int | None = None     # a pool: the array it computes on
     alts: list = field(default_factory=list)     # a pool: (array, regs) of each copy it may use
+    taps: list = field(default_factory=list)     # the check's taps of the rows it writes
 
 
 def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
@@ -103,12 +106,16 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 
 
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
-                  split_dw: bool = False, wide_bands: int = 0) -> Program:
+                  split_dw: bool = False, wide_bands: int = 0,
+                  check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
     to issue per piece).  ``wide_bands``: a short stripe of rows WIDE pixels or
-    wider takes this many bands more (:func:`_bands`)."""
+    wider takes this many bands more (:func:`_bands`).  ``check_copies``: the
+    intermediate tensors go to L2 for the check by DMA (the older way, in the
+    timed run) instead of being read in L1 by the check as their bands' jobs end
+    (``Program.taps``)."""
     from imcc.rtl.registry import compose
     comp = compose(cfg)
     net, mapping = lowered.net, lowered.mapping
@@ -123,6 +130,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
     mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 2
     dw_rate = max(1.0, 0.8 * cfg.dw.macs)
     dma_rate = cfg.dma.data_width // 8
+    hwpes = (*imas, *dws)
 
     pads, dw_params = l2_layout(prog)
 
@@ -247,6 +255,9 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
 
             loaded = {n: lo[n] for n in ext}
             pending: dict[str, int] = {}           # check copies waiting: tensor -> first row
+            # rows of each tensor the next stripe takes from L2 (its halo) need a copy
+            halo = ({n: r[0] for n, r in rows_needed(*stripes[si + 1]).items()}
+                    if si + 1 < len(stripes) and not keep_l1 else {})
             for bi in range(len(bands)):
                 for n in ext:
                     # the band's new input rows come in, with the next bands' rows up to
@@ -273,13 +284,32 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                         continue
                     # depthwise layers and adds on any DW: the list scheduler gives each
                     # job the DW it starts on first (a DW's jobs run in order)
-                    specs += _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
-                                       addr, key, pads, mvm, dw_rate, dws, split_dw)
+                    made = _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
+                                     addr, key, pads, mvm, dw_rate, dws, split_dw)
+                    specs += made
                     # the band's new rows go to L2: the segment's output, and the
                     # intermediate tensors for the check (unless they stay in L1),
-                    # these gathered over bands up to CHECK_BYTES (fewer jobs for core 0)
+                    # these gathered over bands up to CHECK_BYTES (fewer jobs for core 0);
+                    # or the check reads an intermediate band in L1 as its jobs end (a
+                    # tap: no DMA, unless the next stripe needs the rows as its halo)
+                    n = op.output
+                    if (n != final and not keep_l1 and not check_copies
+                            and all(sp.unit in hwpes for sp in made)):
+                        t = prog.tensors[n]
+                        tap = Tap(n, addr(n, r0), t.row_addr(r0), (r1 - r0) * t.pitch)
+                        prog.taps.append(tap)
+                        for sp in made:
+                            sp.taps.append(tap)
+                        h0 = max(r0, halo.get(n, r1))
+                        if h0 < r1:
+                            nbytes = (r1 - h0) * t.pitch
+                            specs.append(_Spec(dma, _dma(addr(n, h0), t.row_addr(h0), nbytes),
+                                               key(n, h0, r1), [f"l2:{n}:{si}:{bi}"],
+                                               f"{seg_name} stripe {si} band {bi} out {n} for the next stripe",
+                                               nbytes // dma_rate + 20, nbytes))
+                            checked.setdefault(n, []).append((h0, r1, f"l2:{n}:{si}:{bi}"))
+                        continue
                     if op.output == final or not keep_l1:
-                        n = op.output
                         t = prog.tensors[n]
                         c0 = pending.pop(n, r0)
                         last = all(b <= a for a, b in new[n][bi + 1:])
@@ -330,6 +360,9 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     parts=tuple(spec.parts))
             deps.add(j)
             prog.entries.append(j)
+            for tap in spec.taps:       # the last job of each unit writing its rows
+                tap.waits[j.unit] = max(tap.waits.get(j.unit, 0), j.seq)
+                tap.after = len(prog.entries) - 1
         prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
         prog.marks.append(seg_name)
         prog.model.setdefault("list_marks", []).append(prog.model["cycles"] - before)

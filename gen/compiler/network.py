@@ -65,7 +65,7 @@ def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> Weight
 
 def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: str = "auto",
                     schedule: str = "layer", replicate: bool | None = None,
-                    dw_split: bool | None = None) -> Compiled:
+                    dw_split: bool | None = None, check_copies: bool = False) -> Compiled:
     """Map, lower and schedule ``net`` (with its parameters) on ``cfg``.
 
     ``replicate`` (default: with the fused schedule) spends the arrays the
@@ -73,7 +73,10 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     placement needs, if more), on copies of the layers that bound the latency
     (lower.replicate); the layer schedule is the paper's, without them.
     ``dw_split`` (fused, several DWs): every depthwise band cut into one piece
-    per DW or not; default: whichever the performance model says is faster."""
+    per DW or not; default: whichever the performance model says is faster.
+    ``check_copies`` (fused): the intermediate tensors go to L2 by DMA for the
+    check, as extra jobs in the timed run, instead of being read in L1 as their
+    bands end (``Program.taps``)."""
     if schedule not in SCHEDULES:
         raise MappingError(f"--schedule {schedule}: the compiler has the schedules "
                            f"{', '.join(SCHEDULES)}")
@@ -108,11 +111,12 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
             # the L2 the tensors and the job list need (addresses do not depend on its size)
             # (the depthwise bands cut: the longer job list, so the need is not short)
             need = _compile(lowered, _l2_fits(cfg), schedule,
-                            True if dw_split is None else dw_split).l2_end - cfg.l2.base
+                            True if dw_split is None else dw_split,
+                            check_copies).l2_end - cfg.l2.base
             mib = 1 << max(0, (need - 1).bit_length() - 20)
             if need > cfg.l2.size_bytes:
                 cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
-        prog = _compile(lowered, cfg, schedule, dw_split)
+        prog = _compile(lowered, cfg, schedule, dw_split, check_copies)
         if best is None or prog.model["cycles"] < best[2].model["cycles"]:
             best = (mapping, lowered, prog, cfg)
     mapping, lowered, prog, cfg = best
@@ -137,7 +141,7 @@ def _replicas(net, cfg, mapping, budget):
     return out
 
 
-def _compile(lowered, cfg, schedule, dw_split=None):
+def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False):
     from .perf import predict
     if schedule != "fused":
         prog = compile_layers(lowered, cfg)
@@ -157,7 +161,8 @@ def _compile(lowered, cfg, schedule, dw_split=None):
     # (only where a segment has such stripes: otherwise the same list)
     for split in choices:
         for wide in (0, WIDE_EXTRA):
-            prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide)
+            prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide,
+                                 check_copies=check_copies)
             # the list scheduler's own estimate (what ordered the jobs), beside the model
             prog.model["list_cycles"] = prog.model.pop("cycles")
             prog.model.update(predict(prog))

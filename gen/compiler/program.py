@@ -46,7 +46,7 @@ from imcc.sim.network import IMA_OPS, Layer
 
 from .lower import Lowered
 
-__all__ = ["Job", "Mark", "Program", "compile_layers", "l2_layout", "cores_add", "CORES", "arena_bytes", "MAGIC", "CHUNK",
+__all__ = ["Job", "Mark", "Program", "Tap", "compile_layers", "l2_layout", "cores_add", "CORES", "arena_bytes", "MAGIC", "CHUNK",
            "HEADER_BYTES", "ima_streams", "KIND_JOB", "KIND_MARK", "KIND_NEXT", "KIND_END", "RESERVED_L1"]
 
 MAGIC, VERSION = 0x4E43_4D49, 1          # "IMCN"
@@ -115,6 +115,22 @@ class Tensor:
 
 
 @dataclass
+class Tap:
+    """Rows of an intermediate tensor the check reads in L1 as the jobs that
+    write them end, instead of a DMA copy to L2 the deployed job list would not
+    make: ``nbytes`` at L1 ``l1_addr`` are the tensor's stored bytes from L2
+    ``l2_addr`` on.  ``waits``: per unit, the last of its jobs that write them
+    (a unit ends its jobs in order); ``after``: the index of the last such entry
+    (a sequential run of the list reads them there)."""
+    tensor: str
+    l1_addr: int
+    l2_addr: int
+    nbytes: int
+    waits: dict[str, int] = field(default_factory=dict)
+    after: int = -1
+
+
+@dataclass
 class Program:
     cfg: ClusterConfig
     lowered: Lowered
@@ -127,6 +143,7 @@ class Program:
     l2_end: int = 0                                 # first L2 byte after the job list
     l2_next: int = 0                                # where the job list goes
     l1_tensors: dict = field(default_factory=dict)  # tensors checked in L1: name -> (addr, shape)
+    taps: list[Tap] = field(default_factory=list)   # bands checked in L1 as their jobs end
     bands: dict[str, int] = field(default_factory=dict)
     l1_peak: int = 0
     model: dict = field(default_factory=dict)       # fused: the list scheduler's estimate

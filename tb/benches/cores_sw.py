@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -123,6 +124,37 @@ async def _trace(pin, root, log: list):
         log.append(_cycle(root))
 
 
+def _start_taps(dut, backdoor, taps: list, got: dict):
+    """The check's taps (gen/compiler/program.Tap): each tap's L1 bytes read the
+    cycle after the last job writing them ends (the done event of each unit it
+    waits for, counted), before any job may overwrite them (a later writer of the
+    rows waits for their readers, which start after that end).  ``got``: tap
+    index -> bytes.  Wakes on the units' done events only."""
+    waiting: dict[tuple[str, int], list[int]] = {}
+    unmet = [len(t["waits"]) for t in taps]
+    for i, t in enumerate(taps):
+        for u, n in t["waits"].items():
+            waiting.setdefault((u, n), []).append(i)
+
+    async def unit(u, pin):
+        n = 0
+        while True:
+            await RisingEdge(pin)
+            n += 1
+            ready = []
+            for i in waiting.pop((u, n), ()):
+                unmet[i] -= 1
+                if not unmet[i]:
+                    ready.append(i)
+            if ready:
+                await RisingEdge(dut.clk)       # (the job's last write is in its bank)
+                for i in ready:
+                    got[i] = backdoor.read(taps[i]["l1"], taps[i]["n"])
+
+    for u in sorted({u for t in taps for u in t["waits"]}):
+        cocotb.start_soon(unit(u, getattr(dut, f"{u}_evt_done")))
+
+
 async def _stamps(root, cfg, log: list):
     """A snapshot of the activity counters (by VPI) at each CYCLE_LO read, with
     the cycle counter's low word as that read returned it (``stamp``)."""
@@ -211,6 +243,10 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
             if pin is not None:
                 trace[inst.name] = []
                 cocotb.start_soon(_trace(pin, root, trace[inst.name]))
+    taps, tapped = [], {}
+    if os.environ.get("IMCC_TAPS"):             # run_network's check of L1 bands
+        taps = json.loads(Path(os.environ["IMCC_TAPS"]).read_text())
+        _start_taps(dut, TcdmBackdoor(root, cfg), taps, tapped)
     if os.environ.get("IMCC_MARKS"):
         cocotb.start_soon(_progress(dut, cfg, TcdmBackdoor(root, cfg),
                                     elf.symbol(os.environ["IMCC_MARKS"]),
@@ -243,6 +279,9 @@ async def run_program(dut, cfg=None, elf_path=None, mask=None, during=None):
         out["outputs"][f"l1:{name}"] = backdoor.read(addr, n).hex()
     for name, (addr, n) in json.loads(os.environ.get("IMCC_L2_OUTPUTS", "{}")).items():
         out["outputs"][name] = l2.read(addr, n).hex()
+    if taps:        # every tap read (a missing one: its jobs never ended)
+        out["taps"] = [tapped[i].hex() if i in tapped else None
+                       for i in range(len(taps))]
     write_result(out)
     return host, out
 
