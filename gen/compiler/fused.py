@@ -253,6 +253,15 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                                    key(n, lo[n], c), f"{seg_name} stripe {si} halo {n}",
                                    nbytes // dma_rate + 20, nbytes))
 
+            def to_l2(n, a, b, bi, why=""):
+                """Rows [a, b) of tensor n to L2 by DMA after band bi's jobs."""
+                t = prog.tensors[n]
+                nbytes = (b - a) * t.pitch
+                specs.append(_Spec(dma, _dma(addr(n, a), t.row_addr(a), nbytes), key(n, a, b),
+                                   [f"l2:{n}:{si}:{bi}"], f"{seg_name} stripe {si} band {bi} out {n}{why}",
+                                   nbytes // dma_rate + 20, nbytes))
+                checked.setdefault(n, []).append((a, b, f"l2:{n}:{si}:{bi}"))
+
             loaded = {n: lo[n] for n in ext}
             pending: dict[str, int] = {}           # check copies waiting: tensor -> first row
             # rows of each tensor the next stripe takes from L2 (its halo) need a copy
@@ -302,12 +311,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                             sp.taps.append(tap)
                         h0 = max(r0, halo.get(n, r1))
                         if h0 < r1:
-                            nbytes = (r1 - h0) * t.pitch
-                            specs.append(_Spec(dma, _dma(addr(n, h0), t.row_addr(h0), nbytes),
-                                               key(n, h0, r1), [f"l2:{n}:{si}:{bi}"],
-                                               f"{seg_name} stripe {si} band {bi} out {n} for the next stripe",
-                                               nbytes // dma_rate + 20, nbytes))
-                            checked.setdefault(n, []).append((h0, r1, f"l2:{n}:{si}:{bi}"))
+                            to_l2(n, h0, r1, bi, " for the next stripe")
                         continue
                     if op.output == final or not keep_l1:
                         t = prog.tensors[n]
@@ -316,12 +320,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                         if n != final and not last and (r1 - c0) * t.pitch < CHECK_BYTES:
                             pending[n] = c0
                             continue
-                        nbytes = (r1 - c0) * t.pitch
-                        specs.append(_Spec(dma, _dma(addr(n, c0), t.row_addr(c0), nbytes),
-                                           key(n, c0, r1), [f"l2:{n}:{si}:{bi}"],
-                                           f"{seg_name} stripe {si} band {bi} out {n}",
-                                           nbytes // dma_rate + 20, nbytes))
-                        checked.setdefault(n, []).append((c0, r1, f"l2:{n}:{si}:{bi}"))
+                        to_l2(n, c0, r1, bi)
             # stripe si - 2 left slot q: a job writing rows of it also writes the keys
             # of that stripe's bands it overlaps (in the slot), so it waits for their
             # readers and writers (no fence: the next stripe starts while one drains)
