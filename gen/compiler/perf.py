@@ -60,9 +60,12 @@ them.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from imcc.rtl.dma.regs import DMA_REGS
 from imcc.rtl.dw.regs import DW_REGS
@@ -94,20 +97,20 @@ class Constants:
     dma_job: float = 8.5       # a transfer's start-up (L2 latency, AXI bursts)
     gate: float = 53.1          # job waits: an HWPE job issued with WAIT registers (their writes)
     gate_try: float = 89.6      # job waits: a head whose waits are not met tried for its WAITs
-    px_beats: float = 3.07       # DW 3x3 stride 1: 16-byte beats per output pixel and 16 channels
-    px2_beats: float = 5.74      # DW 3x3 stride 2: the same
-    add_beats: float = 2.67      # DW add: beats per 16 elements
-    bank_load: float = 1.62      # a DW beat's extra time per word per cycle and bank the others move
+    px_beats: float = 3.07      # DW 3x3 stride 1: 16-byte beats per output pixel and 16 channels
+    px2_beats: float = 5.74     # DW 3x3 stride 2: the same
+    add_beats: float = 2.67     # DW add: beats per 16 elements
+    bank_load: float = 1.62     # a DW beat's extra time per word per cycle and bank the others move
     dma_load: float = 0.3       # the same for a DMA beat
-    core_load: float = 0.29      # core 0's walking: its extra time per word per cycle and bank
+    core_load: float = 0.29     # core 0's walking: its extra time per word per cycle and bank
 
 
 CONSTANTS = Constants()
 
 
 def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS, load: float = 0.0) -> float:
-    """The estimated time of job ``j`` on its unit; ``load``: the other masters'
-    TCDM words per cycle and bank while it runs (slows a DW's beats)."""
+    """The estimated time of job ``j`` on its unit; ``load``: the other units'
+    TCDM words per cycle and bank while it runs (slows a DW's and a DMA's beats)."""
     cfg = prog.cfg
     kind = j.unit.rstrip("0123456789")
     if j.unit == CORES:
@@ -121,11 +124,10 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS, load: float = 0.
         h, w, c = r["SIZE"]["H"], r["SIZE"]["W"], r["CHANNELS"]["C"]
         m = r["MODE"]
         # 16-byte beats take 4 / ports cycles on the DW's ports (as many as the IMA's),
-        # longer by the bank conflicts of the other masters' load (``bank_load`` x
-        # their words per cycle and bank); the beats per pixel and per row are fitted
-        # to the RTL's DW busy counters per layer (MobileNetV2 224 fused at 4 and 2
-        # ports): the ideal 3 (stride 1) and 6 (stride 2) beats per pixel and a row's
-        # window fill
+        # longer by the bank conflicts of the other units' load (``bank_load`` x
+        # their words per cycle and bank); the beats per pixel and per add (about the
+        # ideal 3 and 6, and 3) fitted by scripts/fit_perf.py, a row's window fill to
+        # the RTL's DW busy counters per layer
         beat = 4 / cfg.ima.data_ports * (1 + k.bank_load * load)
         if m["OP"] == DW_REGS.constant("OP", "ADD"):
             return math.ceil(h * w * c / 16) * max(2, k.add_beats * beat) + k.dw_job
@@ -170,9 +172,9 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
     their time (``WALKER``: core 0's scanning and issuing); ``lookahead``: the
     walker's (default: the program's).
 
-    Two passes: the first times every job alone; the second slows each DW job by
-    the TCDM load the other units' jobs put on the banks while the first pass ran
-    it (their words over the overlap, per cycle and bank)."""
+    Two passes: the first times every job alone; the second slows each DW and
+    DMA job, and core 0's walking, by the TCDM load the other units' jobs put on
+    the banks meanwhile in the first pass (their words per cycle and bank)."""
     res, spans = _simulate(prog, k, speed, lookahead, {})
     if not (k.bank_load or k.dma_load or k.core_load):
         return res
@@ -181,8 +183,6 @@ def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | N
 
 def _load_at(prog: Program, spans: list):
     """time -> the words per cycle and bank all units' jobs of ``spans`` move then."""
-    import bisect
-    import numpy as np
     if not spans:
         return lambda t: 0.0
     s = np.array([x[2] for x in spans])
@@ -200,8 +200,8 @@ def _load_at(prog: Program, spans: list):
 
 
 def _loads(prog: Program, spans: list) -> dict[int, float]:
-    """Entry index -> the other units' TCDM words per cycle and bank while that DW job runs."""
-    import numpy as np
+    """Entry index -> the other units' TCDM words per cycle and bank while that DW or
+    DMA job runs."""
     if not spans:
         return {}
     idx = [i for i, u, *_ in spans]
