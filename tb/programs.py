@@ -271,8 +271,8 @@ def run_network(compiled, *, max_cycles: int | None = None, progress=None, waves
         r["tensors"][name] = np.frombuffer(out.pop(f"l1:{name}"), np.int8).reshape(shape).copy()
     # the taps' bands over what L2 holds of those tensors (the halo rows' copies)
     raws = {name: bytearray(raw) for name, raw in out.items()}
-    got = r.pop("taps", None) or []
-    missed = [t.tensor for t, b in zip(prog.taps, got or [None] * len(prog.taps)) if b is None]
+    got = r.pop("taps", None) or [None] * len(prog.taps)
+    missed = [t.tensor for t, b in zip(prog.taps, got) if b is None]
     if missed and r["exit"] == 0:
         raise AssertionError(f"{len(missed)} check taps never read (the jobs writing "
                              f"{missed[0]}'s rows did not end)")

@@ -75,7 +75,7 @@ from imcc.sim.ima_perf import cycles_per_mvm, words
 from .functional import _fields
 from .program import CORES, NO_SOURCE, UNIT_DMA, Job, Mark, Program
 
-__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "job_words", "sensitivity", "WALKER"]
+__all__ = ["Constants", "CONSTANTS", "predict", "job_cycles", "job_words", "dma_bytes", "sensitivity", "WALKER"]
 
 WALKER = "core0"      # the name sensitivity() gives core 0's walking
 
@@ -137,10 +137,14 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS, load: float = 0.
         per_px = max(4.1, k.px_beats * beat) if s == 1 else 0.6 + k.px2_beats * beat
         per_row = 5.4 + 3.7 * beat
         return ho * math.ceil(c / 16) * (wo * per_px + per_row) + k.dw_job
-    r = _fields(DMA_REGS, j.regs)
-    reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
     # its TCDM side moves a beat of data_width bits per cycle, slowed as the DW's (``dma_load``)
-    return r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8) * (1 + k.dma_load * load) + k.dma_job
+    return dma_bytes(j) / (cfg.dma.data_width // 8) * (1 + k.dma_load * load) + k.dma_job
+
+
+def dma_bytes(j: Job) -> int:
+    """Bytes a DMA job moves (its rows times their bytes when 2-D)."""
+    r = _fields(DMA_REGS, j.regs)
+    return r["NUM_BYTES"] * (r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1)
 
 
 def job_words(prog: Program, j: Job) -> float:
@@ -158,9 +162,7 @@ def job_words(prog: Program, j: Job) -> float:
         return n * (1 + 1 / r["MODE"]["STRIDE"] ** 2)
     if j.unit == CORES:
         return 0.0
-    r = _fields(DMA_REGS, j.regs)
-    reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
-    return r["NUM_BYTES"] * reps / 4
+    return dma_bytes(j) / 4
 
 
 def predict(prog: Program, k: Constants = CONSTANTS, speed: dict[str, float] | None = None,
