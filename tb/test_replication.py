@@ -267,8 +267,8 @@ def test_pool_bands_kept_free_and_the_fastest_placement_kept(monkeypatch):
     """On a pool the cold layers may be packed around full-width bands kept free
     (lower.RESERVE_LAYOUTS): the placement is valid (no two tiles share a cell,
     within the 34 arrays) and says so; a layout whose bands do not fit gives
-    None; compile_network compiles every layout's placement and keeps the one
-    the model finds fastest."""
+    None; the exchanges keep it valid and cost no more; compile_network compiles
+    every layout's placement and keeps the one the model finds fastest."""
     import imcc.gen.compiler.network as network
     from imcc.gen.compiler.lower import RESERVE_LAYOUTS, replicate_pool
     net, x = _net(224, 1.0)
@@ -285,8 +285,23 @@ def test_pool_bands_kept_free_and_the_fastest_placement_kept(monkeypatch):
         busy[t.array, t.arow:t.arow + t.rows, t.acol:t.acol + t.cols] += 1
     assert busy.max() == 1
     assert replicate_pool(net, cfg, base, 34, reserve=((1.0, 3),)) is None   # 3 arrays more: no fit
+    # the exchanges and swaps: still a valid packing, every copy apart from the
+    # layer's others, and a first-order cost no higher than without them
+    costs = {}
+    for exchange in (False, True):
+        logs = []
+        r = replicate_pool(net, cfg, base, 34, reserve=layout, exchange=exchange, log=logs.append)
+        costs[exchange] = float(logs[-1].split(": ")[1].split(" cycles")[0])
+        busy = np.zeros((34, 256, 256), int)
+        for t in r.maps["ima"].tiles:
+            busy[t.array, t.arow:t.arow + t.rows, t.acol:t.acol + t.cols] += 1
+        assert busy.max() == 1, exchange
+        for layer, n in r.copies.items():
+            assert len({t.array for k in range(n) for t in r.copy_of(layer, k)}) == n, layer
+    assert costs[True] <= costs[False], costs
     c = compile_network(net, x, cfg, schedule="fused", arrays="config")
-    assert c.program.model["placements_tried"] == len(RESERVE_LAYOUTS)
+    # (each layout's search with and without the exchanges, the same placements once)
+    assert len(RESERVE_LAYOUTS) <= c.program.model["placements_tried"] <= 2 * len(RESERVE_LAYOUTS)
     for only in RESERVE_LAYOUTS:
         monkeypatch.setattr(network, "RESERVE_LAYOUTS", (only,))
         one = compile_network(net, x, cfg, schedule="fused", arrays="config")

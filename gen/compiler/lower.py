@@ -232,8 +232,8 @@ RESERVED = "reserved band "     # the placeholders' names (no layer name has a s
 
 
 def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budget: int,
-                   *, log=None, tries: int = 3,
-                   reserve: tuple[tuple[float, int], ...] = ()) -> Placement | None:
+                   *, log=None, tries: int = 3, reserve: tuple[tuple[float, int], ...] = (),
+                   exchange: bool = True) -> Placement | None:
     """:func:`replicate` for a pool of ``budget`` arrays that every instance
     reaches: k copies of a layer inside its tile (one MVM serves k pixels), and
     n copies of that tile on different arrays (``name@c``: the layer's bands
@@ -255,8 +255,11 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
     the (k, n) that lowers the cost most with its copies placed afresh (on a
     tie, the fewer cells), and each segment's hot layers try one more copy
     together (one alone may only move the busiest array), until a pass
-    changes nothing.  The ``tries`` packings of the cold layers that start
-    fastest are each tried."""
+    changes nothing.  With ``exchange``, such a pass then also tries one copy
+    fewer of a layer for one more of another (the room of a copy worth little
+    goes to one worth more), and the result's tiles of the same shape swap
+    arrays where that lowers the cost (:func:`_swap_same_shapes`).  The
+    ``tries`` packings of the cold layers that start fastest are each tried."""
     R, C = cfg.ima.rows, cfg.ima.cols
     instances = list(placement.maps)
     E, D = len(instances), max(1, cfg.dw.instances)
@@ -365,8 +368,32 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
                     m2 = m2 and place(m2, L.name, reps, c2[L.name])
                 if m2 is not None and total(m2, reps, c2) < now - 1:
                     now, m, copies = total(m2, reps, c2), m2, c2
+            if now >= before - 1 and exchange:
+                # an exchange: one copy fewer of a layer for one more of another (the
+                # descent above moves one layer at a time, so a copy that takes the
+                # room another layer's copy would use better stays)
+                for X in hot:
+                    nx = copies.get(X.name, 1)
+                    if nx < 2:
+                        continue
+                    for Y in hot:
+                        ny = copies.get(Y.name, 1)
+                        if Y is X or ny >= E:
+                            continue
+                        c2 = {**copies, X.name: nx - 1, Y.name: ny + 1}
+                        m2 = place(m, X.name, reps, nx - 1)
+                        m2 = m2 and place(m2, Y.name, reps, ny + 1)
+                        if m2 is not None:
+                            new = total(m2, reps, c2)
+                            if new < now - 1:
+                                now, m, copies = new, m2, c2
+                                nx = copies[X.name]
+                                if nx < 2:
+                                    break
             if now >= before - 1:
                 break
+        if exchange:
+            m, now = _swap_same_shapes(m, lambda m2: total(m2, reps, copies), now)
         if best is None or now < best[0]:
             best = (now, m, reps, copies)
     now, m, reps, copies = best
@@ -377,6 +404,34 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
                             arrays_used=max((t.array for t in m.tiles), default=-1) + 1,
                             method=f"{m.method}; hot layers and their copies placed in the rest")
     return _pool(m, instances, matrices(net), reps, copies)
+
+
+def _swap_same_shapes(m: Mapping, cost, now: float) -> tuple[Mapping, float]:
+    """``m`` with tiles of the same shape on different arrays swapped wherever that
+    lowers ``cost`` (the packers place tiles without knowing which layers compute
+    at the same time: two tiles of one block may share an array, which then takes
+    their MVMs in turn); swaps keep the packing valid.  Greedy, until none helps."""
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i, t in enumerate(m.tiles):
+        by_shape.setdefault((t.rows, t.cols), []).append(i)
+    for _ in range(4):
+        better = False
+        for idx in by_shape.values():
+            for x in range(len(idx)):
+                for y in range(x + 1, len(idx)):
+                    a, b = m.tiles[idx[x]], m.tiles[idx[y]]
+                    if a.array == b.array:
+                        continue
+                    tiles = list(m.tiles)
+                    tiles[idx[x]] = dataclasses.replace(a, array=b.array, arow=b.arow, acol=b.acol)
+                    tiles[idx[y]] = dataclasses.replace(b, array=a.array, arow=a.arow, acol=a.acol)
+                    m2 = dataclasses.replace(m, tiles=tiles)
+                    new = cost(m2)
+                    if new < now - 1:
+                        m, now, better = m2, new, True
+        if not better:
+            break
+    return m, now
 
 
 def cells(net: Network, L: Layer, k: int) -> int:

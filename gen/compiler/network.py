@@ -134,10 +134,13 @@ def _replicas(net, cfg, mapping, budget):
         return [replicate(net, cfg, mapping, budget)]
     out = []
     for r in RESERVE_LAYOUTS:
-        p = replicate_pool(net, cfg, mapping, budget, reserve=r)
-        if p is not None and all(p.maps != q.maps or p.reps != q.reps or p.copies != q.copies
-                                 for q in out):
-            out.append(p)
+        # the search with and without the exchanges (its first-order cost is not the
+        # model: either may be faster)
+        for exchange in (False, True):
+            p = replicate_pool(net, cfg, mapping, budget, reserve=r, exchange=exchange)
+            if p is not None and all(p.maps != q.maps or p.reps != q.reps or p.copies != q.copies
+                                     for q in out):
+                out.append(p)
     return out
 
 
