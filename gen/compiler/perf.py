@@ -134,7 +134,9 @@ def job_cycles(prog: Program, j: Job, k: Constants = CONSTANTS, load: float = 0.
         s = m["STRIDE"]
         ho = (h + m["PAD_T"] + m["PAD_B"] - 3) // s + 1
         wo = (w + 2 - 3) // s + 1
-        per_px = max(4.1, k.px_beats * beat) if s == 1 else 0.6 + k.px2_beats * beat
+        # (the multipliers take 9 x 16 / dw.macs cycles per pixel and 16 channels)
+        per_px = max(144 / cfg.dw.macs + 0.1, k.px_beats * beat) if s == 1 \
+            else 0.6 + k.px2_beats * beat
         per_row = 5.4 + 3.7 * beat
         return ho * math.ceil(c / 16) * (wo * per_px + per_row) + k.dw_job
     # its TCDM side moves a beat of data_width bits per cycle, slowed as the DW's (``dma_load``)
