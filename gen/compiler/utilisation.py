@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import math
 
-from imcc.rtl.dma.regs import DMA_REGS
 from imcc.rtl.dw.regs import DW_REGS
 from imcc.rtl.ima.regs import IMA_REGS
 
 from .functional import _fields
+from .perf import dma_bytes
 from .program import CORES, Job, Program
 
 __all__ = ["unit_work", "utilisation", "job_list_mvms", "min_mvms"]
@@ -67,9 +67,7 @@ def unit_work(prog: Program) -> tuple[dict[str, float], dict[str, float]]:
                 wo = (w + 2 - 3) // s + 1
                 busy[j.unit] += ho * wo * c * 9 / cfg.dw.macs
         else:
-            r = _fields(DMA_REGS, j.regs)
-            reps = r["NUM_REPS"]["REPS"] if r["CONF"]["TWO_D"] else 1
-            busy[j.unit] += r["NUM_BYTES"] * reps / (cfg.dma.data_width // 8)
+            busy[j.unit] += dma_bytes(j) / (cfg.dma.data_width // 8)
     return busy, arrays
 
 
