@@ -11,7 +11,7 @@ the same job list exists (``--rtl`` runs them, or the measurements file keeps
 them) the table shows it beside the model and says which one the Pareto plot
 uses ("source": "rtl" or "model").
 
-    python scripts/dse.py [--grid small|full|pool] [--rtl none|block|network|all]
+    python scripts/dse.py [--grid small|full|pool|arrays] [--rtl none|block|network|all]
                           [--rtl-only KEY=VALUE,...] [--synth cached|all] [--out build/dse]
 
 Writes OUT/dse.json (one row per point) and OUT/dse.png (latency vs cells,
@@ -43,7 +43,14 @@ def grid(which: str) -> list[dict]:
     """small: every instance count with 4 ports and one DW, and around the 2-instance
     point one DW more and 2 or 8 ports; full: the whole cross product; pool: 2 to 4
     IMAs sharing one pool of the 34 arrays (ima.macro_ports = "pool", docs/ima.md)
-    x 1 or 2 DWs x a 64- or 128-bit DMA."""
+    x 1 or 2 DWs x a 64- or 128-bit DMA; arrays: the fastest pool (4 IMAs, 2 DWs, a
+    128-bit DMA, job waits) on 34 to 40 arrays, what each array over the paper's
+    34 buys (the arrays are macros: the cell count hardly moves, the crossbar
+    area grows with ``total_arrays``)."""
+    if which == "arrays":
+        return [{"ima.instances": 4, "ima.arrays": n, "ima.macro_ports": "pool",
+                 "dw.instances": 2, "ima.data_ports": 4, "dma.data_width": 128,
+                 "ima.job_waits": 2, "dw.job_waits": 2} for n in (34, 35, 36, 37, 38, 40)]
     if which == "pool":
         return [{"ima.instances": inst, "ima.arrays": ARRAY_BUDGET, "ima.macro_ports": "pool",
                  "dw.instances": dw, "ima.data_ports": 4, "dma.data_width": width}
@@ -72,8 +79,13 @@ def config(p: dict) -> ClusterConfig:
         ima["macro_ports"] = p["ima.macro_ports"]
     elif p["ima.instances"] * p["ima.arrays"] > 28:       # the top-level input limit
         ima["macro_ports"] = "bank"
+    if "ima.job_waits" in p:
+        ima["job_waits"] = p["ima.job_waits"]
+    dw = {"instances": p["dw.instances"]}
+    if "dw.job_waits" in p:
+        dw["job_waits"] = p["dw.job_waits"]
     more = {"dma": {"data_width": p["dma.data_width"]}} if "dma.data_width" in p else {}
-    return ClusterConfig().replace(ima=ima, dw={"instances": p["dw.instances"]}, **more)
+    return ClusterConfig().replace(ima=ima, dw=dw, **more)
 
 
 def synth_cells(cfg: ClusterConfig, cache: dict, run: bool) -> int | None:
@@ -188,7 +200,7 @@ def plot(rows: list[dict], path: Path, default_cells: int | None) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--grid", choices=("small", "full", "pool"), default="small")
+    ap.add_argument("--grid", choices=("small", "full", "pool", "arrays"), default="small")
     ap.add_argument("--rtl", choices=("none", "block", "network", "all"), default="none",
                     help="run these in RTL for every point (a Verilator build per new "
                          "configuration; the network ~ minutes each)")
