@@ -513,3 +513,38 @@ def test_partitioned_network_in_rtl_bit_exact():
     from imcc.tb.programs import run_network
     p, c = _partitioned()
     _check_rtl(c, run_network(c))
+
+
+def test_depthwise_cut_and_wide_bands_chosen_per_segment():
+    """compile_fused takes the depthwise cut and the wide stripes' extra bands per
+    segment: a segment cut has a DW job per DW where the same segment uncut has
+    one or more (a band of one row stays whole), the others keep their own
+    choice, and the mixed list computes the network
+    (functional model); compile_network keeps a mix only where the model finds it
+    faster than every uniform choice."""
+    from imcc.gen.compiler.fused import WIDE_EXTRA, compile_fused
+    from imcc.gen.compiler.functional import run_functional
+    net, x = randomize(mobilenetv2(*SMALL), 0)
+    c = compile_network(net, x, POOL, schedule="fused")
+    names = c.program.marks
+    split = {n: i % 2 == 0 for i, n in enumerate(names)}
+    wide = {n: WIDE_EXTRA if i % 3 == 0 else 0 for i, n in enumerate(names)}
+    mixed = compile_fused(c.lowered, c.cfg, split_dw=split, wide_bands=wide)
+    whole = compile_fused(c.lowered, c.cfg, split_dw=False, wide_bands=wide)
+
+    def dw_jobs(p, seg):        # the segment's depthwise jobs
+        return sum(1 for j in p.jobs if j.unit.startswith("dw") and j.what.startswith(f"{seg}.dw "))
+
+    # (a band of one row is not cut)
+    cut = [n for n in names if split[n] and dw_jobs(whole, n)]
+    assert cut and all(dw_jobs(mixed, n) >= dw_jobs(whole, n) for n in cut)
+    assert sum(map(lambda n: dw_jobs(mixed, n), cut)) > sum(map(lambda n: dw_jobs(whole, n), cut))
+    assert all(dw_jobs(mixed, n) == dw_jobs(whole, n) for n in names if not split[n])
+    mem = run_functional(mixed, c.x, c.image.arrays)
+    for name, exp in c.golden.items():
+        assert np.array_equal(mixed.read_tensor(name, mem.read), exp), name
+    m = c.program.model
+    if isinstance(m.get("dw_split"), dict):
+        uniform = [compile_network(net, x, POOL, schedule="fused", dw_split=s).program.model["cycles"]
+                   for s in (False, True)]
+        assert m["cycles"] < min(uniform)

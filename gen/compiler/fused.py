@@ -106,13 +106,14 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 
 
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
-                  split_dw: bool = False, wide_bands: int = 0,
+                  split_dw: bool | dict[str, bool] = False, wide_bands: int | dict[str, int] = 0,
                   check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
     to issue per piece).  ``wide_bands``: a short stripe of rows WIDE pixels or
-    wider takes this many bands more (:func:`_bands`).  ``check_copies``: the
+    wider takes this many bands more (:func:`_bands`).  Either may be given per
+    segment (segment name -> value, absent: False / 0).  ``check_copies``: the
     intermediate tensors go to L2 for the check by DMA (the older way, in the
     timed run) instead of being read in L1 by the check as their bands' jobs end
     (``Program.taps``)."""
@@ -140,6 +141,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
 
     for seg_name, ops in segs:
         arena.reset()
+        seg_split = split_dw.get(seg_name, False) if isinstance(split_dw, dict) else split_dw
+        seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
         produced = [op.output for op in ops]
         ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
         final = ops[-1].output
@@ -223,7 +226,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             lo = {n: r[0] for n, r in full.items()}
             lo.update({n: r[0] for n, r in rows_needed(s0, s1, carry).items() if n not in carry})
             bands = _bands(s0, s1, wo, first=si == 0 and len(stripes) > 1,
-                           last=si == len(stripes) - 1 and len(stripes) > 1, extra=wide_bands)
+                           last=si == len(stripes) - 1 and len(stripes) > 1, extra=seg_wide)
             done = {n: carry.get(n, lo[n]) for n in tensors}   # rows computed (or loaded) so far
 
             def addr(n, r):
@@ -294,7 +297,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     # depthwise layers and adds on any DW: the list scheduler gives each
                     # job the DW it starts on first (a DW's jobs run in order)
                     made = _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
-                                     addr, key, pads, mvm, dw_rate, dws, split_dw)
+                                     addr, key, pads, mvm, dw_rate, dws, seg_split)
                     specs += made
                     # the band's new rows go to L2: the segment's output, and the
                     # intermediate tensors for the check (unless they stay in L1),

@@ -162,20 +162,43 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False):
     # and short stripes of wide rows in more bands or not (fused.WIDE_EXTRA): more
     # overlap of a block's layers against more jobs for core 0
     # (only where a segment has such stripes: otherwise the same list)
+    variants = []
+
+    def listed(split, wide):
+        prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide,
+                             check_copies=check_copies)
+        # the list scheduler's own estimate (what ordered the jobs), beside the model
+        prog.model["list_cycles"] = prog.model.pop("cycles")
+        prog.model.update(predict(prog))
+        if several:         # (one DW: nothing to cut)
+            prog.model["dw_split"] = split
+        prog.model["wide_bands"] = wide
+        return prog
+
     for split in choices:
         for wide in (0, WIDE_EXTRA):
-            prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide,
-                                 check_copies=check_copies)
-            # the list scheduler's own estimate (what ordered the jobs), beside the model
-            prog.model["list_cycles"] = prog.model.pop("cycles")
-            prog.model.update(predict(prog))
-            if several:         # (one DW: nothing to cut)
-                prog.model["dw_split"] = split
-            prog.model["wide_bands"] = wide
+            prog = listed(split, wide)
+            variants.append((split, wide, prog))
             if best is None or prog.model["cycles"] < best.model["cycles"]:
                 best = prog
             if not prog.model.pop("wide_stripes", 0):
                 break
+    # segments meet only at their barriers: each may take the choices the model finds
+    # fastest for it (MobileNetV2 224 on 4 IMAs sharing 34 arrays: b1, b3 and b12-b13
+    # faster with their depthwise bands whole, the rest cut; model 1 142 655 -> 1 130 091)
+    names = best.marks
+    if len(variants) > 1 and all(p.marks == names for *_, p in variants) and len(set(names)) == len(names):
+        def times(p):
+            m = p.model["marks"]
+            return [b - a for a, b in zip([0, *m[:-1]], m)]
+        t = [times(p) for *_, p in variants]
+        pick = [min(range(len(variants)), key=lambda v: (t[v][i], v)) for i in range(len(names))]
+        if len(set(pick)) > 1:
+            mixed = listed({n: variants[v][0] for n, v in zip(names, pick)},
+                           {n: variants[v][1] for n, v in zip(names, pick)})
+            mixed.model.pop("wide_stripes", 0)
+            if mixed.model["cycles"] < best.model["cycles"]:
+                best = mixed
     if any(best.job_waits(u) for u in best.units):
         # job waits: the walker hands waits to the HWPEs or waits for every job
         # itself.  The model overestimates what they save (RTL, docs/compiler.md "Job
