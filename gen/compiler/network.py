@@ -185,7 +185,7 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False):
                 break
     # segments meet only at their barriers: each may take the choices the model finds
     # fastest for it (MobileNetV2 224 on 4 IMAs sharing 34 arrays: b1, b3 and b12-b13
-    # faster with their depthwise bands whole, the rest cut; model 1 142 655 -> 1 130 091)
+    # faster with their depthwise bands whole, the rest cut; model 1 142 655 -> 1 131 349)
     names = best.marks
     if len(variants) > 1 and all(p.marks == names for *_, p in variants) and len(set(names)) == len(names):
         def times(p):
