@@ -516,8 +516,8 @@ def test_partitioned_network_in_rtl_bit_exact():
 
 
 def test_depthwise_cut_and_wide_bands_chosen_per_segment():
-    """compile_fused takes the depthwise cut and the wide stripes' extra bands per
-    segment: a segment cut has a DW job per DW where the same segment uncut has
+    """compile_fused takes the depthwise cut, the wide stripes' extra bands and the
+    list scheduler's estimate of the DW jobs per segment: a segment cut has a DW job per DW where the same segment uncut has
     one or more (a band of one row stays whole), the others keep their own
     choice, and the mixed list computes the network
     (functional model); compile_network keeps a mix only where the model finds it
@@ -529,7 +529,8 @@ def test_depthwise_cut_and_wide_bands_chosen_per_segment():
     names = c.program.marks
     split = {n: i % 2 == 0 for i, n in enumerate(names)}
     wide = {n: WIDE_EXTRA if i % 3 == 0 else 0 for i, n in enumerate(names)}
-    mixed = compile_fused(c.lowered, c.cfg, split_dw=split, wide_bands=wide)
+    cost = {n: 1.5 if i % 3 == 1 else 1.0 for i, n in enumerate(names)}     # (orders only)
+    mixed = compile_fused(c.lowered, c.cfg, split_dw=split, wide_bands=wide, dw_cost=cost)
     whole = compile_fused(c.lowered, c.cfg, split_dw=False, wide_bands=wide)
 
     def dw_jobs(p, seg):        # the segment's depthwise jobs

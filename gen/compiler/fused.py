@@ -107,13 +107,15 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                   split_dw: bool | dict[str, bool] = False, wide_bands: int | dict[str, int] = 0,
-                  check_copies: bool = False) -> Program:
+                  dw_cost: float | dict[str, float] = 1.0, check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
     to issue per piece).  ``wide_bands``: a short stripe of rows WIDE pixels or
-    wider takes this many bands more (:func:`_bands`).  Either may be given per
-    segment (segment name -> value, absent: False / 0).  ``check_copies``: the
+    wider takes this many bands more (:func:`_bands`).  ``dw_cost``: the list
+    scheduler's estimate of the DW jobs times this (it only orders the jobs: a
+    different order may overlap the units better).  Each may be given per segment
+    (segment name -> value, absent: False / 0 / 1.0).  ``check_copies``: the
     intermediate tensors go to L2 for the check by DMA (the older way, in the
     timed run) instead of being read in L1 by the check as their bands' jobs end
     (``Program.taps``)."""
@@ -143,6 +145,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         arena.reset()
         seg_split = split_dw.get(seg_name, False) if isinstance(split_dw, dict) else split_dw
         seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
+        seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
         produced = [op.output for op in ops]
         ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
         final = ops[-1].output
@@ -298,6 +301,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     # job the DW it starts on first (a DW's jobs run in order)
                     made = _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
                                      addr, key, pads, mvm, dw_rate, dws, seg_split)
+                    if seg_cost != 1.0:
+                        for sp in made:
+                            if sp.unit in dws:
+                                sp.cycles = int(sp.cycles * seg_cost)
                     specs += made
                     # the band's new rows go to L2: the segment's output, and the
                     # intermediate tensors for the check (unless they stay in L1),
