@@ -516,13 +516,13 @@ def test_partitioned_network_in_rtl_bit_exact():
 
 
 def test_depthwise_cut_and_wide_bands_chosen_per_segment():
-    """compile_fused takes the depthwise cut, the wide stripes' extra bands and the
-    list scheduler's estimate of the DW jobs per segment: a segment cut has a DW job per DW where the same segment uncut has
+    """compile_fused takes the depthwise cut, the short stripes' extra bands (wide
+    or narrow rows) and the list scheduler's estimate of the DW jobs per segment: a segment cut has a DW job per DW where the same segment uncut has
     one or more (a band of one row stays whole), the others keep their own
     choice, and the mixed list computes the network
     (functional model); compile_network keeps a mix only where the model finds it
     faster than every uniform choice."""
-    from imcc.gen.compiler.fused import WIDE_EXTRA, compile_fused
+    from imcc.gen.compiler.fused import NARROW_EXTRA, WIDE, WIDE_EXTRA, _bands, compile_fused
     from imcc.gen.compiler.functional import run_functional
     net, x = randomize(mobilenetv2(*SMALL), 0)
     c = compile_network(net, x, POOL, schedule="fused")
@@ -530,7 +530,12 @@ def test_depthwise_cut_and_wide_bands_chosen_per_segment():
     split = {n: i % 2 == 0 for i, n in enumerate(names)}
     wide = {n: WIDE_EXTRA if i % 3 == 0 else 0 for i, n in enumerate(names)}
     cost = {n: 1.5 if i % 3 == 1 else 1.0 for i, n in enumerate(names)}     # (orders only)
-    mixed = compile_fused(c.lowered, c.cfg, split_dw=split, wide_bands=wide, dw_cost=cost)
+    narrow = {n: NARROW_EXTRA for n in names[::2]}
+    mixed = compile_fused(c.lowered, c.cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
+                          narrow_bands=narrow)
+    # (short stripes of narrow rows: a band more where asked)
+    assert len(_bands(0, 14, 14, narrow=NARROW_EXTRA)) == len(_bands(0, 14, 14)) + NARROW_EXTRA
+    assert _bands(0, 14, WIDE, narrow=NARROW_EXTRA) == _bands(0, 14, WIDE)
     whole = compile_fused(c.lowered, c.cfg, split_dw=False, wide_bands=wide)
 
     def dw_jobs(p, seg):        # the segment's depthwise jobs

@@ -46,7 +46,7 @@ from .lower import Lowered
 from .program import (CORES, Job, Mark, Program, Tap, _cores_unit, cores_add, _Arena, _Deps, _Hazards,
                       _align, _dma, _ima_regs, _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
-__all__ = ["compile_fused", "segments"]
+__all__ = ["compile_fused", "segments", "WIDE_EXTRA", "NARROW_EXTRA"]
 
 DMA_MIN_BYTES = 4096         # input rows move in transfers of at least this (when there are)
 BAND_ROWS = 4                # rows of a band between the ramps
@@ -60,6 +60,10 @@ RAMP = (1, 1, 2)             # band rows at the start of a stripe (reversed at i
 # the reference block in stripes on one IMA 157 460 -> 162 782 with 3 (model
 # 154 203 -> 155 741: it keeps none)
 WIDE, WIDE_EXTRA = 28, 3
+# and a short stripe of narrower rows (8 to 14 of them) NARROW_EXTRA bands more, a
+# choice per segment (network.py): the tail's 14 x 14 blocks, where the depthwise band
+# between the expand and the project is the chain's longest link
+NARROW_EXTRA = 1
 # (check_copies) intermediate tensors go to L2 for the check in pieces of at least this: fewer
 # jobs for core 0 (model, MobileNetV2 224 on 2 IMAs: 1.94 M -> 1.93 M cycles; per
 # stripe, at its end, 2.08 M: the copies then trail the compute)
@@ -107,15 +111,17 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                   split_dw: bool | dict[str, bool] = False, wide_bands: int | dict[str, int] = 0,
-                  dw_cost: float | dict[str, float] = 1.0, check_copies: bool = False) -> Program:
+                  dw_cost: float | dict[str, float] = 1.0, narrow_bands: int | dict[str, int] = 0,
+                  check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
     to issue per piece).  ``wide_bands``: a short stripe of rows WIDE pixels or
-    wider takes this many bands more (:func:`_bands`).  ``dw_cost``: the list
+    wider takes this many bands more (:func:`_bands`), ``narrow_bands`` a narrower
+    one.  ``dw_cost``: the list
     scheduler's estimate of the DW jobs times this (it only orders the jobs: a
     different order may overlap the units better).  Each may be given per segment
-    (segment name -> value, absent: False / 0 / 1.0).  ``check_copies``: the
+    (segment name -> value, absent: False / 0 / 1.0 / 0).  ``check_copies``: the
     intermediate tensors go to L2 for the check by DMA (the older way, in the
     timed run) instead of being read in L1 by the check as their bands' jobs end
     (``Program.taps``)."""
@@ -146,6 +152,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         seg_split = split_dw.get(seg_name, False) if isinstance(split_dw, dict) else split_dw
         seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
         seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
+        seg_narrow = narrow_bands.get(seg_name, 0) if isinstance(narrow_bands, dict) else narrow_bands
         produced = [op.output for op in ops]
         ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
         final = ops[-1].output
@@ -197,6 +204,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         # (a stripe wide_bands would cut finer: network.py lists the job list again only then)
         if wo >= WIDE and any(b - a <= 14 for a, b in stripes):
             prog.model["wide_stripes"] = prog.model.get("wide_stripes", 0) + 1
+        elif wo < WIDE and any(8 <= b - a <= 14 for a, b in stripes):
+            prog.model["narrow_stripes"] = prog.model.get("narrow_stripes", 0) + 1
         slots = []
         pbuf = {}
         for name, (addr, n) in params.items():
@@ -229,7 +238,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             lo = {n: r[0] for n, r in full.items()}
             lo.update({n: r[0] for n, r in rows_needed(s0, s1, carry).items() if n not in carry})
             bands = _bands(s0, s1, wo, first=si == 0 and len(stripes) > 1,
-                           last=si == len(stripes) - 1 and len(stripes) > 1, extra=seg_wide)
+                           last=si == len(stripes) - 1 and len(stripes) > 1, extra=seg_wide,
+                           narrow=seg_narrow)
             done = {n: carry.get(n, lo[n]) for n in tensors}   # rows computed (or loaded) so far
 
             def addr(n, r):
@@ -389,7 +399,7 @@ def _slot_key(k: str) -> tuple:
 
 
 def _bands(s0: int, s1: int, w: int, *, first: bool = False, last: bool = False,
-           extra: int = 0) -> list[tuple[int, int]]:
+           extra: int = 0, narrow: int = 0) -> list[tuple[int, int]]:
     """Output row bands of a stripe of rows of w pixels.  Long stripes: small bands
     at both ends, so the pipeline of layers fills and drains sooner (RAMP),
     BAND_ROWS rows in between, so that there are fewer jobs (each costs the DW and
@@ -402,11 +412,11 @@ def _bands(s0: int, s1: int, w: int, *, first: bool = False, last: bool = False,
     RAMP all the same: stripes overlap, so the pipeline fills and drains only
     there (MobileNetV2 224 on the 4-IMA pool, b3: model 161 k -> 148 k cycles);
     with too few rows for the ramp, the first starts with its smallest bands.
-    ``extra``: bands more for rows of WIDE pixels or more."""
+    ``extra``: bands more for rows of WIDE pixels or more, ``narrow`` for the others."""
     rows = s1 - s0
     if rows <= 14:
         n = min(rows, (2 if rows <= 7 and w <= 14 else 3 if rows <= 11 else 4)
-                + (extra if w >= WIDE else 0))
+                + (extra if w >= WIDE else narrow))
         sizes = [rows // n + (1 if i < rows % n else 0) for i in range(n)]
         rest = rows - sum(RAMP)
         if (first or last) and n > 1 and rest >= n - 1:

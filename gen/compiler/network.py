@@ -163,7 +163,7 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
         prog = compile_layers(lowered, cfg)
         prog.model.update(predict(prog))
         return prog
-    from .fused import WIDE_EXTRA, compile_fused
+    from .fused import NARROW_EXTRA, WIDE_EXTRA, compile_fused
     best = None
     # with several DWs, depthwise bands cut over them or not, whichever the model
     # says is faster: the cut shortens each band's wait where the DW is on the
@@ -177,9 +177,9 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     # (only where a segment has such stripes: otherwise the same list)
     variants = []
 
-    def listed(split, wide, cost=1.0):
+    def listed(split, wide, cost=1.0, narrow=0):
         prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
-                             check_copies=check_copies)
+                             narrow_bands=narrow, check_copies=check_copies)
         prog.use_waits = waits
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
@@ -193,14 +193,24 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
         for split in choices:
             for wide in (0, WIDE_EXTRA):
                 prog = listed(split, wide, cost)
-                variants.append((split, wide, cost, prog))
+                variants.append((split, wide, cost, 0, prog))
                 if best is None or prog.model["cycles"] < best.model["cycles"]:
                     best = prog
+                # (and short stripes of narrow rows in a band more: a variant for the
+                # per-segment choice below, where a segment has such stripes)
+                if prog.model.pop("narrow_stripes", 0) and wide == 0:
+                    p2 = listed(split, 0, cost, NARROW_EXTRA)
+                    p2.model.pop("wide_stripes", 0)
+                    p2.model.pop("narrow_stripes", 0)
+                    variants.append((split, 0, cost, NARROW_EXTRA, p2))
+                    if p2.model["cycles"] < best.model["cycles"]:
+                        best = p2
                 if not prog.model.pop("wide_stripes", 0):
                     break
     # segments meet only at their barriers: each may take the choices the model finds
     # fastest for it (MobileNetV2 224 on 4 IMAs sharing 34 arrays: b1, b3 and b12-b13
-    # faster with their depthwise bands whole, the rest cut; model 1 142 655 -> 1 131 349)
+    # faster with their depthwise bands whole, the rest cut; model 1 142 655 -> 1 131 349;
+    # the tail's 14-row stripes in a band more where faster: RTL 1 130 993 -> 1 126 534)
     names = best.marks
     if len(variants) > 1 and all(p.marks == names for *_, p in variants) and len(set(names)) == len(names):
         def times(p):
@@ -209,8 +219,9 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
         t = [times(p) for *_, p in variants]
         pick = [min(range(len(variants)), key=lambda v: (t[v][i], v)) for i in range(len(names))]
         if len(set(pick)) > 1:
-            mixed = listed(*({n: variants[v][k] for n, v in zip(names, pick)} for k in range(3)))
+            mixed = listed(*({n: variants[v][k] for n, v in zip(names, pick)} for k in range(4)))
             mixed.model.pop("wide_stripes", 0)
+            mixed.model.pop("narrow_stripes", 0)
             if mixed.model["cycles"] < best.model["cycles"]:
                 best = mixed
     if any(best.job_waits(u) for u in best.units):
