@@ -108,10 +108,9 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
         lowered = lower(net, mapping)
         cfg = base_cfg
         if arrays == "auto":
-            # the L2 the tensors and the job list need (addresses do not depend on its size)
-            # (the depthwise bands cut: the longer job list, so the need is not short)
-            need = _compile(lowered, _l2_fits(cfg), schedule,
-                            True if dw_split is None else dw_split,
+            # the L2 the tensors and the job list need (addresses do not depend on its
+            # size), from the longest list the choices below may give
+            need = _longest(lowered, _l2_fits(cfg), schedule, dw_split,
                             check_copies).l2_end - cfg.l2.base
             mib = 1 << max(0, (need - 1).bit_length() - 20)
             if need > cfg.l2.size_bytes:
@@ -155,6 +154,19 @@ def _replicas(net, cfg, mapping, budget):
 # several DWs (fused.compile_fused ``dw_cost``: which DW takes a job, and when): each
 # segment takes the order the model finds fastest
 DW_COSTS = (1.0, 0.8, 1.2, 1.5)
+
+
+def _longest(lowered, cfg, schedule, dw_split=None, check_copies=False):
+    """The longest job list :func:`_compile` may choose: every depthwise band cut
+    (unless told not to), every short stripe in its extra bands; with 5 % more for
+    the register writes, whose count depends on the jobs' order."""
+    if schedule != "fused":
+        return compile_layers(lowered, cfg)
+    from .fused import NARROW_EXTRA, WIDE_EXTRA, compile_fused
+    prog = compile_fused(lowered, cfg, split_dw=True if dw_split is None else dw_split,
+                         wide_bands=WIDE_EXTRA, narrow_bands=NARROW_EXTRA, check_copies=check_copies)
+    prog.l2_end += (prog.l2_end - prog.joblist_addr) // 20
+    return prog
 
 
 def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1.0,), waits=True):
