@@ -520,8 +520,8 @@ def test_depthwise_cut_and_wide_bands_chosen_per_segment():
     or narrow rows) and the list scheduler's estimate of the DW jobs per segment: a segment cut has a DW job per DW where the same segment uncut has
     one or more (a band of one row stays whole), the others keep their own
     choice, and the mixed list computes the network
-    (functional model); compile_network keeps a mix only where the model finds it
-    faster than every uniform choice."""
+    (functional model); compile_network's list, each segment free to be cut or not,
+    is no slower by the model than the list with every segment cut, or none."""
     from imcc.gen.compiler.fused import NARROW_EXTRA, WIDE, WIDE_EXTRA, _bands, compile_fused
     from imcc.gen.compiler.functional import run_functional
     net, x = randomize(mobilenetv2(*SMALL), 0)
@@ -549,8 +549,8 @@ def test_depthwise_cut_and_wide_bands_chosen_per_segment():
     mem = run_functional(mixed, c.x, c.image.arrays)
     for name, exp in c.golden.items():
         assert np.array_equal(mixed.read_tensor(name, mem.read), exp), name
-    m = c.program.model
-    if isinstance(m.get("dw_split"), dict):
-        uniform = [compile_network(net, x, POOL, schedule="fused", dw_split=s).program.model["cycles"]
-                   for s in (False, True)]
-        assert m["cycles"] < min(uniform)
+    # the compiler's choice, free to cut each segment or not, is no slower by the model
+    # than either choice made for every segment
+    uniform = [compile_network(net, x, POOL, schedule="fused", dw_split=s).program.model["cycles"]
+               for s in (False, True)]
+    assert c.program.model["cycles"] <= min(uniform), (c.program.model["cycles"], uniform)
