@@ -14,7 +14,8 @@ TRIGGER); a scan that issues nothing sleeps until the next job ends and pays
 
 * IMA: steps x the IMA's cycles per MVM (sim/ima_perf.py: the analog latency or
   the data ports, whichever bounds) + ``ima_job``;
-* DW: per output pixel and 16 channels 4 compute cycles, or the port cycles
+* DW: per output pixel and 16 channels 9 x 16 / dw.macs compute cycles (4 at the
+  default 36), or the port cycles
   of about 3.5 (stride 1) or 6.5 (stride 2) 16-byte beats if more, plus a
   row's window fill; an add 2 cycles or 3.1 beats per 16 elements (docs/dw.md;
   the beats fitted to the RTL's DW busy counters); a beat takes 4 / ports
