@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from imcc.gen.compiler.functional import run_functional
+from imcc.gen.compiler.fused import segments
 from imcc.gen.compiler.network import compile_network, reference_block
 from imcc.gen.compiler.program import Job
 from imcc.gen.config import ClusterConfig
@@ -417,6 +418,34 @@ def test_check_reads_intermediate_bands_in_l1_instead_of_copies():
     bad.l1_addr += prog.tensors[bad.tensor].pitch
     mem = run_functional(prog, c.x, c.image.arrays)
     assert not np.array_equal(prog.read_tensor(bad.tensor, mem.read), c.golden[bad.tensor])
+
+
+def test_segment_outputs_stay_in_l1_for_the_next_segment():
+    """A segment's output that only the next segment reads, both in one stripe,
+    stays in L1 (fused._stripes, ``stay``): no DMA moves it out and back in, the
+    check reads it there (taps over all its rows), the next segment's buffers
+    leave it alone (every tensor equals the golden one in the functional model),
+    and the network's output still goes to L2."""
+    net, x = randomize(mobilenetv2(*SMALL), 0)
+    c = compile_network(net, x, POOL, schedule="fused")
+    prog, lnet = c.program, c.lowered.net
+    stayed = {t.tensor for t in prog.taps} & {ops[-1].output for _, ops in segments(c.lowered)}
+    assert len(stayed) >= 3
+    final = lnet.layers[-1].output
+    assert final not in stayed
+    moved = {w.split(" in ")[-1] for w in (j.what for j in prog.jobs if j.unit == "dma") if " in " in w}
+    moved |= {w.split(" out ")[-1] for w in (j.what for j in prog.jobs if j.unit == "dma") if " out " in w}
+    assert not stayed & moved and final in moved
+    for name in stayed:
+        rows = np.zeros(lnet.shapes[name][0], bool)
+        t0 = prog.tensors[name]
+        for t in (t for t in prog.taps if t.tensor == name):
+            r0 = (t.l2_addr - t0.addr) // t0.pitch
+            rows[r0:r0 + t.nbytes // t0.pitch] = True
+        assert rows.all(), f"{name}: rows no tap reads"
+    mem = run_functional(prog, c.x, c.image.arrays)
+    for name, exp in c.golden.items():
+        assert np.array_equal(prog.read_tensor(name, mem.read), exp), name
 
 
 def test_depthwise_bands_cut_over_the_dws_in_rtl_bit_exact():

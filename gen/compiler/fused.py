@@ -4,7 +4,9 @@ bands, each unit starting as soon as the rows it needs exist.
 A *segment* is a bottleneck block (expand, depthwise, project, add, and the
 partials of a split layer) or a single layer outside blocks.  Its
 intermediate tensors stay in L1; its input comes from L2 and its output goes
-to L2 through the DMA, band by band.  A segment too large for L1 runs in
+to L2 through the DMA, band by band, except that an output only the next
+segment reads stays in L1 when both run in one stripe (at the end of the
+arena its input does not hold: the two alternate).  A segment too large for L1 runs in
 *stripes* of output rows, each computing the rows it needs (the halo rows of
 an intermediate tensor the stripe before computed come back from L2, where a
 DMA put them, instead of being computed again), two stripes' buffers
@@ -99,6 +101,43 @@ class _Spec:
     taps: list = field(default_factory=list)     # the check's taps of the rows it writes
 
 
+def _rows_needed(ops: list[Layer], shapes, o0: int, o1: int, carry=None) -> dict:
+    """Stored rows of every tensor of a segment (``ops``) that its final rows [o0, o1)
+    need.  ``carry``: tensor -> first row to compute (the rows before it come from
+    L2, where the stripe before left them): the inputs of those rows are not needed."""
+    need = {ops[-1].output: (o0, o1)}
+    for op in reversed(ops):
+        if op.output not in need:
+            continue
+        a, b = need[op.output]
+        a = max(a, (carry or {}).get(op.output, a))
+        if a >= b:
+            continue
+        for n, r0, r1 in _needs(op, a, b, shapes):
+            lo, hi = need.get(n, (r0, r1))
+            need[n] = (min(lo, r0), max(hi, r1))
+    return need
+
+
+def _stripes(seg_name: str, ops: list[Layer], shapes, pitch, fixed: int, size: int) -> int:
+    """Stripes of a segment: as few as ``size`` bytes of L1 allow (``fixed`` of them
+    for its parameters; two buffers of every tensor when more than one)."""
+    ho = shapes[ops[-1].output][0]
+    produced = [op.output for op in ops]
+    tensors = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced)) + produced
+
+    def stripe_bytes(rows):
+        need = _rows_needed(ops, shapes, 0, rows)
+        return sum(_align((need[n][1] - need[n][0] + 2) * pitch(n)) for n in tensors)
+
+    for s in range(1, ho + 1):
+        if fixed + (1 if s == 1 else 2) * stripe_bytes(-(-ho // s)) <= size:
+            return s
+    raise MappingError(f"{seg_name}: one output row of the fused segment needs "
+                       f"{(fixed + 2 * stripe_bytes(1)) / 1024:.1f} KiB of L1, "
+                       f"{size / 1024:.1f} KiB are free (tcdm.size_kib)")
+
+
 def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
     """Rows of each input (stored rows, border included) that output rows [r0, r1) read."""
     if op.op == "conv":
@@ -147,8 +186,36 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
     single = len(segs) == 1
     prog.l1_tensors = {}
 
+    def pitch_of(ops):
+        produced = [op.output for op in ops]
+        return lambda n: (net.shapes[n][1] * net.shapes[n][2] if n in produced
+                          else prog.tensors[n].pitch)
+
+    plans = {name: _stripes(name, ops, net.shapes, pitch_of(ops),
+                            sum(_align(dw_params[op.name][1]) for op in ops if op.op == "dw"),
+                            arena.size) for name, ops in segs}
+    # a segment's output the next segment alone reads, both in one stripe, stays in
+    # L1 for it (no DMA out and back in: fewer jobs for core 0, the next segment
+    # starts at once); the check reads it there (a tap)
+    stay = set()
+    for i, ((name, ops), (nxt, nops)) in enumerate(zip(segs, segs[1:])):
+        t = ops[-1].output
+        later = {n for _, ls in segs[i + 2:] for op in ls for n in op.inputs}
+        if (not single and not check_copies and plans[name] == 1 and plans[nxt] == 1
+                and ops[-1].unit != CORES and t not in later
+                and any(t in op.inputs for op in nops) and prog.tensors[t].pad == 0
+                and prog.tensors[t].pitch == net.shapes[t][1] * net.shapes[t][2]):
+            stay.add(t)
+    resident: dict[str, tuple[int, bool]] = {}   # tensor left in L1 -> (address, at the top)
+
     for seg_name, ops in segs:
-        arena.reset()
+        # the arena less the input the segment before left in L1 (at one end)
+        kept = {n: v for n, v in resident.items() if any(n in op.inputs for op in ops)}
+        resident = {}
+        lo_end = max([a + _align((net.shapes[n][0] + 2) * net.shapes[n][1] * net.shapes[n][2])
+                      - arena.base for n, (a, top) in kept.items() if not top], default=0)
+        hi_end = min([a - arena.base for n, (a, top) in kept.items() if top], default=arena.size)
+        arena.reset(lo_end, hi_end)
         seg_split = split_dw.get(seg_name, False) if isinstance(split_dw, dict) else split_dw
         seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
         seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
@@ -163,41 +230,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             return prog.tensors[n].pitch if n in ext else net.shapes[n][1] * net.shapes[n][2]
 
         def rows_needed(o0, o1, carry=None):
-            """Stored rows of every tensor of the segment that final rows [o0, o1) need.
-            ``carry``: tensor -> first row to compute (the rows before it come from L2,
-            where the stripe before left them): the inputs of those rows are not needed."""
-            need = {final: (o0, o1)}
-            for op in reversed(ops):
-                if op.output not in need:
-                    continue
-                a, b = need[op.output]
-                a = max(a, (carry or {}).get(op.output, a))
-                if a >= b:
-                    continue
-                for n, r0, r1 in _needs(op, a, b, net.shapes):
-                    lo, hi = need.get(n, (r0, r1))
-                    need[n] = (min(lo, r0), max(hi, r1))
-            return need
+            return _rows_needed(ops, net.shapes, o0, o1, carry)
 
-        # stripes: as few as the L1 arena allows (two buffers each when more than one)
         params = {op.name: dw_params[op.name] for op in ops if op.op == "dw"}
-        fixed = sum(_align(n) for _, n in params.values())
-
-        def stripe_bytes(rows):
-            need = rows_needed(0, rows)
-            return sum(_align((need[n][1] - need[n][0] + 2) * pitch(n)) for n in tensors)
-
-        n_stripes = None
-        for s in range(1, ho + 1):
-            rows = -(-ho // s)
-            k = 1 if s == 1 else 2
-            if fixed + k * stripe_bytes(rows) <= arena.size:
-                n_stripes = s
-                break
-        if n_stripes is None:
-            raise MappingError(f"{seg_name}: one output row of the fused segment needs "
-                               f"{(fixed + 2 * stripe_bytes(1)) / 1024:.1f} KiB of L1, "
-                               f"{arena.size / 1024:.1f} KiB are free (tcdm.size_kib)")
+        n_stripes = plans[seg_name]
         srows = -(-ho // n_stripes)
         stripes = [(o0, min(o0 + srows, ho)) for o0 in range(0, ho, srows)]
         prog.bands[seg_name] = len(stripes)
@@ -208,11 +244,20 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             prog.model["narrow_stripes"] = prog.model.get("narrow_stripes", 0) + 1
         slots = []
         pbuf = {}
+        # (the output staying in L1 for the next segment: at the end its input is not at)
+        out_top = final in stay and not any(top for _, top in kept.values())
+        if final in stay and not out_top:
+            out_slot = arena.alloc((ho + 2) * pitch(final))
         for name, (addr, n) in params.items():
             pbuf[name] = arena.alloc(n)
+        if out_top:
+            out_slot = arena.alloc_high((ho + 2) * pitch(final))
+        if final in stay:
+            resident[final] = (out_slot, out_top)
         for q in range(min(2, len(stripes))):
             need = rows_needed(0, srows)
-            slots.append({n: arena.alloc((need[n][1] - need[n][0] + 2) * pitch(n))
+            slots.append({n: kept[n][0] if n in kept else out_slot if n == final and final in stay
+                          else arena.alloc((need[n][1] - need[n][0] + 2) * pitch(n))
                           for n in tensors})
         prog.l1_peak = max(prog.l1_peak, arena.peak)
         keep_l1 = single and len(stripes) == 1
@@ -285,6 +330,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     if si + 1 < len(stripes) and not keep_l1 else {})
             for bi in range(len(bands)):
                 for n in ext:
+                    if n in kept:           # (left in L1 by the segment before)
+                        continue
                     # the band's new input rows come in, with the next bands' rows up to
                     # DMA_MIN_BYTES in one transfer (fewer entries ahead of the compute)
                     r0, r1 = max(new[n][bi][0], loaded[n]), new[n][bi][1]
@@ -322,7 +369,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     # or the check reads an intermediate band in L1 as its jobs end (a
                     # tap: no DMA, unless the next stripe needs the rows as its halo)
                     n = op.output
-                    if (n != final and not keep_l1 and not check_copies
+                    if ((n != final or n in stay) and not keep_l1 and not check_copies
                             and all(sp.unit in hwpes for sp in made)):
                         t = prog.tensors[n]
                         tap = Tap(n, addr(n, r0), t.row_addr(r0), (r1 - r0) * t.pitch)

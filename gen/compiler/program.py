@@ -399,16 +399,28 @@ class _Deps:
 
 
 class _Arena:
+    """L1 buffers: from the bottom up (``alloc``) and from the top down
+    (``alloc_high``: a tensor left in L1 for the next segment, at the end the
+    segment's own input does not hold)."""
     def __init__(self, base: int, size: int):
-        self.base, self.size, self.top, self.peak = base, size, 0, 0
+        self.base, self.size, self.top, self.high, self.peak = base, size, 0, size, 0
 
-    def reset(self):
-        self.top = 0
+    def reset(self, low: int = 0, high: int | None = None):
+        """Free everything but [base, base + low) and [base + high, base + size)."""
+        self.top, self.high = low, self.size if high is None else high
 
     def alloc(self, n: int) -> int:
         a = self.base + self.top
         self.top += _align(n)
-        self.peak = max(self.peak, self.top)
+        return self._used(a)
+
+    def alloc_high(self, n: int) -> int:
+        self.high -= _align(n)
+        return self._used(self.base + self.high)
+
+    def _used(self, a: int) -> int:
+        assert self.top <= self.high, "L1 arena overflow"
+        self.peak = max(self.peak, self.top + self.size - self.high)
         return a
 
 
