@@ -321,6 +321,8 @@ def _model(r: dict, c) -> None:
         u["bound"] = "core0 (walking the job list)" if s["bound"] == WALKER else s["bound"]
     if "dw_split" in m:     # fused, several DWs: depthwise bands cut over them (the model's choice)
         r["dw_bands_split"] = m["dw_split"]
+    if "ima_split" in m:    # fused on a pool: bands of layers with copies cut over the copies
+        r["ima_bands_split"] = m["ima_split"]
     if "job_waits_used" in m:   # HWPEs with job waits: the walker hands waits over (the choice)
         r["job_waits_used"] = m["job_waits_used"]
     if m.get("cycles"):

@@ -471,6 +471,35 @@ def test_depthwise_bands_cut_over_the_dws_in_rtl_bit_exact():
     assert not small.program.model["dw_split"]      # core 0 bounds it: fewer jobs win
 
 
+def test_bands_cut_over_a_layers_copies_in_rtl_bit_exact():
+    """On a pool, a band's job of a layer with copies on several arrays may be cut
+    into one piece per copy, each a range of the band's pixels (part writes of
+    the band: the copies compute it at the same time); the compiler takes the cut
+    per segment where the model says it is faster (``ima_bands_split``).  Forced
+    here on the small network on the pool of 8: pieces of one band on different
+    arrays, every tensor bit-exact in RTL, the model within MODEL_TOL."""
+    from imcc.tb.programs import run_network
+    net, x = randomize(mobilenetv2(*SMALL), 0)
+    c = compile_network(net, x, POOL, schedule="fused", ima_split=True)
+    assert c.program.model["ima_split"] is True
+    pieces = {}
+    for j in c.program.jobs:
+        if j.unit.startswith("ima") and " copy a" in j.what:
+            pieces.setdefault(j.what.split(" copy a")[0], []).append(j)
+    cut = {b: js for b, js in pieces.items() if len(js) > 1}
+    # (a job on a pool also writes its array's key: it waits for the job before it there)
+    assert cut and all(j.parts and all(k.startswith("array:") for k in j.writes)
+                       for js in cut.values() for j in js)
+    from imcc.gen.compiler.functional import _fields
+    assert any(len({_fields(IMA_REGS, j.regs)["ARRAY"]["INDEX"] for j in js}) > 1
+               for js in cut.values())
+    res = run_network(c)
+    _check_rtl(c, res)
+    _check_model(c, res)
+    chosen = compile_network(net, x, POOL, schedule="fused").program.model["ima_split"]
+    assert chosen is False or isinstance(chosen, dict)
+
+
 def _band_rows(c, what):
     """Output rows of a depthwise band (from its DW jobs' SIZE.H and stride)."""
     from imcc.gen.compiler.functional import _fields

@@ -151,7 +151,7 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                   split_dw: bool | dict[str, bool] = False, wide_bands: int | dict[str, int] = 0,
                   dw_cost: float | dict[str, float] = 1.0, narrow_bands: int | dict[str, int] = 0,
-                  check_copies: bool = False) -> Program:
+                  split_ima: bool | dict[str, bool] = False, check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
@@ -159,8 +159,12 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
     wider takes this many bands more (:func:`_bands`), ``narrow_bands`` a narrower
     one.  ``dw_cost``: the list
     scheduler's estimate of the DW jobs times this (it only orders the jobs: a
-    different order may overlap the units better).  Each may be given per segment
-    (segment name -> value, absent: False / 0 / 1.0 / 0).  ``check_copies``: the
+    different order may overlap the units better).  ``split_ima``: on a pool, every
+    band's job of a layer with copies on several arrays is cut into one piece per
+    copy (ranges of its rows' pixels), computing at the same time (a band's MVMs
+    spread over the copies instead of one copy taking them all; more jobs for
+    core 0 and the engines).  Each may be given per segment (segment name ->
+    value, absent: False / 0 / 1.0 / 0 / False).  ``check_copies``: the
     intermediate tensors go to L2 for the check by DMA (the older way, in the
     timed run) instead of being read in L1 by the check as their bands' jobs end
     (``Program.taps``)."""
@@ -220,6 +224,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
         seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
         seg_narrow = narrow_bands.get(seg_name, 0) if isinstance(narrow_bands, dict) else narrow_bands
+        seg_cut = split_ima.get(seg_name, False) if isinstance(split_ima, dict) else split_ima
         produced = [op.output for op in ops]
         ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
         final = ops[-1].output
@@ -357,7 +362,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     # depthwise layers and adds on any DW: the list scheduler gives each
                     # job the DW it starts on first (a DW's jobs run in order)
                     made = _op_specs(op, r0, r1, bi, si, seg_name, net, lowered, mapping, pbuf,
-                                     addr, key, pads, mvm, dw_rate, dws, seg_split)
+                                     addr, key, pads, mvm, dw_rate, dws, seg_split, seg_cut)
                     if seg_cost != 1.0:
                         for sp in made:
                             if sp.unit in dws:
@@ -484,7 +489,7 @@ def _bands(s0: int, s1: int, w: int, *, first: bool = False, last: bool = False,
 
 
 def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, pads, mvm,
-              dw_rate, dws, split_dw=False) -> list[_Spec]:
+              dw_rate, dws, split_dw=False, split_ima=False) -> list[_Spec]:
     """The jobs of op for its output rows [r0, r1) of one band."""
     dw, dw_any = dws[0], tuple(dws) if len(dws) > 1 else ()
     h, w, c = net.shapes[op.output]
@@ -505,14 +510,26 @@ def _op_specs(op, r0, r1, bi, si, seg, net, lowered, mapping, pbuf, addr, key, p
         if mapping.pool and op.cin is None and mapping.n_copies(layer) > 1:
             # a pool's copies (one tile each): the list scheduler gives the band
             # the copy, and the instance, it starts on first
-            alts = []
-            for cp in range(mapping.n_copies(layer)):
-                tl, = mapping.copy_of(layer, cp)
-                src, dst = ima_streams(op, tl, r, addr(xin, a), cin, p, out, c, w)
-                alts.append((tl.array, _ima_regs(tl, op, w // r, rows, src, dst)))
-            return [_Spec(unit, alts[0][1], key(xin, a, b), key(op.output, r0, r1),
-                          f"{what} copy", rows * w // r * mvm + 40, choices=tuple(units),
-                          array=alts[0][0], alts=alts)]
+            # (split_ima: the band cut into one piece per copy, each a range of the
+            # rows' pixels, so that the copies compute the band at the same time)
+            steps = w // r
+            k = min(mapping.n_copies(layer), steps) if split_ima else 1
+            cuts = [steps * i // k for i in range(k + 1)]
+            s_in = op.stride if op.op == "conv" else 1
+            band = key(op.output, r0, r1)
+            for x0, x1 in zip(cuts, cuts[1:]):
+                alts = []
+                for cp in range(mapping.n_copies(layer)):
+                    tl, = mapping.copy_of(layer, cp)
+                    src, dst = ima_streams(op, tl, r, addr(xin, a) + x0 * r * s_in * cin, cin, p,
+                                           out + x0 * r * c, c, w)
+                    alts.append((tl.array, _ima_regs(tl, op, x1 - x0, rows, src, dst)))
+                # (pieces write parts of the band: they compute at the same time)
+                specs.append(_Spec(unit, alts[0][1], key(xin, a, b), band if k == 1 else [],
+                                   f"{what} copy", rows * (x1 - x0) * mvm + 40,
+                                   choices=tuple(units), array=alts[0][0], alts=alts,
+                                   parts=band if k > 1 else []))
+            return specs
         for tl in tiles:
             src, dst = ima_streams(op, tl, r, addr(xin, a), cin, p, out, c, w)
             # column tiles write disjoint bytes of the band's rows: parts, so that

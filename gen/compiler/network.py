@@ -65,7 +65,8 @@ def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> Weight
 
 def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: str = "auto",
                     schedule: str = "layer", replicate: bool | None = None,
-                    dw_split: bool | None = None, check_copies: bool = False) -> Compiled:
+                    dw_split: bool | None = None, ima_split: bool | None = None,
+                    check_copies: bool = False) -> Compiled:
     """Map, lower and schedule ``net`` (with its parameters) on ``cfg``.
 
     ``replicate`` (default: with the fused schedule) spends the arrays the
@@ -74,6 +75,8 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     (lower.replicate); the layer schedule is the paper's, without them.
     ``dw_split`` (fused, several DWs): every depthwise band cut into one piece
     per DW or not; default: whichever the performance model says is faster.
+    ``ima_split`` (fused, a pool): every band of a layer with copies cut into one
+    piece per copy or not; default: the model's choice per segment.
     ``check_copies`` (fused): the intermediate tensors go to L2 by DMA for the
     check, as extra jobs in the timed run, instead of being read in L1 as their
     bands end (``Program.taps``)."""
@@ -115,7 +118,7 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
             mib = 1 << max(0, (need - 1).bit_length() - 20)
             if need > cfg.l2.size_bytes:
                 cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
-        prog = _compile(lowered, cfg, schedule, dw_split, check_copies)
+        prog = _compile(lowered, cfg, schedule, dw_split, check_copies, ima_split=ima_split)
         if best is None or prog.model["cycles"] < best[2].model["cycles"]:
             best = (mapping, lowered, prog, cfg)
     mapping, lowered, prog, cfg = best
@@ -123,7 +126,8 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
         # the placement kept, its jobs ordered with other estimates of the DW jobs
         # (MobileNetV2 224 on 4 IMAs sharing 34 arrays: model 1 131 349 -> 1 118 545, RTL
         # 1 146 436 -> 1 130 993 cycles)
-        more = _compile(lowered, cfg, schedule, dw_split, check_copies, costs=DW_COSTS)
+        more = _compile(lowered, cfg, schedule, dw_split, check_copies, costs=DW_COSTS,
+                        ima_split=ima_split)
         if more.model["cycles"] < prog.model["cycles"]:
             prog = more
     if len(mappings) > 1:
@@ -158,18 +162,21 @@ DW_COSTS = (1.0, 0.8, 1.2, 1.5)
 
 def _longest(lowered, cfg, schedule, dw_split=None, check_copies=False):
     """The longest job list :func:`_compile` may choose: every depthwise band cut
-    (unless told not to), every short stripe in its extra bands; with 5 % more for
+    (unless told not to), on a pool every band of a layer with copies cut over
+    them, every short stripe in its extra bands; with 5 % more for
     the register writes, whose count depends on the jobs' order."""
     if schedule != "fused":
         return compile_layers(lowered, cfg)
     from .fused import NARROW_EXTRA, WIDE_EXTRA, compile_fused
     prog = compile_fused(lowered, cfg, split_dw=True if dw_split is None else dw_split,
-                         wide_bands=WIDE_EXTRA, narrow_bands=NARROW_EXTRA, check_copies=check_copies)
+                         wide_bands=WIDE_EXTRA, narrow_bands=NARROW_EXTRA, split_ima=cfg.ima.pooled,
+                         check_copies=check_copies)
     prog.l2_end += (prog.l2_end - prog.joblist_addr) // 20
     return prog
 
 
-def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1.0,), waits=True):
+def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1.0,), waits=True,
+             ima_split=None):
     from .perf import predict
     if schedule != "fused":
         prog = compile_layers(lowered, cfg)
@@ -188,54 +195,73 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     # overlap of a block's layers against more jobs for core 0
     # (only where a segment has such stripes: otherwise the same list)
     variants = []
+    stripes = {}        # id(listed program) -> its short stripes of each kind
 
-    def listed(split, wide, cost=1.0, narrow=0):
+    def listed(split, wide, cost=1.0, narrow=0, cut=False):
         prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
-                             narrow_bands=narrow, check_copies=check_copies)
+                             narrow_bands=narrow, split_ima=cut, check_copies=check_copies)
         prog.use_waits = waits
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
         prog.model.update(predict(prog))
         if several:         # (one DW: nothing to cut)
             prog.model["dw_split"] = split
+        if cfg.ima.pooled:
+            prog.model["ima_split"] = cut
         prog.model["wide_bands"] = wide
+        stripes[id(prog)] = {k: prog.model.pop(f"{k}_stripes", 0) for k in ("wide", "narrow")}
         return prog
 
+    def mixed(variants, best, choice):
+        """Segments meet only at their barriers: each may take the choices (split,
+        wide, cost, narrow, cut) of the variant the model finds fastest for it.
+        The mix and its choices if it beats ``best``, else ``best`` and ``choice``."""
+        names = best.marks
+        if len(variants) < 2 or any(p.marks != names for *_, p in variants) \
+                or len(set(names)) != len(names):
+            return best, choice
+        t = [[b - a for a, b in zip([0, *m[:-1]], m)] for m in (p.model["marks"] for *_, p in variants)]
+        pick = [min(range(len(variants)), key=lambda v: (t[v][i], v)) for i in range(len(names))]
+        if len(set(pick)) == 1:
+            *c, prog = variants[pick[0]]
+            return (prog, tuple(c)) if prog.model["cycles"] < best.model["cycles"] else (best, choice)
+
+        def of(c, n):       # a choice's value for segment n (one per segment, or one for all)
+            return c.get(n) if isinstance(c, dict) else c
+        mix = tuple({n: of(variants[v][k], n) for n, v in zip(names, pick)} for k in range(5))
+        prog = listed(*mix)
+        return (prog, mix) if prog.model["cycles"] < best.model["cycles"] else (best, choice)
+
+    choice = None
     for cost in costs:
         for split in choices:
             for wide in (0, WIDE_EXTRA):
                 prog = listed(split, wide, cost)
-                variants.append((split, wide, cost, 0, prog))
+                kinds = stripes[id(prog)]
+                variants.append((split, wide, cost, 0, False, prog))
                 if best is None or prog.model["cycles"] < best.model["cycles"]:
-                    best = prog
+                    best, choice = prog, (split, wide, cost, 0, False)
                 # (and short stripes of narrow rows in a band more: a variant for the
                 # per-segment choice below, where a segment has such stripes)
-                if prog.model.pop("narrow_stripes", 0) and wide == 0:
+                if kinds["narrow"] and wide == 0:
                     p2 = listed(split, 0, cost, NARROW_EXTRA)
-                    p2.model.pop("wide_stripes", 0)
-                    p2.model.pop("narrow_stripes", 0)
-                    variants.append((split, 0, cost, NARROW_EXTRA, p2))
+                    variants.append((split, 0, cost, NARROW_EXTRA, False, p2))
                     if p2.model["cycles"] < best.model["cycles"]:
-                        best = p2
-                if not prog.model.pop("wide_stripes", 0):
+                        best, choice = p2, (split, 0, cost, NARROW_EXTRA, False)
+                if not kinds["wide"]:
                     break
     # segments meet only at their barriers: each may take the choices the model finds
     # fastest for it (MobileNetV2 224 on 4 IMAs sharing 34 arrays: b1, b3 and b12-b13
     # faster with their depthwise bands whole, the rest cut; model 1 142 655 -> 1 131 349;
     # the tail's 14-row stripes in a band more where faster: RTL 1 130 993 -> 1 126 534)
-    names = best.marks
-    if len(variants) > 1 and all(p.marks == names for *_, p in variants) and len(set(names)) == len(names):
-        def times(p):
-            m = p.model["marks"]
-            return [b - a for a, b in zip([0, *m[:-1]], m)]
-        t = [times(p) for *_, p in variants]
-        pick = [min(range(len(variants)), key=lambda v: (t[v][i], v)) for i in range(len(names))]
-        if len(set(pick)) > 1:
-            mixed = listed(*({n: variants[v][k] for n, v in zip(names, pick)} for k in range(4)))
-            mixed.model.pop("wide_stripes", 0)
-            mixed.model.pop("narrow_stripes", 0)
-            if mixed.model["cycles"] < best.model["cycles"]:
-                best = mixed
+    best, choice = mixed(variants, best, choice)
+    if cfg.ima.pooled and ima_split is None:
+        # and the bands of layers with copies cut over the copies where faster (a
+        # band's MVMs on all copies at once; more jobs for core 0 and the engines)
+        cut = listed(*choice[:4], True)
+        best, choice = mixed([(*choice[:4], False, best), (*choice[:4], True, cut)], best, choice)
+    elif ima_split:
+        best = listed(*choice[:4], True)
     if any(best.job_waits(u) for u in best.units):
         # job waits: the walker hands waits to the HWPEs or waits for every job
         # itself.  The model overestimates what they save (RTL, docs/compiler.md "Job
@@ -249,7 +275,8 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
         else:
             # not used: the lists chosen again by the model without them (the one
             # the configuration without job waits gets)
-            best = _compile(lowered, cfg, schedule, dw_split, check_copies, costs, waits=False)
+            best = _compile(lowered, cfg, schedule, dw_split, check_copies, costs, waits=False,
+                            ima_split=ima_split)
         best.model["job_waits_used"] = best.use_waits
     return best
 
