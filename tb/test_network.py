@@ -500,6 +500,35 @@ def test_bands_cut_over_a_layers_copies_in_rtl_bit_exact():
     assert chosen is False or isinstance(chosen, dict)
 
 
+def test_segments_overlap_at_their_marks_in_rtl_bit_exact():
+    """A segment's first jobs may be listed before the MARK of the segment before
+    (fused.compile_fused ``overlap``), so that they start while it drains: each
+    waits for the jobs before that use its bytes (and, on a pool, its array)
+    instead of the MARK.  Forced here on the small network on the pool of 8:
+    every MARK but the last follows jobs of the next segment, every tensor is
+    bit-exact in RTL, no two IMAs meet on an array, the model within MODEL_TOL."""
+    import dataclasses
+    from imcc.gen.compiler.fused import compile_fused
+    from imcc.gen.compiler.perf import predict
+    from imcc.tb.programs import run_network
+    net, x = randomize(mobilenetv2(*SMALL), 0)
+    c = compile_network(net, x, POOL, schedule="fused")
+    prog = compile_fused(c.lowered, c.cfg, overlap=8)
+    prog.model.update(predict(prog))
+    c = dataclasses.replace(c, program=prog)
+    seen, early = set(), 0
+    for e in prog.entries:
+        if isinstance(e, Job):
+            seen.add(e.layer)
+        elif e.index >= 0 and e.index < len(prog.marks) - 1:
+            early += len(seen) > e.index + 1
+    assert early == len(prog.marks) - 1
+    res = run_network(c)
+    _check_rtl(c, res)
+    assert res["pool_wait_cycles"] == 0, "two IMAs met on an array"
+    _check_model(c, res)
+
+
 def _band_rows(c, what):
     """Output rows of a depthwise band (from its DW jobs' SIZE.H and stride)."""
     from imcc.gen.compiler.functional import _fields

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import MappingError
 from imcc.rtl.dw.regs import DW_REGS
@@ -99,6 +101,7 @@ class _Spec:
     array: int | None = None     # a pool: the array it computes on
     alts: list = field(default_factory=list)     # a pool: (array, regs) of each copy it may use
     taps: list = field(default_factory=list)     # the check's taps of the rows it writes
+    waits: dict = field(default_factory=dict)    # unit -> job: the segment before's it follows
 
 
 def _rows_needed(ops: list[Layer], shapes, o0: int, o1: int, carry=None) -> dict:
@@ -151,7 +154,8 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                   split_dw: bool | dict[str, bool] = False, wide_bands: int | dict[str, int] = 0,
                   dw_cost: float | dict[str, float] = 1.0, narrow_bands: int | dict[str, int] = 0,
-                  split_ima: bool | dict[str, bool] = False, check_copies: bool = False) -> Program:
+                  split_ima: bool | dict[str, bool] = False, overlap: int = 0,
+                  check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
@@ -164,7 +168,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
     copy (ranges of its rows' pixels), computing at the same time (a band's MVMs
     spread over the copies instead of one copy taking them all; more jobs for
     core 0 and the engines).  Each may be given per segment (segment name ->
-    value, absent: False / 0 / 1.0 / 0 / False).  ``check_copies``: the
+    value, absent: False / 0 / 1.0 / 0 / False).  ``overlap``: the first this many
+    jobs of a segment are listed before the MARK of the segment before (a barrier
+    to the walker), so they start while it drains, waiting for the jobs of it
+    that use the bytes they use (and their arrays) instead of for all of them.  ``check_copies``: the
     intermediate tensors go to L2 for the check by DMA (the older way, in the
     timed run) instead of being read in L1 by the check as their bands' jobs end
     (``Program.taps``)."""
@@ -211,8 +218,22 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                 and prog.tensors[t].pitch == net.shapes[t][1] * net.shapes[t][2]):
             stay.add(t)
     resident: dict[str, tuple[int, bool]] = {}   # tensor left in L1 -> (address, at the top)
+    checked: dict[str, list] = {}     # tensor -> its rows in L2 so far: (first, end row, key)
+    # the segment before's L1 buffers: (first byte, end, key) of every band key; a job of
+    # the next writing (reading) bytes of them comes after their readers and writers
+    # (writers), so the next segment starts while this one drains (no fence between them)
+    before_ranges = np.zeros((0, 2), np.int64)
+    before_keys: list[str] = []
+    mark = None                       # the segment before's MARK, listed OVERLAP entries late
+    before_touched: dict[str, dict] = {}     # its keys -> unit -> last job reading or writing
+    before_wrote: dict[str, dict] = {}       # ... writing
+    array_last: dict[int, tuple] = {}        # a pool's array -> (unit, seq) of its last job
 
     for seg_name, ops in segs:
+        key_range: dict[str, tuple[int, int]] = {}
+        touched: dict[str, dict] = {}
+        wrote: dict[str, dict] = {}
+        seg_array: dict[int, tuple] = {}
         # the arena less the input the segment before left in L1 (at one end)
         kept = {n: v for n, v in resident.items() if any(n in op.inputs for op in ops)}
         resident = {}
@@ -275,7 +296,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
 
         prev: dict[int, dict] = {}        # slot -> tensor -> [(first, end row in slot, key)]
         computed: dict[str, int] = {}     # intermediate tensor -> rows the last stripe computed
-        checked: dict[str, list] = {}     # its check copies in L2 so far: (first, end row, key)
+        for name, (_, n) in params.items():
+            key_range[f"p:{name}"] = (pbuf[name], pbuf[name] + n)
         for si, (s0, s1) in enumerate(stripes):
             q = si % 2
             first_spec = len(specs)
@@ -310,6 +332,9 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             band_rows = {n: {r0: r1 for r0, r1 in new[n] if r1 > r0} for n in tensors}
             for n, c in carry.items():      # the carried rows: one piece of their own
                 band_rows[n][lo[n]] = c
+            for n in tensors:
+                for r, r1 in band_rows[n].items():
+                    key_range[f"{q}:{n}:{r}"] = (addr(n, r), addr(n, r1))
             for n, c in carry.items():
                 t = prog.tensors[n]
                 assert t.pitch == pitch(n), n       # (an intermediate tensor has no border)
@@ -348,8 +373,9 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     if r1 > r0:
                         loaded[n] = r1
                         nbytes = (r1 - r0) * t.pitch
+                        src = [k for a, b, k in checked.get(n, []) if a < r1 and r0 < b]
                         specs.append(_Spec(dma, _dma(t.row_addr(r0), addr(n, r0), nbytes),
-                                           [f"l2:{n}"], key(n, r0, r1),
+                                           [f"l2:{n}", *src], key(n, r0, r1),
                                            f"{seg_name} stripe {si} band {bi} in {n}",
                                            nbytes // dma_rate + 20, nbytes))
                 if param_specs:
@@ -416,12 +442,28 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     if n != final:
                         prog.l1_tensors[n] = (slots[q][n], net.shapes[n])
 
+        # the segment before's buffers these jobs' bytes overlap: a job reading them
+        # comes after their writers there, a job writing them after their readers and
+        # writers (``waits`` merged into the job's own, below)
+        for sp in specs:
+            w: dict[str, int] = {}
+            for ks, seen in ((sp.reads, before_wrote), (sp.writes + sp.parts, before_touched)):
+                for k in ks:
+                    if k in key_range and len(before_keys):
+                        a, b = key_range[k]
+                        for i in np.nonzero((before_ranges[:, 0] < b) & (a < before_ranges[:, 1]))[0]:
+                            for u, n in seen.get(before_keys[i], {}).items():
+                                w[u] = max(w.get(u, 0), n)
+            sp.waits = w
         before = prog.model.get("cycles", 0)
         for spec in _list_schedule(specs, prog.units, prog.model):
             if spec is None:
                 m = Mark(-1, seg_name, deps.barrier())
                 prog.entries.append(m)
                 continue
+            if mark is not None and mark[1] <= 0:
+                prog.entries.append(mark[0])
+                mark = None
             # a pool's array computes one MVM at a time: a job waits for the one
             # before it on its array (in the list's order), so that two IMAs never
             # take turns on an array inside the macro (that would cost both of them)
@@ -430,14 +472,39 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     lowered.origin[ops[0].name], spec.what, l2_bytes=spec.l2_bytes,
                     parts=tuple(spec.parts))
             deps.add(j)
+            # (and after the last job on its array of the segments before: a pool's array
+            # takes one MVM at a time)
+            # (only a job listed before that segment's MARK: the MARK waits for it all)
+            for u, n in (list(spec.waits.items()) + ([array_last[spec.array]]
+                         if spec.array in array_last else [])) if mark is not None else ():
+                if u != j.unit:
+                    j.waits[u] = max(j.waits.get(u, 0), n)
+            if spec.array is not None:
+                seg_array[spec.array] = (j.unit, j.seq)
+            for k in j.reads:
+                touched.setdefault(k, {})[j.unit] = j.seq
+            for k in j.writes + j.parts:
+                touched.setdefault(k, {})[j.unit] = j.seq
+                wrote.setdefault(k, {})[j.unit] = j.seq
             prog.entries.append(j)
+            if mark is not None:
+                mark[1] -= 1
             for tap in spec.taps:       # the last job of each unit writing its rows
                 tap.waits[j.unit] = max(tap.waits.get(j.unit, 0), j.seq)
                 tap.after = len(prog.entries) - 1
-        prog.entries.append(Mark(len(prog.marks), seg_name, deps.barrier()))
+        if mark is not None:
+            prog.entries.append(mark[0])
+        # the segment's MARK (its jobs ended: a barrier to the walker) comes ``overlap``
+        # entries into the next segment's, whose first jobs so go while it drains
+        mark = [Mark(len(prog.marks), seg_name, deps.barrier()), overlap]
         prog.marks.append(seg_name)
+        before_keys = list(key_range)
+        before_ranges = np.array([key_range[k] for k in before_keys], np.int64).reshape(-1, 2)
+        before_touched, before_wrote = touched, wrote
+        array_last.update(seg_array)
         prog.model.setdefault("list_marks", []).append(prog.model["cycles"] - before)
 
+    prog.entries.append(mark[0])
     return prog.finish()
 
 
