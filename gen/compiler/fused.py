@@ -37,6 +37,8 @@ untouched until the end; they are read there.
 
 from __future__ import annotations
 
+import random
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +52,7 @@ from .lower import Lowered
 from .program import (CORES, Job, Mark, Program, Tap, _cores_unit, cores_add, _Arena, _Deps, _Hazards,
                       _align, _dma, _ima_regs, _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
-__all__ = ["compile_fused", "segments", "WIDE_EXTRA", "NARROW_EXTRA"]
+__all__ = ["compile_fused", "segments", "WIDE_EXTRA", "NARROW_EXTRA", "ORDER_JITTER"]
 
 DMA_MIN_BYTES = 4096         # input rows move in transfers of at least this (when there are)
 BAND_ROWS = 4                # rows of a band between the ramps
@@ -68,6 +70,8 @@ WIDE, WIDE_EXTRA = 28, 3
 # choice per segment (network.py): the tail's 14 x 14 blocks, where the depthwise band
 # between the expand and the project is the chain's longest link
 NARROW_EXTRA = 1
+# (order_seed) the list scheduler's estimates perturbed by up to this give it other orders
+ORDER_JITTER = 0.3
 # (check_copies) intermediate tensors go to L2 for the check in pieces of at least this: fewer
 # jobs for core 0 (model, MobileNetV2 224 on 2 IMAs: 1.94 M -> 1.93 M cycles; per
 # stripe, at its end, 2.08 M: the copies then trail the compute)
@@ -154,7 +158,8 @@ def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
 def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                   split_dw: bool | dict[str, bool] = False, wide_bands: int | dict[str, int] = 0,
                   dw_cost: float | dict[str, float] = 1.0, narrow_bands: int | dict[str, int] = 0,
-                  split_ima: bool | dict[str, bool] = False, overlap: int = 0,
+                  split_ima: bool | dict[str, bool] = False, order_seed: int | dict[str, int] = 0,
+                  even_bands: bool | dict[str, bool] = False, overlap: int = 0,
                   check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
@@ -167,8 +172,13 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
     band's job of a layer with copies on several arrays is cut into one piece per
     copy (ranges of its rows' pixels), computing at the same time (a band's MVMs
     spread over the copies instead of one copy taking them all; more jobs for
-    core 0 and the engines).  Each may be given per segment (segment name ->
-    value, absent: False / 0 / 1.0 / 0 / False).  ``overlap``: the first this many
+    core 0 and the engines).  ``order_seed``: not 0, the list scheduler's
+    estimate of every job times a factor drawn from this seed (the segment's name
+    mixed in), within ``ORDER_JITTER`` of 1: another order to try (the scheduler
+    is greedy).  ``even_bands``: a short stripe of narrow rows in bands of an
+    even number of rows where it can (a depthwise band cut over two DWs then
+    splits evenly).  Each may be given per segment (segment name -> value,
+    absent: False / 0 / 1.0 / 0 / False / 0 / False).  ``overlap``: the first this many
     jobs of a segment are listed before the MARK of the segment before (a barrier
     to the walker), so they start while it drains, waiting for the jobs of it
     that use the bytes they use (and their arrays) instead of for all of them.  ``check_copies``: the
@@ -246,6 +256,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
         seg_narrow = narrow_bands.get(seg_name, 0) if isinstance(narrow_bands, dict) else narrow_bands
         seg_cut = split_ima.get(seg_name, False) if isinstance(split_ima, dict) else split_ima
+        seg_seed = order_seed.get(seg_name, 0) if isinstance(order_seed, dict) else order_seed
+        seg_even = even_bands.get(seg_name, False) if isinstance(even_bands, dict) else even_bands
         produced = [op.output for op in ops]
         ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
         final = ops[-1].output
@@ -311,7 +323,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             lo.update({n: r[0] for n, r in rows_needed(s0, s1, carry).items() if n not in carry})
             bands = _bands(s0, s1, wo, first=si == 0 and len(stripes) > 1,
                            last=si == len(stripes) - 1 and len(stripes) > 1, extra=seg_wide,
-                           narrow=seg_narrow)
+                           narrow=seg_narrow, even=seg_even)
             done = {n: carry.get(n, lo[n]) for n in tensors}   # rows computed (or loaded) so far
 
             def addr(n, r):
@@ -455,6 +467,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                             for u, n in seen.get(before_keys[i], {}).items():
                                 w[u] = max(w.get(u, 0), n)
             sp.waits = w
+        if seg_seed:
+            rng = random.Random(seg_seed * 1_000_003 + zlib.crc32(seg_name.encode()))
+            for sp in specs:
+                sp.cycles = max(1, round(sp.cycles * rng.uniform(1 - ORDER_JITTER, 1 + ORDER_JITTER)))
         before = prog.model.get("cycles", 0)
         for spec in _list_schedule(specs, prog.units, prog.model):
             if spec is None:
@@ -518,7 +534,7 @@ def _slot_key(k: str) -> tuple:
 
 
 def _bands(s0: int, s1: int, w: int, *, first: bool = False, last: bool = False,
-           extra: int = 0, narrow: int = 0) -> list[tuple[int, int]]:
+           extra: int = 0, narrow: int = 0, even: bool = False) -> list[tuple[int, int]]:
     """Output row bands of a stripe of rows of w pixels.  Long stripes: small bands
     at both ends, so the pipeline of layers fills and drains sooner (RAMP),
     BAND_ROWS rows in between, so that there are fewer jobs (each costs the DW and
@@ -531,12 +547,16 @@ def _bands(s0: int, s1: int, w: int, *, first: bool = False, last: bool = False,
     RAMP all the same: stripes overlap, so the pipeline fills and drains only
     there (MobileNetV2 224 on the 4-IMA pool, b3: model 161 k -> 148 k cycles);
     with too few rows for the ramp, the first starts with its smallest bands.
-    ``extra``: bands more for rows of WIDE pixels or more, ``narrow`` for the others."""
+    ``extra``: bands more for rows of WIDE pixels or more, ``narrow`` for the others;
+    ``even``: short stripes of narrower rows in bands of an even number of rows."""
     rows = s1 - s0
     if rows <= 14:
         n = min(rows, (2 if rows <= 7 and w <= 14 else 3 if rows <= 11 else 4)
                 + (extra if w >= WIDE else narrow))
         sizes = [rows // n + (1 if i < rows % n else 0) for i in range(n)]
+        if even and w < WIDE:       # (n bands of an even number of rows, the last the rest)
+            e = 2 * -(-rows // (2 * n))
+            sizes = [min(e, rows - e * i) for i in range(-(-rows // e))]
         rest = rows - sum(RAMP)
         if (first or last) and n > 1 and rest >= n - 1:
             mid = [rest // (n - 1) + (1 if i < rest % (n - 1) else 0) for i in range(n - 1)]

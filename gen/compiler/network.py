@@ -127,7 +127,7 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
         # (MobileNetV2 224 on 4 IMAs sharing 34 arrays: model 1 131 349 -> 1 118 545, RTL
         # 1 146 436 -> 1 130 993 cycles)
         more = _compile(lowered, cfg, schedule, dw_split, check_copies, costs=DW_COSTS,
-                        ima_split=ima_split)
+                        ima_split=ima_split, refine=True)
         if more.model["cycles"] < prog.model["cycles"]:
             prog = more
     if len(mappings) > 1:
@@ -158,6 +158,8 @@ def _replicas(net, cfg, mapping, budget):
 # compile_fused ``overlap``; MobileNetV2 224 on 4 IMAs sharing 34 arrays, model:
 # 4 -> -1.6 %, 8 -> -2.0 %, 12 -> -1.5 %, 16 -> -1.2 %)
 OVERLAPS = (4, 8, 16)
+# seeds of the list scheduler's perturbed estimates tried on the placement kept
+ORDER_SEEDS = (1, 2, 3, 4)
 
 # the list scheduler's estimates of the DW jobs tried on the placement kept, with
 # several DWs (fused.compile_fused ``dw_cost``: which DW takes a job, and when): each
@@ -181,7 +183,7 @@ def _longest(lowered, cfg, schedule, dw_split=None, check_copies=False):
 
 
 def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1.0,), waits=True,
-             ima_split=None):
+             ima_split=None, refine=False):
     from .perf import predict
     if schedule != "fused":
         prog = compile_layers(lowered, cfg)
@@ -202,10 +204,10 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     variants = []
     stripes = {}        # id(listed program) -> its short stripes of each kind
 
-    def listed(split, wide, cost=1.0, narrow=0, cut=False, overlap=0):
+    def listed(split, wide, cost=1.0, narrow=0, cut=False, seed=0, even=False, overlap=0):
         prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
-                             narrow_bands=narrow, split_ima=cut, overlap=overlap,
-                             check_copies=check_copies)
+                             narrow_bands=narrow, split_ima=cut, order_seed=seed,
+                             even_bands=even, overlap=overlap, check_copies=check_copies)
         prog.use_waits = waits
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
@@ -220,7 +222,8 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
 
     def mixed(variants, best, choice):
         """Segments meet only at their barriers: each may take the choices (split,
-        wide, cost, narrow, cut) of the variant the model finds fastest for it.
+        wide, cost, narrow, cut, seed, even) of the variant the model finds fastest
+        for it.
         The mix and its choices if it beats ``best``, else ``best`` and ``choice``."""
         names = best.marks
         if len(variants) < 2 or any(p.marks != names for *_, p in variants) \
@@ -234,7 +237,7 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
 
         def of(c, n):       # a choice's value for segment n (one per segment, or one for all)
             return c.get(n) if isinstance(c, dict) else c
-        mix = tuple({n: of(variants[v][k], n) for n, v in zip(names, pick)} for k in range(5))
+        mix = tuple({n: of(variants[v][k], n) for n, v in zip(names, pick)} for k in range(7))
         prog = listed(*mix)
         return (prog, mix) if prog.model["cycles"] < best.model["cycles"] else (best, choice)
 
@@ -244,16 +247,16 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
             for wide in (0, WIDE_EXTRA):
                 prog = listed(split, wide, cost)
                 kinds = stripes[id(prog)]
-                variants.append((split, wide, cost, 0, False, prog))
+                variants.append((split, wide, cost, 0, False, 0, False, prog))
                 if best is None or prog.model["cycles"] < best.model["cycles"]:
-                    best, choice = prog, (split, wide, cost, 0, False)
+                    best, choice = prog, (split, wide, cost, 0, False, 0, False)
                 # (and short stripes of narrow rows in a band more: a variant for the
                 # per-segment choice below, where a segment has such stripes)
                 if kinds["narrow"] and wide == 0:
                     p2 = listed(split, 0, cost, NARROW_EXTRA)
-                    variants.append((split, 0, cost, NARROW_EXTRA, False, p2))
+                    variants.append((split, 0, cost, NARROW_EXTRA, False, 0, False, p2))
                     if p2.model["cycles"] < best.model["cycles"]:
-                        best, choice = p2, (split, 0, cost, NARROW_EXTRA, False)
+                        best, choice = p2, (split, 0, cost, NARROW_EXTRA, False, 0, False)
                 if not kinds["wide"]:
                     break
     # segments meet only at their barriers: each may take the choices the model finds
@@ -265,10 +268,20 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
         # and the bands of layers with copies cut over the copies where faster (a
         # band's MVMs on all copies at once; more jobs for core 0 and the engines)
         cut = listed(*choice[:4], True)
-        best, choice = mixed([(*choice[:4], False, best), (*choice[:4], True, cut)], best, choice)
+        best, choice = mixed([(*choice[:4], False, 0, False, best), (*choice[:4], True, 0, False, cut)],
+                             best, choice)
     elif ima_split:
         best = listed(*choice[:4], True)
-        choice = (*choice[:4], True)
+        choice = (*choice[:4], True, 0, False)
+    if refine:
+        # the list scheduler is greedy: the chosen list ordered again from perturbed
+        # estimates (fused.ORDER_JITTER), and the short narrow stripes in bands of an
+        # even number of rows (a depthwise band cut over two DWs splits evenly);
+        # each segment keeps its fastest
+        again = [(*choice, best)] + [(*choice[:5], seed, choice[6], listed(*choice[:5], seed, choice[6]))
+                                     for seed in ORDER_SEEDS]
+        again.append((*choice[:6], True, listed(*choice[:6], True)))
+        best, choice = mixed(again, best, choice)
     # and each segment's first jobs listed before the MARK of the one before, so that
     # they start while it drains (fused.compile_fused ``overlap``), where faster: it
     # costs core 0 waits where it bounds (the small network on the pool of 8)
@@ -291,7 +304,7 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
             # not used: the lists chosen again by the model without them (the one
             # the configuration without job waits gets)
             best = _compile(lowered, cfg, schedule, dw_split, check_copies, costs, waits=False,
-                            ima_split=ima_split)
+                            ima_split=ima_split, refine=refine)
         best.model["job_waits_used"] = best.use_waits
     return best
 
