@@ -107,6 +107,10 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
         mappings = [mapping]
     best = None
     base_cfg = cfg
+    # the placement kept is listed once more, with every choice below (which the
+    # placements are compared without: the compile time), when there is more than one
+    # placement or more than one DW (the list scheduler's estimates of the DW jobs)
+    again = schedule == "fused" and (len(mappings) > 1 or cfg.dw.instances > 1)
     for mapping in mappings:     # (several on a pool: the fastest by the model)
         lowered = lower(net, mapping)
         cfg = base_cfg
@@ -118,15 +122,17 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
             mib = 1 << max(0, (need - 1).bit_length() - 20)
             if need > cfg.l2.size_bytes:
                 cfg = cfg.replace(l2={"size_kib": max(mib, 1) * 1024})
-        prog = _compile(lowered, cfg, schedule, dw_split, check_copies, ima_split=ima_split)
+        prog = _compile(lowered, cfg, schedule, dw_split, check_copies, ima_split=ima_split,
+                        refine=not again)
         if best is None or prog.model["cycles"] < best[2].model["cycles"]:
             best = (mapping, lowered, prog, cfg)
     mapping, lowered, prog, cfg = best
-    if schedule == "fused" and cfg.dw.instances > 1:
+    if again:
         # the placement kept, its jobs ordered with other estimates of the DW jobs
         # (MobileNetV2 224 on 4 IMAs sharing 34 arrays: model 1 131 349 -> 1 118 545, RTL
-        # 1 146 436 -> 1 130 993 cycles)
-        more = _compile(lowered, cfg, schedule, dw_split, check_copies, costs=DW_COSTS,
+        # 1 146 436 -> 1 130 993 cycles), orders and bands tried again, the overlap
+        more = _compile(lowered, cfg, schedule, dw_split, check_copies,
+                        costs=DW_COSTS if cfg.dw.instances > 1 else (1.0,),
                         ima_split=ima_split, refine=True)
         if more.model["cycles"] < prog.model["cycles"]:
             prog = more
@@ -285,7 +291,7 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     # and each segment's first jobs listed before the MARK of the one before, so that
     # they start while it drains (fused.compile_fused ``overlap``), where faster: it
     # costs core 0 waits where it bounds (the small network on the pool of 8)
-    for k in OVERLAPS:
+    for k in OVERLAPS if refine else ():
         more = listed(*choice, overlap=k)
         if more.model["cycles"] < best.model["cycles"]:
             best = more
