@@ -105,7 +105,6 @@ class _Spec:
     array: int | None = None     # a pool: the array it computes on
     alts: list = field(default_factory=list)     # a pool: (array, regs) of each copy it may use
     taps: list = field(default_factory=list)     # the check's taps of the rows it writes
-    waits: dict = field(default_factory=dict)    # unit -> job: the segment before's it follows
 
 
 def _rows_needed(ops: list[Layer], shapes, o0: int, o1: int, carry=None) -> dict:
@@ -227,7 +226,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                 and any(t in op.inputs for op in nops) and prog.tensors[t].pad == 0
                 and prog.tensors[t].pitch == net.shapes[t][1] * net.shapes[t][2]):
             stay.add(t)
-    resident: dict[str, tuple[int, bool]] = {}   # tensor left in L1 -> (address, at the top)
+    resident: dict[str, tuple[int, int, bool]] = {}  # tensor left in L1 -> (first, end byte, at the top)
     checked: dict[str, list] = {}     # tensor -> its rows in L2 so far: (first, end row, key)
     # the segment before's L1 buffers: (first byte, end, key) of every band key; a job of
     # the next writing (reading) bytes of them comes after their readers and writers
@@ -247,10 +246,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         # the arena less the input the segment before left in L1 (at one end)
         kept = {n: v for n, v in resident.items() if any(n in op.inputs for op in ops)}
         resident = {}
-        lo_end = max([a + _align((net.shapes[n][0] + 2) * net.shapes[n][1] * net.shapes[n][2])
-                      - arena.base for n, (a, top) in kept.items() if not top], default=0)
-        hi_end = min([a - arena.base for n, (a, top) in kept.items() if top], default=arena.size)
-        arena.reset(lo_end, hi_end)
+        arena.reset(max([b - arena.base for a, b, top in kept.values() if not top], default=0),
+                    min([a - arena.base for a, b, top in kept.values() if top], default=arena.size))
         seg_split = split_dw.get(seg_name, False) if isinstance(split_dw, dict) else split_dw
         seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
         seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
@@ -264,8 +261,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         ho, wo, _ = net.shapes[final]
         tensors = ext + produced
 
-        def pitch(n):
-            return prog.tensors[n].pitch if n in ext else net.shapes[n][1] * net.shapes[n][2]
+        pitch = pitch_of(ops)
 
         def rows_needed(o0, o1, carry=None):
             return _rows_needed(ops, net.shapes, o0, o1, carry)
@@ -283,15 +279,16 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         slots = []
         pbuf = {}
         # (the output staying in L1 for the next segment: at the end its input is not at)
-        out_top = final in stay and not any(top for _, top in kept.values())
+        out_top = final in stay and not any(top for *_, top in kept.values())
+        out_bytes = (ho + 2) * pitch(final)
         if final in stay and not out_top:
-            out_slot = arena.alloc((ho + 2) * pitch(final))
+            out_slot = arena.alloc(out_bytes)
         for name, (addr, n) in params.items():
             pbuf[name] = arena.alloc(n)
         if out_top:
-            out_slot = arena.alloc_high((ho + 2) * pitch(final))
+            out_slot = arena.alloc_high(out_bytes)
         if final in stay:
-            resident[final] = (out_slot, out_top)
+            resident[final] = (out_slot, out_slot + _align(out_bytes), out_top)
         for q in range(min(2, len(stripes))):
             need = rows_needed(0, srows)
             slots.append({n: kept[n][0] if n in kept else out_slot if n == final and final in stay
@@ -454,11 +451,11 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     if n != final:
                         prog.l1_tensors[n] = (slots[q][n], net.shapes[n])
 
-        # the segment before's buffers these jobs' bytes overlap: a job reading them
-        # comes after their writers there, a job writing them after their readers and
-        # writers (``waits`` merged into the job's own, below)
-        for sp in specs:
-            w: dict[str, int] = {}
+        def before_waits(sp) -> dict[str, int]:
+            """The jobs of the segment before a job listed before its MARK comes after:
+            those using the bytes it uses (a reader after their writers, a writer after
+            their readers and writers) and the last on its array."""
+            w = dict([array_last[sp.array]]) if sp.array in array_last else {}
             for ks, seen in ((sp.reads, before_wrote), (sp.writes + sp.parts, before_touched)):
                 for k in ks:
                     if k in key_range and len(before_keys):
@@ -466,7 +463,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                         for i in np.nonzero((before_ranges[:, 0] < b) & (a < before_ranges[:, 1]))[0]:
                             for u, n in seen.get(before_keys[i], {}).items():
                                 w[u] = max(w.get(u, 0), n)
-            sp.waits = w
+            return w
+
         if seg_seed:
             rng = random.Random(seg_seed * 1_000_003 + zlib.crc32(seg_name.encode()))
             for sp in specs:
@@ -488,11 +486,8 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                     lowered.origin[ops[0].name], spec.what, l2_bytes=spec.l2_bytes,
                     parts=tuple(spec.parts))
             deps.add(j)
-            # (and after the last job on its array of the segments before: a pool's array
-            # takes one MVM at a time)
-            # (only a job listed before that segment's MARK: the MARK waits for it all)
-            for u, n in (list(spec.waits.items()) + ([array_last[spec.array]]
-                         if spec.array in array_last else [])) if mark is not None else ():
+            # (a job listed after the MARK of the segment before goes after all of it)
+            for u, n in before_waits(spec).items() if mark is not None else ():
                 if u != j.unit:
                     j.waits[u] = max(j.waits.get(u, 0), n)
             if spec.array is not None:
