@@ -1,13 +1,13 @@
 """Performance model of the IMA (rtl/ima, docs/ima.md "Performance"): cycles
 per MVM of a stream of steps, and the GOPS that follow.
 
-Per step the bounds are the analog MVM, ``L = ceil(mvm_ns x f)`` cycles plus
-one to see ``done`` and start the next, and the data ports: a step moves
+Per step the bounds are the analog MVM, ``L = ceil(mvm_ns x f)`` cycles (the
+engine starts the next MVM in the cycle it sees ``done``), and the data ports: a step moves
 ``words(rows)`` words in and ``words(cols)`` out, each direction at most one
 word per port and cycle, and shared ports carry both directions::
 
-    pipelined  = max(L + 1, g_in + g_out)           shared ports
-                 max(L + 1, g_in, g_out)            separate sink ports
+    pipelined  = max(L, g_in + g_out)               shared ports
+                 max(L, g_in, g_out)                separate sink ports
     sequential = L + g_in + g_out + SEQ_LATENCY
 
 with ``g = ceil(words / data_ports)``.  ``SEQ_LATENCY`` is the request,
@@ -56,7 +56,7 @@ def cycles_per_mvm(cfg: ClusterConfig, n_rows: int, n_cols: int, offsets=(0, 0))
     ``n_rows`` x ``n_cols`` window."""
     b = bounds(cfg, n_rows, n_cols, offsets)
     if cfg.ima.mode == "pipelined":
-        return max(b["analog"] + 1, b["streaming"])
+        return max(b["analog"], b["streaming"])
     return b["analog"] + b["g_in"] + b["g_out"] + SEQ_LATENCY
 
 

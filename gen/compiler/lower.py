@@ -263,7 +263,7 @@ def replicate_pool(net: Network, cfg: ClusterConfig, placement: Placement, budge
     R, C = cfg.ima.rows, cfg.ima.cols
     instances = list(placement.maps)
     E, D = len(instances), max(1, cfg.dw.instances)
-    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 1
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns)
     dw_rate = max(1.0, 0.8 * cfg.dw.macs)
     pixels = {L.name: net.shapes[L.output][0] * net.shapes[L.output][1]
               for L in net.layers if L.op in IMA_OPS}
@@ -500,7 +500,7 @@ def replicate(net: Network, cfg: ClusterConfig, placement: Placement, budget: in
         return replicate_pool(net, cfg, placement, budget, log=log)
     R, C = cfg.ima.rows, cfg.ima.cols
     instances = list(placement.maps)
-    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns) + 1
+    mvm = cfg.ns_to_cycles(cfg.ima.mvm_ns)
     dw_rate = max(1.0, 0.8 * cfg.dw.macs)
     ima = [L for L in net.layers if L.op in IMA_OPS]
     reps = dict(placement.reps)

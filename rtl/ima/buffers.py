@@ -43,6 +43,7 @@ class InBuffer(wiring.Component):
             "w_mask": In(4).array(lanes),
             "w_data": In(32).array(lanes),
             "rd": In(2),
+            "vec_rd": In(2),
             "vec": Out(8 * nbytes),
             "word_sel": In(range(self.words)),
             "word": Out(32),
@@ -72,7 +73,7 @@ class InBuffer(wiring.Component):
         words = []
         for j in range(W):
             rp = mem.read_port(domain="comb")
-            m.d.comb += rp.addr.eq(self.rd * W + j)
+            m.d.comb += rp.addr.eq(self.vec_rd * W + j)
             words.append(rp.data)
         m.d.comb += self.vec.eq(Cat(words))
         rp = mem.read_port(domain="comb")

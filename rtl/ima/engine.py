@@ -176,6 +176,9 @@ class Engine(wiring.Component):
                          mac.prog_group.eq((mac.col_off >> 3) + g),
                          mac.prog_wdata.eq(st.in_word)]
 
+        go = Signal(name="mvm_go")          # an MVM starts this cycle
+        ending = Signal(name="mvm_ending")  # the MVM in flight is seen done this cycle
+        m.d.comb += ending.eq(mdone & mvm_busy)
         m.d.sync += sunk.eq(sunk + st.out_done)     # (the job start below resets it)
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -199,12 +202,15 @@ class Engine(wiring.Component):
                 with m.If(job.clear):
                     m.next = "FLUSH"
                 with m.Elif(~prog_mode):
-                    # MVM: start when an input is ready and its output has a slot
-                    go = (st.in_ready & st.out_free & ~mvm_busy & (issued != steps)
-                          & mready)
+                    # MVM: start when an input is ready and its output has a slot; in the
+                    # cycle the MVM in flight is seen done, on the next slots (back to
+                    # back: an MVM every L cycles, not L + 1)
+                    m.d.comb += go.eq(((st.in_ready & st.out_free & ~mvm_busy)
+                                       | (ending & st.in_next_ready & st.out_next_free))
+                                      & (issued != steps) & mready)
                     m.d.comb += mac.start.eq(go)
                     with m.If(go):
-                        m.d.sync += [mvm_busy.eq(1), issued.eq(issued + 1)]
+                        m.d.sync += issued.eq(issued + 1)
                     with m.If(sunk == steps):
                         m.d.comb += [done.eq(1), done_err.eq(Mux(st.bus_err, E["BUS"], E["OK"]))]
                         m.next = "IDLE"
@@ -254,10 +260,13 @@ class Engine(wiring.Component):
             ((fsm.ongoing("IDLE") & ~job.start) | (waiting & ~job.clear))
             & ~accepted_q & st.quiet & pr.quiet & macro_still)
 
-        # ADC results: capture, free the DAC slot (also while flushing: then discarded).
-        with m.If(mdone & mvm_busy):
+        # ADC results: capture, free the DAC slot (also while flushing: then discarded);
+        # while it is released, the macro's x shows the next slot (the MVM starting now).
+        with m.If(ending):
             m.d.sync += mvm_busy.eq(0)
             with m.If(fsm.ongoing("RUN")):
-                m.d.comb += [st.out_push.eq(1), st.in_release.eq(1)]
+                m.d.comb += [st.out_push.eq(1), st.in_release.eq(1), st.in_peek.eq(1)]
+        with m.If(go):
+            m.d.sync += mvm_busy.eq(1)
         m.d.comb += st.out_data.eq(my)
         return m

@@ -24,7 +24,9 @@ MVM
   ``hi`` (int8).  Later the macro raises ``done`` for one cycle with ``y``:
   y[j] (int8, bits [8j+7:8j]) is the ADC output of column ``col_off + j`` for
   j < ``n_cols``.  One MVM at a time; ``start`` only while ``prog_ready`` is
-  high (the macro is not programming).
+  high (the macro is not programming).  The next ``start`` may come in the
+  cycle the engine sees ``done`` (the cycle after the macro raised it), with
+  the next ``x``: MVMs back to back, one every ``L`` cycles.
 
 Programming and read-back (valid/ready)
   ``prog_valid`` with ``prog_we``, ``prog_row``, ``prog_group`` and

@@ -64,9 +64,14 @@ class Streamer(wiring.Component):
             "in_release": In(1),
             "in_vec": Out(8 * in_bytes),
             "in_word_sel": In(range(in_bytes // 4)),
-            "in_word": Out(32),     # word in_word_sel of the slot in_vec shows
+            "in_word": Out(32),     # word in_word_sel of the slot in_ready tells of
+            # the slot after: in_vec shows it while in_peek (the cycle the engine
+            # releases the slot at the macro and starts the next MVM at once)
+            "in_peek": In(1),
+            "in_next_ready": Out(1),
             # output slots, filled in order by the engine
             "out_free": Out(1),
+            "out_next_free": Out(1),    # the slot after the one out_push fills is free
             "out_push": In(1),
             "out_data": In(8 * out_bytes),
             "out_done": Out(2),     # step output vectors completely written this cycle
@@ -186,9 +191,12 @@ class Streamer(wiring.Component):
             m.d.sync += out_fly[s].eq(out_fly[s] + add - ret)
 
         # -- input slots --------------------------------------------------------------------
-        m.d.comb += [ib.rd.eq(in_rp), self.in_vec.eq(ib.vec), ib.word_sel.eq(self.in_word_sel),
+        m.d.comb += [ib.rd.eq(in_rp), ib.vec_rd.eq(Mux(self.in_peek, in_inc(in_rp), in_rp)),
+                     self.in_vec.eq(ib.vec), ib.word_sel.eq(self.in_word_sel),
                      self.in_word.eq(ib.word),
-                     self.in_ready.eq(at(in_st, in_rp) == IN_READY)]
+                     self.in_ready.eq(at(in_st, in_rp) == IN_READY),
+                     self.in_next_ready.eq((at(in_st, in_inc(in_rp)) == IN_READY)
+                                           if self.in_slots > 1 else 0)]
         for s in range(self.in_slots):
             with m.If(src_go & (in_wp == s)):
                 m.d.sync += in_st[s].eq(Mux(src_w.vec_end, IN_GEN, IN_FILL))
@@ -203,7 +211,9 @@ class Streamer(wiring.Component):
 
         # -- output slots -------------------------------------------------------------------
         m.d.comb += [ob.capture.eq(self.out_push), ob.wr.eq(out_wp), ob.data.eq(self.out_data),
-                     self.out_free.eq(at(out_st, out_wp) == OUT_FREE)]
+                     self.out_free.eq(at(out_st, out_wp) == OUT_FREE),
+                     self.out_next_free.eq((at(out_st, out_inc(out_wp)) == OUT_FREE)
+                                           if self.out_slots > 1 else 0)]
         for s in range(self.out_slots):
             with m.If(self.out_push & (out_wp == s)):
                 m.d.sync += out_st[s].eq(OUT_FULL)
