@@ -143,7 +143,9 @@ def _layer_rows(c, res) -> list[dict]:
     paper = dict(zip([L.name for L in net.layers], PAPER_MS)) \
         if (net.meta.get("resolution"), net.meta.get("width")) == (224, 1.0) else None
     for i, name in enumerate(c.program.marks):
-        layers = [L for L in net.layers if L.name == name or L.name.startswith(name + ".")]
+        # (a segment of merged blocks: "conv1+b1")
+        layers = [L for L in net.layers for n in name.split("+")
+                  if L.name == n or L.name.startswith(n + ".")]
         ops = [op for L in layers for op in low.ops_of(L.name)]
         units = sorted({op.unit.upper() for op in ops}, key=["IMA", "DW", "CORES"].index)
         h, w, ch = net.shapes[layers[0].inputs[0]]
@@ -323,6 +325,8 @@ def _model(r: dict, c) -> None:
         r["dw_bands_split"] = m["dw_split"]
     if "ima_split" in m:    # fused on a pool: bands of layers with copies cut over the copies
         r["ima_bands_split"] = m["ima_split"]
+    if "merged" in m:       # fused: blocks merged into the segment after them (the choice)
+        r["segments_merged"] = m["merged"]
     if "job_waits_used" in m:   # HWPEs with job waits: the walker hands waits over (the choice)
         r["job_waits_used"] = m["job_waits_used"]
     if m.get("cycles"):

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         return 2
     R, C = base.ima.rows, base.ima.cols
     cells = sum(math.prod(rep_shape(net, L, 1)) for L in net.layers if L.op in IMA_OPS)
-    mvm = mvm_cycles(base) + 1
+    mvm = mvm_cycles(base)     # (the engine starts MVMs back to back: sim/ima_perf.py)
     mhz = base.clock.freq_mhz
     least = min_mvms(net, R, C)
     target = a.target_ms * mhz * 1000
@@ -105,10 +105,10 @@ def main(argv=None) -> int:
         prog = c.program
         busy, arrays = unit_work(prog)
         mvms = job_list_mvms(prog)
-        per_inst = max(v for u, v in busy.items() if u.startswith("ima")) / (mvm - 1) * mvm
+        per_inst = max(v for u, v in busy.items() if u.startswith("ima"))
         if pool:    # the engines share the MVMs; an array computes one at a time
             per_inst = max(sum(v for u, v in busy.items() if u.startswith("ima")) / n,
-                           max(arrays.values())) / (mvm - 1) * mvm
+                           max(arrays.values()))
         dma = sum(v for u, v in busy.items() if u.startswith("dma"))
         s = sensitivity(prog)
         ms = lambda cyc: round(cyc / mhz / 1000, 3)   # noqa: E731

@@ -87,14 +87,16 @@ def test_replicated_job_lists_compute_the_network(schedule, cfg):
 def test_224_replication_fits_34_arrays():
     """MobileNetV2 224/1.0 fused on 2 x 17 arrays: the early layers replicated
     (inside their tiles and on both instances) in 34 arrays, the model's
-    latency lower than without (the job list's tensors: tb/test_network.py's
+    latency well lower than without (the job list's tensors: tb/test_network.py's
     fused functional test at 224, which replicates the same way)."""
     net, x = _net(224, 1.0)
     c = compile_network(net, x, TWO_x17, schedule="fused")
     plain = compile_network(net, x, TWO_x17, schedule="fused", replicate=False)
     assert c.cfg.ima.arrays == 17 and c.mapping.total_arrays <= 34
     assert c.mapping.rep("conv1") >= 2 and len(c.mapping.instances("conv1")) == 2
-    assert c.program.model["cycles"] < 0.6 * plain.program.model["cycles"]
+    # (below 0.6 before blocks were merged into the segment after them, 0.61 since:
+    # without copies merging gains more, filling the units the copies keep busy)
+    assert c.program.model["cycles"] < 0.65 * plain.program.model["cycles"]
     for i, m in c.mapping.maps.items():
         assert m.arrays_used <= 17
         for t in m.tiles:                            # every tile inside its array
@@ -268,7 +270,8 @@ def test_pool_bands_kept_free_and_the_fastest_placement_kept(monkeypatch):
     (lower.RESERVE_LAYOUTS): the placement is valid (no two tiles share a cell,
     within the 34 arrays) and says so; a layout whose bands do not fit gives
     None; the exchanges keep it valid and cost no more; compile_network compiles
-    every layout's placement and keeps the one the model finds fastest."""
+    every layout's placement and keeps the one the model finds fastest (before
+    any blocks are merged, which it decides on the placement kept)."""
     import imcc.gen.compiler.network as network
     from imcc.gen.compiler.lower import RESERVE_LAYOUTS, replicate_pool
     net, x = _net(224, 1.0)
@@ -299,8 +302,10 @@ def test_pool_bands_kept_free_and_the_fastest_placement_kept(monkeypatch):
         for layer, n in r.copies.items():
             assert len({t.array for k in range(n) for t in r.copy_of(layer, k)}) == n, layer
     assert costs[True] <= costs[False], costs
-    # (the placement kept listed once more, without the orders tried again: the time)
-    for name, value in (("DW_COSTS", (1.0,)), ("ORDER_SEEDS", ()), ("OVERLAPS", ())):
+    # (the placement kept listed once more, without the orders tried again: the time;
+    # and no blocks merged, which the compiler decides on the placement kept)
+    for name, value in (("DW_COSTS", (1.0,)), ("ORDER_SEEDS", ()), ("OVERLAPS", ()),
+                        ("_merges", lambda *a, **k: frozenset())):
         monkeypatch.setattr(network, name, value)
     c = compile_network(net, x, cfg, schedule="fused", arrays="config")
     # (each layout's search with and without the exchanges, the same placements once)

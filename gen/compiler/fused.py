@@ -52,7 +52,7 @@ from .lower import Lowered
 from .program import (CORES, Job, Mark, Program, Tap, _cores_unit, cores_add, _Arena, _Deps, _Hazards,
                       _align, _dma, _ima_regs, _regs, _tiles, ima_streams, arena_bytes, l2_layout)
 
-__all__ = ["compile_fused", "segments", "WIDE_EXTRA", "NARROW_EXTRA", "ORDER_JITTER"]
+__all__ = ["compile_fused", "segments", "per_segment", "WIDE_EXTRA", "NARROW_EXTRA", "ORDER_JITTER"]
 
 DMA_MIN_BYTES = 4096         # input rows move in transfers of at least this (when there are)
 BAND_ROWS = 4                # rows of a band between the ramps
@@ -78,16 +78,38 @@ ORDER_JITTER = 0.3
 CHECK_BYTES = 8192
 
 
-def segments(lowered: Lowered) -> list[tuple[str, list[Layer]]]:
-    """Ops grouped by block (``b<n>.*``) or alone (the other layers), in order."""
+def segments(lowered: Lowered, merge=()) -> list[tuple[str, list[Layer]]]:
+    """Ops grouped by block (``b<n>.*``) or alone (the other layers), in order; a
+    block named in ``merge`` shares the segment of the block after it (the
+    segment's name joins the blocks' with ``+``: ``conv1+b1``)."""
     out: list[tuple[str, list[Layer]]] = []
+    last = None
     for L in lowered.net.layers:
         origin = lowered.origin[L.name]
-        seg = origin.split(".")[0] if "." in origin else origin
-        if not out or out[-1][0] != seg:
-            out.append((seg, []))
+        blk = origin.split(".")[0] if "." in origin else origin
+        if blk != last:
+            if out and last in merge:
+                out[-1] = (f"{out[-1][0]}+{blk}", out[-1][1])
+            else:
+                out.append((blk, []))
+            last = blk
         out[-1][1].append(L)
     return out
+
+
+def per_segment(value, seg: str, default):
+    """A choice given for all segments or per segment (name -> value) for segment
+    ``seg``: a merged segment takes its last block's value (or an earlier one's),
+    a block the value of the merged segment it is in."""
+    if not isinstance(value, dict):
+        return value
+    for n in (seg, *reversed(seg.split("+"))):
+        if n in value:
+            return value[n]
+    for n, v in value.items():
+        if seg in n.split("+"):
+            return v
+    return default
 
 
 @dataclass
@@ -133,8 +155,8 @@ def _stripes(seg_name: str, ops: list[Layer], shapes, pitch, fixed: int, size: i
     tensors = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced)) + produced
 
     def stripe_bytes(rows):
-        need = _rows_needed(ops, shapes, 0, rows)
-        return sum(_align((need[n][1] - need[n][0] + 2) * pitch(n)) for n in tensors)
+        span = _slot_rows(ops, shapes, [(o0, min(o0 + rows, ho)) for o0 in range(0, ho, rows)])
+        return sum(_align(span[n] * pitch(n)) for n in tensors)
 
     for s in range(1, ho + 1):
         if fixed + (1 if s == 1 else 2) * stripe_bytes(-(-ho // s)) <= size:
@@ -142,6 +164,20 @@ def _stripes(seg_name: str, ops: list[Layer], shapes, pitch, fixed: int, size: i
     raise MappingError(f"{seg_name}: one output row of the fused segment needs "
                        f"{(fixed + 2 * stripe_bytes(1)) / 1024:.1f} KiB of L1, "
                        f"{size / 1024:.1f} KiB are free (tcdm.size_kib)")
+
+
+def _slot_rows(ops: list[Layer], shapes, stripes) -> dict[str, int]:
+    """Rows of every tensor's L1 slot for a segment's ``stripes``: the first
+    stripe's rows and two, or a later stripe's if more (its halo rows above it
+    grow with every stride-2 layer after a 3x3 one: b4's expand merged with b5,
+    fused.compile_fused ``merge``, takes 13 rows in later stripes, 10 in the
+    first)."""
+    first = _rows_needed(ops, shapes, *stripes[0])
+    span = {n: b - a + 2 for n, (a, b) in first.items()}
+    for o0, o1 in stripes[1:]:
+        for n, (a, b) in _rows_needed(ops, shapes, o0, o1).items():
+            span[n] = max(span.get(n, 0), b - a)
+    return span
 
 
 def _needs(op: Layer, r0: int, r1: int, shapes) -> list[tuple[str, int, int]]:
@@ -159,7 +195,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
                   dw_cost: float | dict[str, float] = 1.0, narrow_bands: int | dict[str, int] = 0,
                   split_ima: bool | dict[str, bool] = False, order_seed: int | dict[str, int] = 0,
                   even_bands: bool | dict[str, bool] = False, overlap: int = 0,
-                  check_copies: bool = False) -> Program:
+                  merge=(), check_copies: bool = False) -> Program:
     """The fused job list (module docstring).  ``split_dw``: with several DW
     instances, every depthwise band is cut into one piece per DW, computing at
     the same time (a shorter wait for the layer after it, one more job for core 0
@@ -180,7 +216,11 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
     absent: False / 0 / 1.0 / 0 / False / 0 / False).  ``overlap``: the first this many
     jobs of a segment are listed before the MARK of the segment before (a barrier
     to the walker), so they start while it drains, waiting for the jobs of it
-    that use the bytes they use (and their arrays) instead of for all of them.  ``check_copies``: the
+    that use the bytes they use (and their arrays) instead of for all of them.  ``merge``:
+    blocks that share the segment of the block after them (:func:`segments`): their
+    layers run at the same time as the next block's, in its stripes, with no barrier
+    between them (conv1 on 3 copies leaves an IMA free that b1's project can use).
+    ``check_copies``: the
     intermediate tensors go to L2 for the check by DMA (the older way, in the
     timed run) instead of being read in L1 by the check as their bands' jobs end
     (``Program.taps``)."""
@@ -202,7 +242,7 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
 
     pads, dw_params = l2_layout(prog)
 
-    segs = segments(lowered)
+    segs = segments(lowered, merge)
     single = len(segs) == 1
     prog.l1_tensors = {}
 
@@ -248,13 +288,13 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
         resident = {}
         arena.reset(max([b - arena.base for a, b, top in kept.values() if not top], default=0),
                     min([a - arena.base for a, b, top in kept.values() if top], default=arena.size))
-        seg_split = split_dw.get(seg_name, False) if isinstance(split_dw, dict) else split_dw
-        seg_wide = wide_bands.get(seg_name, 0) if isinstance(wide_bands, dict) else wide_bands
-        seg_cost = dw_cost.get(seg_name, 1.0) if isinstance(dw_cost, dict) else dw_cost
-        seg_narrow = narrow_bands.get(seg_name, 0) if isinstance(narrow_bands, dict) else narrow_bands
-        seg_cut = split_ima.get(seg_name, False) if isinstance(split_ima, dict) else split_ima
-        seg_seed = order_seed.get(seg_name, 0) if isinstance(order_seed, dict) else order_seed
-        seg_even = even_bands.get(seg_name, False) if isinstance(even_bands, dict) else even_bands
+        seg_split = per_segment(split_dw, seg_name, False)
+        seg_wide = per_segment(wide_bands, seg_name, 0)
+        seg_cost = per_segment(dw_cost, seg_name, 1.0)
+        seg_narrow = per_segment(narrow_bands, seg_name, 0)
+        seg_cut = per_segment(split_ima, seg_name, False)
+        seg_seed = per_segment(order_seed, seg_name, 0)
+        seg_even = per_segment(even_bands, seg_name, False)
         produced = [op.output for op in ops]
         ext = list(dict.fromkeys(n for op in ops for n in op.inputs if n not in produced))
         final = ops[-1].output
@@ -289,10 +329,10 @@ def compile_fused(lowered: Lowered, cfg: ClusterConfig, *, dma: str = "dma",
             out_slot = arena.alloc_high(out_bytes)
         if final in stay:
             resident[final] = (out_slot, out_slot + _align(out_bytes), out_top)
+        span = _slot_rows(ops, net.shapes, stripes)
         for q in range(min(2, len(stripes))):
-            need = rows_needed(0, srows)
             slots.append({n: kept[n][0] if n in kept else out_slot if n == final and final in stay
-                          else arena.alloc((need[n][1] - need[n][0] + 2) * pitch(n))
+                          else arena.alloc(span[n] * pitch(n))
                           for n in tensors})
         prog.l1_peak = max(prog.l1_peak, arena.peak)
         keep_l1 = single and len(stripes) == 1

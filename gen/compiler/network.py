@@ -66,7 +66,7 @@ def weight_image(net: Network, mapping: Placement, cfg: ClusterConfig) -> Weight
 def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: str = "auto",
                     schedule: str = "layer", replicate: bool | None = None,
                     dw_split: bool | None = None, ima_split: bool | None = None,
-                    check_copies: bool = False) -> Compiled:
+                    merge: bool = True, check_copies: bool = False) -> Compiled:
     """Map, lower and schedule ``net`` (with its parameters) on ``cfg``.
 
     ``replicate`` (default: with the fused schedule) spends the arrays the
@@ -76,7 +76,9 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
     ``dw_split`` (fused, several DWs): every depthwise band cut into one piece
     per DW or not; default: whichever the performance model says is faster.
     ``ima_split`` (fused, a pool): every band of a layer with copies cut into one
-    piece per copy or not; default: the model's choice per segment.
+    piece per copy or not; default: the model's choice per segment.  ``merge``
+    (fused): blocks merged into the segment after them where the model says that
+    is faster (:func:`_merges`); False: every block a segment of its own.
     ``check_copies`` (fused): the intermediate tensors go to L2 by DMA for the
     check, as extra jobs in the timed run, instead of being read in L1 as their
     bands end (``Program.taps``)."""
@@ -127,13 +129,21 @@ def compile_network(net: Network, x: np.ndarray, cfg: ClusterConfig, *, arrays: 
         if best is None or prog.model["cycles"] < best[2].model["cycles"]:
             best = (mapping, lowered, prog, cfg)
     mapping, lowered, prog, cfg = best
-    if again:
+    # blocks merged into the segment after them where the model says so (then the
+    # list is chosen again, every choice on the new segments)
+    merge = _merges(lowered, cfg, prog, check_copies) if schedule == "fused" and merge \
+        else frozenset()
+    if again or merge:
         # the placement kept, its jobs ordered with other estimates of the DW jobs
         # (MobileNetV2 224 on 4 IMAs sharing 34 arrays: model 1 131 349 -> 1 118 545, RTL
         # 1 146 436 -> 1 130 993 cycles), orders and bands tried again, the overlap
-        more = _compile(lowered, cfg, schedule, dw_split, check_copies,
-                        costs=DW_COSTS if cfg.dw.instances > 1 else (1.0,),
-                        ima_split=ima_split, refine=True)
+        costs = DW_COSTS if again and cfg.dw.instances > 1 else (1.0,)
+        try:
+            more = _compile(lowered, cfg, schedule, dw_split, check_copies, costs=costs,
+                            ima_split=ima_split, refine=True, merge=merge)
+        except MappingError:    # (a variant of the merged segments too long for L2)
+            more = _compile(lowered, cfg, schedule, dw_split, check_copies, costs=costs,
+                            ima_split=ima_split, refine=True) if again else prog
         if more.model["cycles"] < prog.model["cycles"]:
             prog = more
     if len(mappings) > 1:
@@ -164,8 +174,16 @@ def _replicas(net, cfg, mapping, budget):
 # compile_fused ``overlap``; MobileNetV2 224 on 4 IMAs sharing 34 arrays, model:
 # 4 -> -1.6 %, 8 -> -2.0 %, 12 -> -1.5 %, 16 -> -1.2 %)
 OVERLAPS = (4, 8, 16)
+# ... kept where the model says it saves at least this share: it misjudges what the
+# early jobs cost the walker where core 0 bounds (the small network on the pool of 8,
+# blocks merged: model -0.1 % with K = 4, RTL +1.8 %)
+OVERLAP_GAIN = 0.005
 # seeds of the list scheduler's perturbed estimates tried on the placement kept
 ORDER_SEEDS = (1, 2, 3, 4)
+# a block is merged into the segment after it where the model says that saves this
+# share of the run (_merges; MobileNetV2 224 on 4 IMAs sharing 34 arrays, model: conv1
+# into b1 -2.5 %, b5 into b6 -2.4 %, b7 into b8 -0.2 %)
+MERGE_GAIN = 0.002
 
 # the list scheduler's estimates of the DW jobs tried on the placement kept, with
 # several DWs (fused.compile_fused ``dw_cost``: which DW takes a job, and when): each
@@ -189,13 +207,13 @@ def _longest(lowered, cfg, schedule, dw_split=None, check_copies=False):
 
 
 def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1.0,), waits=True,
-             ima_split=None, refine=False):
+             ima_split=None, refine=False, merge=frozenset()):
     from .perf import predict
     if schedule != "fused":
         prog = compile_layers(lowered, cfg)
         prog.model.update(predict(prog))
         return prog
-    from .fused import NARROW_EXTRA, WIDE_EXTRA, compile_fused
+    from .fused import NARROW_EXTRA, WIDE_EXTRA, compile_fused, segments
     best = None
     # with several DWs, depthwise bands cut over them or not, whichever the model
     # says is faster: the cut shortens each band's wait where the DW is on the
@@ -213,7 +231,8 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     def listed(split, wide, cost=1.0, narrow=0, cut=False, seed=0, even=False, overlap=0):
         prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
                              narrow_bands=narrow, split_ima=cut, order_seed=seed,
-                             even_bands=even, overlap=overlap, check_copies=check_copies)
+                             even_bands=even, overlap=overlap, merge=merge,
+                             check_copies=check_copies)
         prog.use_waits = waits
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
@@ -293,9 +312,12 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     # costs core 0 waits where it bounds (the small network on the pool of 8)
     for k in OVERLAPS if refine else ():
         more = listed(*choice, overlap=k)
-        if more.model["cycles"] < best.model["cycles"]:
+        if more.model["cycles"] < (1 - OVERLAP_GAIN) * best.model["cycles"]:
             best = more
             best.model["overlap"] = k
+    best.choice = choice
+    if merge:
+        best.model["merged"] = sorted(merge, key=[n for n, _ in segments(lowered)].index)
     if any(best.job_waits(u) for u in best.units):
         # job waits: the walker hands waits to the HWPEs or waits for every job
         # itself.  The model overestimates what they save (RTL, docs/compiler.md "Job
@@ -310,9 +332,42 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
             # not used: the lists chosen again by the model without them (the one
             # the configuration without job waits gets)
             best = _compile(lowered, cfg, schedule, dw_split, check_copies, costs, waits=False,
-                            ima_split=ima_split, refine=refine)
+                            ima_split=ima_split, refine=refine, merge=merge)
         best.model["job_waits_used"] = best.use_waits
     return best
+
+
+def _merges(lowered, cfg, prog, check_copies=False) -> frozenset:
+    """The blocks to merge into the segment after them (fused.compile_fused
+    ``merge``), greedily in the network's order: each where the model says the
+    job list with ``prog``'s choices is faster by MERGE_GAIN with it.  A segment
+    ends in a barrier, so a block that leaves units idle (conv1 on 3 copies of 4
+    IMAs, b5's single-copy layers) keeps them idle until the segment after it
+    starts; merged, its layers and the next block's share the stripes and run
+    at the same time.  It may not pay (L1 takes more stripes: MobileNetV2 224 on
+    the 4-IMA pool with b2 and b3 merged is 17 % slower by the model), so the
+    model decides."""
+    from .fused import compile_fused, segments
+    from .perf import predict
+    split, wide, cost, narrow, cut, seed, even = prog.choice
+
+    def cycles(merge):
+        try:
+            p = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
+                              narrow_bands=narrow, split_ima=cut, order_seed=seed, even_bands=even,
+                              merge=merge, check_copies=check_copies)
+        except MappingError:        # (L1 or L2 too small for it)
+            return None
+        p.use_waits = prog.use_waits
+        return predict(p)["cycles"]
+
+    merge = frozenset()
+    best = cycles(merge)
+    for name, _ in segments(lowered)[:-1]:
+        t = cycles(merge | {name})
+        if t is not None and t < best * (1 - MERGE_GAIN):
+            merge, best = merge | {name}, t
+    return merge
 
 
 def _with_arrays(cfg: ClusterConfig, n: int) -> ClusterConfig:

@@ -58,7 +58,6 @@ UNIT_HWPE, UNIT_DMA, UNIT_CORES = 0, 1, 2
 CORES = "cores"          # the pseudo-unit of work core 0 does with the other cores
 NO_EVENT = 0xFF
 NO_SOURCE = 0xFF                         # a unit whose job count no WAIT may name
-MAX_WAIT_BACK = 255                      # the walker remembers the last 256 DMA ids
 # L1 kept for network.c's own data (two job-list chunks, DMA ids, marks) and the stacks
 RESERVED_L1 = 16 * 1024
 STACK_BYTES = 2048
@@ -156,6 +155,9 @@ class Program:
     # the walker hands waits to the HWPEs' WAIT registers (ima.job_waits, dw.job_waits);
     # off: it waits for every job itself (gen/compiler/network.py keeps the faster)
     use_waits: bool = True
+    # the fused list's choices, per segment or for all (gen/compiler/network.py:
+    # split, wide, cost, narrow, cut, seed, even; fused.compile_fused)
+    choice: tuple = ()
 
     @property
     def jobs(self) -> list[Job]:
@@ -169,7 +171,6 @@ class Program:
             raise MappingError(f"the network's tensors, parameters and job list need "
                                f"{(end - self.cfg.l2.base) / 1024:.0f} KiB of L2, l2.size_kib "
                                f"is {self.cfg.l2.size_kib}")
-        _check_waits(self)
         return self
 
     def job(self, unit: str, seq: int) -> Job | None:
@@ -731,14 +732,3 @@ def cores_add(a: int, b: int, dst: int, n: int, op: Layer) -> list[tuple[int, in
     args = [a, b, dst, n, op.sa & 0xFFFF_FFFF, op.sb & 0xFFFF_FFFF, op.shift,
             (op.lo & 0xFF) | (op.hi & 0xFF) << 8]
     return list(enumerate(args))
-
-
-def _check_waits(prog: Program):
-    """The walker keeps the ids of the last 256 DMA jobs: a wait must not reach further back."""
-    issued: dict[str, int] = {}
-    for e in prog.entries:
-        for u, n in e.waits.items():
-            if u == prog.units[-1] and issued.get(u, 0) - n > MAX_WAIT_BACK:
-                raise AssertionError(f"a wait reaches {issued[u] - n} DMA jobs back")
-        if isinstance(e, Job):
-            issued[e.unit] = e.seq
