@@ -330,7 +330,7 @@ def test_job_waits_are_used_where_the_model_says_they_save():
     reference block on the 4-IMA pool does not (model -2.8 %, RTL +6.4 %), and
     then its list is the one without."""
     waits = {"ima": {"job_waits": 2}, "dw": {"job_waits": 2}}
-    big = _compiled(224, 1.0, cfg=POOL4.replace(**waits), schedule="fused")
+    big = _compiled(224, 1.0, cfg=POOL4.replace(**waits), schedule="fused", merge=False)
     assert big.program.model["job_waits_used"] and big.program.use_waits
     assert {big.program.job_waits(u) for u in big.program.units if u != "cores"} == {0, 2}
     small = _compiled(*SMALL, cfg=POOL.replace(**waits), schedule="fused")

@@ -87,16 +87,15 @@ def test_replicated_job_lists_compute_the_network(schedule, cfg):
 def test_224_replication_fits_34_arrays():
     """MobileNetV2 224/1.0 fused on 2 x 17 arrays: the early layers replicated
     (inside their tiles and on both instances) in 34 arrays, the model's
-    latency well lower than without (the job list's tensors: tb/test_network.py's
+    latency lower than without (the job list's tensors: tb/test_network.py's
     fused functional test at 224, which replicates the same way)."""
     net, x = _net(224, 1.0)
-    c = compile_network(net, x, TWO_x17, schedule="fused")
-    plain = compile_network(net, x, TWO_x17, schedule="fused", replicate=False)
+    # (every block a segment of its own: merging gains more without copies)
+    c = compile_network(net, x, TWO_x17, schedule="fused", merge=False)
+    plain = compile_network(net, x, TWO_x17, schedule="fused", replicate=False, merge=False)
     assert c.cfg.ima.arrays == 17 and c.mapping.total_arrays <= 34
     assert c.mapping.rep("conv1") >= 2 and len(c.mapping.instances("conv1")) == 2
-    # (below 0.6 before blocks were merged into the segment after them, 0.61 since:
-    # without copies merging gains more, filling the units the copies keep busy)
-    assert c.program.model["cycles"] < 0.65 * plain.program.model["cycles"]
+    assert c.program.model["cycles"] < 0.6 * plain.program.model["cycles"]
     for i, m in c.mapping.maps.items():
         assert m.arrays_used <= 17
         for t in m.tiles:                            # every tile inside its array
@@ -163,7 +162,9 @@ def test_model_bank_load_slows_the_dw_dma_and_walker():
     net, x = _net(32, 0.35)
     pool = ClusterConfig().replace(ima={"instances": 2, "arrays": 8, "macro_ports": "pool"},
                                    dw={"instances": 2, "ports": "own"})
-    c = compile_network(net, x, pool, schedule="fused")
+    # (every block a segment of its own: the merged list's model is no slower with
+    # the loads, its walker finding a better order around a slower job)
+    c = compile_network(net, x, pool, schedule="fused", merge=False)
     prog = c.program
     free = dataclasses.replace(CONSTANTS, bank_load=0.0, dma_load=0.0, core_load=0.0)
     assert CONSTANTS.bank_load > 0 and CONSTANTS.core_load > 0
@@ -191,7 +192,7 @@ def test_config_arrays_place_over_instances():
     when one instance cannot hold them all (it used to stop at the first try)."""
     net, x = _net(224, 1.0)
     cfg = TWO_x17.replace(dw={"ports": "own"}, l2={"size_kib": 8192})
-    c = compile_network(net, x, cfg, schedule="fused", arrays="config")
+    c = compile_network(net, x, cfg, schedule="fused", arrays="config", merge=False)
     assert c.cfg.ima.arrays == 17
     assert all(m.arrays_used <= 17 for m in c.mapping.maps.values())
 
