@@ -60,6 +60,10 @@ def register_run(rsub):
                    help="copies of the layers that bound the latency in the arrays left "
                         "free (inside their tiles, on other IMA instances): auto = with the "
                         "fused schedule (default), on, off")
+    r.add_argument("--merge", choices=("auto", "off"), default="auto",
+                   help="fused: blocks merged into the segment after them where the "
+                        "performance model says that is faster (auto, default), or every "
+                        "block a segment of its own (off)")
     r.add_argument("--dump", metavar="FILE.npz", help="layers, parameters and every tensor as "
                    "the cluster produced it, for an independent check")
     r.add_argument("--waves", action="store_true", help="dump FST waveforms")
@@ -88,7 +92,8 @@ def _compile(args):
     try:
         rep = {"on": True, "off": False}.get(getattr(args, "replicate", "auto"))
         return compile_network(net, x, cfg, arrays=args.arrays,
-                               schedule=getattr(args, "schedule", "layer"), replicate=rep)
+                               schedule=getattr(args, "schedule", "layer"), replicate=rep,
+                               merge=getattr(args, "merge", "auto") != "off")
     except MappingError as e:
         raise UsageError(str(e)) from None
 
