@@ -175,9 +175,10 @@ def _replicas(net, cfg, mapping, budget):
 # 4 -> -1.6 %, 8 -> -2.0 %, 12 -> -1.5 %, 16 -> -1.2 %)
 OVERLAPS = (4, 8, 16)
 # ... kept where the model says it saves at least this share: it misjudges what the
-# early jobs cost the walker where core 0 bounds (the small network on the pool of 8,
-# blocks merged: model -0.1 % with K = 4, RTL +1.8 %)
-OVERLAP_GAIN = 0.005
+# early jobs cost the walker where core 0 bounds (the small network, blocks merged:
+# on the pool of 8 model -0.1 % with K = 4, RTL +1.8 %; on 2 IMAs of 4 arrays model
+# -0.6 %, RTL +2.1 %)
+OVERLAP_GAIN = 0.02
 # seeds of the list scheduler's perturbed estimates tried on the placement kept
 ORDER_SEEDS = (1, 2, 3, 4)
 # a block is merged into the segment after it where the model says that saves this
