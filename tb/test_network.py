@@ -15,7 +15,7 @@ import pytest
 
 from imcc.gen.compiler.functional import run_functional
 from imcc.gen.compiler.fused import segments
-from imcc.gen.compiler.network import compile_network, reference_block
+from imcc.gen.compiler.network import choice_args, compile_network, reference_block
 from imcc.gen.compiler.program import Job
 from imcc.gen.config import ClusterConfig
 from imcc.gen.mapping import MappingError
@@ -570,12 +570,8 @@ def test_merged_segments_in_rtl_bit_exact():
     chosen = c.program.model.get("merged", [])
     assert chosen, "the small network on the pool of 8 merges blocks"
     p = c.program
-    unmerged = compile_fused(c.lowered, c.cfg, **dict(zip(
-        ("split_dw", "wide_bands", "dw_cost", "narrow_bands", "split_ima", "order_seed",
-         "even_bands"), p.choice)))
-    merged = compile_fused(c.lowered, c.cfg, merge=set(chosen), **dict(zip(
-        ("split_dw", "wide_bands", "dw_cost", "narrow_bands", "split_ima", "order_seed",
-         "even_bands"), p.choice)))
+    unmerged = compile_fused(c.lowered, c.cfg, **choice_args(p.choice))
+    merged = compile_fused(c.lowered, c.cfg, merge=set(chosen), **choice_args(p.choice))
     for q in (unmerged, merged):
         q.use_waits = p.use_waits
     assert predict(merged)["cycles"] <= predict(unmerged)["cycles"]

@@ -231,10 +231,9 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     stripes = {}        # id(listed program) -> its short stripes of each kind
 
     def listed(split, wide, cost=1.0, narrow=0, cut=False, seed=0, even=False, overlap=0):
-        prog = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
-                             narrow_bands=narrow, split_ima=cut, order_seed=seed,
-                             even_bands=even, overlap=overlap, merge=merge,
-                             check_copies=check_copies)
+        prog = compile_fused(lowered, cfg, **choice_args((split, wide, cost, narrow, cut, seed,
+                                                          even)),
+                             overlap=overlap, merge=merge, check_copies=check_copies)
         prog.use_waits = waits
         # the list scheduler's own estimate (what ordered the jobs), beside the model
         prog.model["list_cycles"] = prog.model.pop("cycles")
@@ -339,6 +338,17 @@ def _compile(lowered, cfg, schedule, dw_split=None, check_copies=False, costs=(1
     return best
 
 
+# the fused list's choices (Program.choice, in this order) as compile_fused's arguments
+CHOICES = ("split_dw", "wide_bands", "dw_cost", "narrow_bands", "split_ima", "order_seed",
+           "even_bands")
+
+
+def choice_args(choice: tuple) -> dict:
+    """A choice tuple (split, wide, cost, narrow, cut, seed, even) as the keyword
+    arguments of fused.compile_fused."""
+    return dict(zip(CHOICES, choice))
+
+
 def _merges(lowered, cfg, prog, check_copies=False) -> frozenset:
     """The blocks to merge into the segment after them (fused.compile_fused
     ``merge``), greedily in the network's order: each where the model says the
@@ -351,13 +361,11 @@ def _merges(lowered, cfg, prog, check_copies=False) -> frozenset:
     model decides."""
     from .fused import compile_fused, segments
     from .perf import predict
-    split, wide, cost, narrow, cut, seed, even = prog.choice
 
     def cycles(merge):
         try:
-            p = compile_fused(lowered, cfg, split_dw=split, wide_bands=wide, dw_cost=cost,
-                              narrow_bands=narrow, split_ima=cut, order_seed=seed, even_bands=even,
-                              merge=merge, check_copies=check_copies)
+            p = compile_fused(lowered, cfg, **choice_args(prog.choice), merge=merge,
+                              check_copies=check_copies)
         except MappingError:        # (L1 or L2 too small for it)
             return None
         p.use_waits = prog.use_waits

@@ -155,8 +155,8 @@ class Program:
     # the walker hands waits to the HWPEs' WAIT registers (ima.job_waits, dw.job_waits);
     # off: it waits for every job itself (gen/compiler/network.py keeps the faster)
     use_waits: bool = True
-    # the fused list's choices, per segment or for all (gen/compiler/network.py:
-    # split, wide, cost, narrow, cut, seed, even; fused.compile_fused)
+    # the fused list's choices, per segment or for all (gen/compiler/network.py
+    # CHOICES: split, wide, cost, narrow, cut, seed, even; fused.compile_fused)
     choice: tuple = ()
 
     @property
